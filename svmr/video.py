@@ -9,6 +9,7 @@ the frames nearest to ``start + k / rate`` for ``k = 0, 1, ...``.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -123,9 +124,29 @@ def frame_indices(info: VideoInfo, times: Sequence[float]) -> np.ndarray:
     return np.clip(idx, 0, info.num_frames - 1)
 
 
+@functools.lru_cache(maxsize=512)
+def _seeking_is_exact(path: str, mtime_ns: int, size: int) -> bool:
+    """Whether decord's random access returns the right frames for this file.
+
+    Some AVI files (packed B-frames) seek to wrong frames. We decode sequentially up to just past
+    the last keyframe among the first 1000 frames and compare with a random access there (once
+    per file version).
+    """
+    keys = [k for k in _open_reader(path, 64, 64).get_key_indices() if 0 < k <= 1000]
+    if not keys:
+        return True  # nothing to seek to cheaply: decoding starts from the first frame anyway
+    target = max(keys) + 1
+    try:
+        sequential = _open_reader(path, 64, 64).get_batch(list(range(target + 1))).asnumpy()[-1]
+        direct = _open_reader(path, 64, 64).get_batch([target]).asnumpy()[0]
+    except Exception:
+        return False
+    return float(np.abs(sequential.astype(np.int16) - direct).mean()) < 2.0
+
+
 def iter_frames(path: str, times: Sequence[float], *, size: tuple[int, int] | None = None,
                 info: VideoInfo | None = None, chunk: int = DECODE_CHUNK) -> Iterator[np.ndarray]:
-    """Decode the frames at ``times`` in chunks.
+    """Decode the frames at ``times`` in chunks (sequentially where seeking is unreliable).
 
     Args:
         size: ``(width, height)`` to resize to while decoding, or None for the original size.
@@ -136,12 +157,38 @@ def iter_frames(path: str, times: Sequence[float], *, size: tuple[int, int] | No
     width, height = size if size else (-1, -1)
     reader = _open_reader(path, width=width, height=height)
     indices = frame_indices(info, times)
+    stat = os.stat(path)
+    forward = None if _seeking_is_exact(str(path), stat.st_mtime_ns, stat.st_size) else _ForwardDecoder(reader, chunk)
     for lo in range(0, len(indices), chunk):
+        wanted = indices[lo:lo + chunk]
         try:
-            yield reader.get_batch(indices[lo:lo + chunk].tolist()).asnumpy()
+            if forward is None:
+                yield reader.get_batch(wanted.tolist()).asnumpy()
+            else:  # this file seeks wrongly: decode every frame from the start instead
+                yield forward.frames(wanted)
         except Exception as err:
             raise VideoError(f"{_name(path)}: decoding failed near "
-                             f"{indices[lo] / info.fps:.1f} s (corrupt data).") from err
+                             f"{wanted[0] / info.fps:.1f} s (corrupt data).") from err
+
+
+class _ForwardDecoder:
+    """Frames at increasing indices, decoding consecutive frames only (never seeking)."""
+
+    def __init__(self, reader, block: int):
+        self.reader, self.block = reader, block
+        self.position, self.cache = 0, {}
+
+    def frames(self, wanted: np.ndarray) -> np.ndarray:
+        out = []
+        for index in wanted.tolist():
+            while index not in self.cache:
+                if self.position >= len(self.reader):
+                    raise IndexError(f"frame {index} requested out of order")
+                block = list(range(self.position, min(self.position + self.block, len(self.reader))))
+                self.cache = dict(zip(block, self.reader.get_batch(block).asnumpy()))
+                self.position = block[-1] + 1
+            out.append(self.cache[index])
+        return np.stack(out)
 
 
 def read_frames(path: str, *, rate: float | None = None, times: Sequence[float] | None = None,
@@ -207,7 +254,8 @@ class ClipWriter:
         self._container.close()
         self._container = None
         if not self.frames_written:
-            os.remove(self.path)
+            if os.path.exists(self.path):
+                os.remove(self.path)
             raise VideoError("No frames were written; the clip would be empty.")
 
     def __enter__(self) -> "ClipWriter":

@@ -41,6 +41,15 @@ class Piece:
         return self.at + self.src_end - self.src_start
 
 
+def source_at(pieces: Sequence[Piece], t: float) -> tuple[str, float]:
+    """Source video and source time shown at time ``t`` of a video made of ``pieces``."""
+    for piece in pieces:
+        if piece.at <= t < piece.end:
+            return piece.video, piece.src_start + (t - piece.at)
+    last = pieces[-1]
+    return last.video, min(last.src_end, last.src_start + (t - last.at))
+
+
 @dataclass
 class Reference:
     """A reference (gallery) video of the benchmark.
@@ -64,11 +73,7 @@ class Reference:
 
     def source_at(self, t: float) -> tuple[str, float]:
         """Source video and source time shown at time ``t`` of this reference."""
-        for piece in self.pieces:
-            if piece.at <= t < piece.end:
-                return piece.video, piece.src_start + (t - piece.at)
-        last = self.pieces[-1]
-        return last.video, min(last.src_end, last.src_start + (t - last.at))
+        return source_at(self.pieces, t)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,12 @@ class Benchmark:
     references: list[Reference]
     seed: int
     info: dict = field(default_factory=dict)
+
+    def pieces_of(self, item: "Query | Reference") -> list[Piece]:
+        """The pieces a query clip or a reference video is made of."""
+        if isinstance(item, Query):
+            return [Piece(item.video, item.start, item.end, 0.0)]
+        return item.pieces
 
     def queries_of(self, split: str) -> list[Query]:
         return [q for q in self.queries if q.split == split]

@@ -1,0 +1,157 @@
+"""Command line: ``python -m svmr <command> ...`` (``--help`` on each command)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from . import video as V
+
+
+def _progress(desc: str):
+    """A tqdm-backed ``progress(done, total)`` callback."""
+    from tqdm import tqdm
+
+    bar = {"bar": None}
+
+    def update(done: int, total: int) -> None:
+        if bar["bar"] is None:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="video" if total < 100000 else "frame",
+                              file=sys.stderr, dynamic_ncols=True)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def _extractor_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", default="efficientnet_lite0", choices=("efficientnet_lite0", "resnet50_tsm"))
+    parser.add_argument("--checkpoint", help="ResNet-50 TSM weights (official TSM or mmaction2 .pth)")
+    parser.add_argument("--rate", type=float, default=4.0, help="feature steps per second (default 4)")
+    parser.add_argument("--size", type=int, default=128, help="frames are resized to SIZE x SIZE (default 128)")
+    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+
+
+def _make_extractor(args, cache_dir: str | None = None):
+    from .features import ExtractorConfig, FeatureExtractor
+
+    config = ExtractorConfig(backbone=args.backbone, checkpoint=args.checkpoint, rate=args.rate, size=args.size)
+    return FeatureExtractor(config, device=args.device, cache_dir=cache_dir)
+
+
+def cmd_extract(args) -> int:
+    extractor = _make_extractor(args, cache_dir=args.cache)
+    started = time.time()
+    sequence = extractor.extract(args.video, start=args.start, end=args.end, progress=_progress("frames"))
+    elapsed = time.time() - started
+    if args.out:
+        sequence.save(args.out)
+    print(json.dumps({"video": args.video, "features": list(sequence.features.shape),
+                      "first_time": float(sequence.times[0]), "last_time": float(sequence.times[-1]),
+                      "device": str(extractor.device), "seconds": round(elapsed, 3),
+                      "frames_per_s": round(sequence.length / elapsed, 1), "out": args.out}))
+    return 0
+
+
+def cmd_build_benchmark(args) -> int:
+    from .data.annotations import load_annotations
+    from .data.benchmark import build_benchmark
+
+    os.makedirs(args.out, exist_ok=True)
+    if args.from_annotations:
+        bench = build_benchmark(load_annotations(args.from_annotations), seed=args.seed)
+        bench.save(os.path.join(args.out, "manifest.json"))
+        print(json.dumps(bench.info, indent=1))
+        return 0
+    from .data.render import build_synthetic_benchmark
+
+    bench = build_synthetic_benchmark(args.out, num_sources=args.sources, seed=args.seed, size=args.size,
+                                      fps=args.fps, workers=args.workers, progress=_progress("render"))
+    print(json.dumps(bench.info, indent=1))
+    if args.features:
+        _extract_benchmark(args.out, args)
+    return 0
+
+
+def _extract_benchmark(root: str, args) -> dict:
+    from .data.benchmark import Benchmark
+    from .data.render import video_path
+    from .features.batch import extract_many
+
+    bench = Benchmark.load(os.path.join(root, "manifest.json"))
+    extractor = _make_extractor(args)
+    report = {}
+    for kind, items in (("queries", bench.queries), ("references", bench.references)):
+        pairs = [(item.id, video_path(root, kind, item.id)) for item in items]
+        out_dir = os.path.join(root, "features", extractor.config.key(), kind)
+        report[kind] = extract_many(pairs, out_dir, extractor, progress=_progress(f"features {kind}"))
+    report["config"] = extractor.config.__dict__
+    with open(os.path.join(root, "features", extractor.config.key(), "report.json"), "w") as handle:
+        json.dump(report, handle, indent=1)
+    print(json.dumps(report, indent=1))
+    return report
+
+
+def cmd_extract_benchmark(args) -> int:
+    _extract_benchmark(args.root, args)
+    return 0
+
+
+def cmd_build_footage_set(args) -> int:
+    from .data.footage_set import build_footage_set
+
+    manifest = build_footage_set(args.out, seed=args.seed)
+    print(json.dumps(manifest["info"], indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m svmr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="features of one video (prints frames/s)")
+    p.add_argument("video")
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float)
+    p.add_argument("--out", help="write the features here (.npz)")
+    p.add_argument("--cache", help="feature cache folder")
+    _extractor_args(p)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("build-benchmark", help="render the procedural benchmark, or reorganize an annotation file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--from-annotations", help="ActivityNet/HACS JSON: write the reorganized manifest only")
+    p.add_argument("--sources", type=int, default=2200, help="procedural source videos (default 2200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=float, default=8.0, help="frame rate of rendered videos")
+    p.add_argument("--workers", type=int, help="render processes (default: all cores)")
+    p.add_argument("--features", action="store_true", help="also extract features of every video")
+    _extractor_args(p)
+    p.set_defaults(func=cmd_build_benchmark)
+
+    p = sub.add_parser("extract-benchmark", help="features of every query and reference of a built benchmark")
+    p.add_argument("root")
+    _extractor_args(p)
+    p.set_defaults(func=cmd_extract_benchmark)
+
+    p = sub.add_parser("build-footage-set", help="real-footage localization set from the BSD sample videos")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_build_footage_set)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except V.VideoError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

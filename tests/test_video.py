@@ -1,0 +1,116 @@
+"""Decoding, sampling, clip writing and bad-input handling on real footage."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from svmr import video as V
+from svmr.data.footage import footage_path
+
+
+def test_probe_real_video(bikes):
+    info = V.probe(bikes)
+    assert (info.fps, info.num_frames, info.width, info.height) == (25.0, 250, 640, 272)
+    assert info.duration == pytest.approx(10.0)
+
+
+def test_sample_times_and_indices(bikes):
+    np.testing.assert_allclose(V.sample_times(2.0, 3.0, 4.0), [2.0, 2.25, 2.5, 2.75])
+    assert len(V.sample_times(0.0, 0.01, 4.0)) == 1
+    info = V.probe(bikes)
+    np.testing.assert_array_equal(V.frame_indices(info, [0.0, 0.039, 0.04, 99.0]), [0, 0, 1, 249])
+
+
+def test_read_range_resized_matches_opencv(bikes):
+    frames, times = V.read_frames(bikes, rate=5.0, start=3.0, end=4.0, size=(160, 68))
+    assert frames.shape == (5, 68, 160, 3) and frames.dtype == np.uint8
+    np.testing.assert_allclose(times, [3.0, 3.2, 3.4, 3.6, 3.8])
+    cap = cv2.VideoCapture(bikes)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 75)
+    ok, frame = cap.read()
+    expected = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (160, 68), interpolation=cv2.INTER_AREA)
+    assert np.abs(frames[0].astype(int) - expected).mean() < 12
+
+
+def _opencv_frames(path):
+    cap, frames = cv2.VideoCapture(path), []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return frames
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+
+
+def test_files_that_seek_wrongly_are_decoded_forward():
+    path = footage_path("Megamind.avi")  # packed B-frames: decord's seeking lands on wrong frames
+    if path is None:
+        pytest.skip("run scripts/fetch_footage.sh")
+    reference = _opencv_frames(path)
+    info = V.probe(path)
+    frames, _ = V.read_frames(path, times=np.array([150, 151, 240]) / info.fps)
+    for got, index in zip(frames, (150, 151, 240)):
+        assert np.abs(got.astype(int) - reference[index]).mean() < 1.0
+
+
+def test_write_clip_is_h264_of_the_range(bikes, tmp_path):
+    out = tmp_path / "clip.mp4"
+    info = V.write_clip(bikes, str(out), 2.0, 5.0, max_side=320)
+    assert (info.width, info.height) == (320, 136)
+    assert info.duration == pytest.approx(3.0, abs=0.05)
+    import av
+
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+    first, _ = V.read_frames(str(out), times=[0.0], size=(320, 136))
+    source, _ = V.read_frames(bikes, times=[2.0], size=(320, 136))
+    assert np.abs(first.astype(int) - source).mean() < 10
+
+
+def test_odd_sizes_are_made_even(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, (5, 31, 45, 3), dtype=np.uint8)
+    V.write_frames(str(tmp_path / "odd.mp4"), frames, fps=5)
+    info = V.probe(str(tmp_path / "odd.mp4"))
+    assert (info.width, info.height, info.num_frames) == (44, 30, 5)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"hello, I am text", "not a readable video"),
+    (os.urandom(5000), "not a readable video"),
+])
+def test_bad_files_raise_video_error(tmp_path, content, message):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(content)
+    with pytest.raises(V.VideoError, match=message):
+        V.probe(str(path))
+
+
+def test_truncated_mp4_and_missing_file(tmp_path, bikes):
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(open(bikes, "rb").read()[:100_000])
+    with pytest.raises(V.VideoError):
+        V.probe(str(truncated))
+    with pytest.raises(V.VideoError, match="not found"):
+        V.probe(str(tmp_path / "nope.mp4"))
+    with pytest.raises(V.VideoError, match="folder"):
+        V.probe(str(tmp_path))
+
+
+def test_bad_ranges(bikes):
+    info = V.probe(bikes)
+    with pytest.raises(V.VideoError, match="outside"):
+        V.check_range(info, 12.0, 13.0)
+    with pytest.raises(V.VideoError, match="after its start"):
+        V.check_range(info, 5.0, 4.0)
+    with pytest.raises(V.VideoError, match="finite"):
+        V.check_range(info, float("nan"), 4.0)
+    assert V.check_range(info, 5.0, 50.0) == (5.0, 10.0)
+
+
+def test_writer_refuses_empty_clip(tmp_path):
+    with pytest.raises(V.VideoError, match="No frames"):
+        with V.ClipWriter(str(tmp_path / "empty.mp4"), 10):
+            pass
+    assert not (tmp_path / "empty.mp4").exists()
