@@ -28,7 +28,7 @@ def test_inserted_moments_show_their_query(footage_set):
         meta = V.probe(path)
         assert meta.duration == pytest.approx(ref.duration, abs=0.05)
         for seg in ref.segments:
-            mid = (seg.start + seg.end) / 2
+            mid = np.floor((seg.start + seg.end) / 2 * meta.fps) / meta.fps  # a frame's own time
             query = next(q for q in bench.queries if q.id == seg.label)
             # the query's source frame, transformed as the manifest says, is what the reference shows
             source, _ = V.read_frames(footage_path(query.video), times=[query.start + mid - seg.start])
