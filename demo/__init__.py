@@ -1,0 +1,1 @@
+"""The Gradio user interface (no model code here: it calls the ``svmr`` library)."""

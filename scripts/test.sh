@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install everything (with the sample footage) and run the test suite on the CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/fetch_footage.sh
+exec .venv/bin/python -m pytest -q "$@"
