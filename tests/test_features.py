@@ -151,6 +151,21 @@ def test_features_follow_content_not_position(extractor, bikes, carphone):
     assert cos(a, b) > cos(a, c)
 
 
+def test_windowed_extraction_equals_one_pass_over_the_whole_sequence(extractor, bikes):
+    frames, _ = V.read_frames(bikes, rate=6.0, size=(112, 112))  # 60 frames
+    one_pass = extractor._forward(frames).T  # the shift runs along all 60 frames at once
+    assert extractor.context == 9  # shift layers in EfficientNet-Lite0 TSM
+    window = extractor.window
+    try:
+        for size in (7, 16, 60):
+            extractor.window = size
+            np.testing.assert_allclose(extractor.extract_frames(frames, 6.0).features, one_pass, atol=2e-4, rtol=1e-4)
+        extractor.context, extractor.window = 0, 8  # independent 8-frame clips differ at clip ends
+        assert np.abs(extractor.extract_frames(frames, 6.0).features - one_pass).max() > 0.05
+    finally:
+        extractor.context, extractor.window = 9, window
+
+
 def test_feature_sequence_round_trip(tmp_path):
     seq = FeatureSequence(np.random.rand(8, 5).astype(np.float32), np.arange(5) / 2.0, 2.0, 3.0, {"a": 1})
     seq.save(str(tmp_path / "f.npz"))

@@ -118,6 +118,8 @@ def contact_sheet(renderer: SourceRenderer, sources: dict[str, VideoAnnotation],
                 cv2.putText(label, text + ("+" if line == 0 else ""), (8, 70 + 34 * line),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.75, (20, 20, 20), 2, cv2.LINE_AA)
             rows.append(np.concatenate([label] + tiles, axis=1))
+    from PIL import Image
+
     sheet = np.concatenate(rows, axis=0)
-    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    Image.fromarray(sheet).quantize(colors=256).save(path, optimize=True)  # palette PNG: a few 100 kB
     return path

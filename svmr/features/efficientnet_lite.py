@@ -66,10 +66,26 @@ class EfficientNetLite0TSM(nn.Module):
                 first = "_expand_conv" if hasattr(block, "_expand_conv") else "_depthwise_conv"
                 setattr(block, first, TemporalShift(getattr(block, first), num_segments, fold_div))
         self.net = net
+        self._first_shifted = next(i for i, b in enumerate(net._blocks) if _has_residual(b))
+
+    def frame_stem(self, frames: torch.Tensor) -> torch.Tensor:
+        """The layers before the first temporal shift (per frame, no mixing over time)."""
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(frames)))
+        for block in net._blocks[:self._first_shifted]:
+            x = block(x)
+        return x
+
+    def temporal_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """From the first shifted block to the pooled 1280-d features ``(N*T, 1280)``."""
+        net = self.net
+        for block in net._blocks[self._first_shifted:]:
+            x = block(x)
+        return net._swish(net._bn1(net._conv_head(x))).mean(dim=(2, 3))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``(N*T, 3, H, W)`` normalized frames → ``(N*T, 1280)`` features."""
-        return self.net.extract_features(frames).mean(dim=(2, 3))
+        return self.temporal_trunk(self.frame_stem(frames))
 
     def classify(self, frames: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(N*T, 1000)`` (to check the weights are the real ones)."""

@@ -1,9 +1,15 @@
 """Video → feature sequence ``f ∈ R^{C_o × L}`` with the timestamp of every step.
 
 Frames are sampled at ``rate`` per second, resized to ``size × size`` while decoding, and fed
-to a TSM backbone in clips of ``num_segments`` consecutive samples (the temporal shift mixes
-neighbouring samples inside a clip). One feature step per sampled frame; step ``k`` covers
+to a TSM backbone; the temporal shift runs along the whole sequence of samples (zero padded at
+the two ends of the video or range). One feature step per sampled frame; step ``k`` covers
 ``[times[k], times[k] + 1 / rate)``.
+
+The sequence is processed in windows of ``window`` steps, each with ``context`` extra steps on
+both sides whose outputs are dropped. Every shift layer widens the temporal receptive field by
+one step, so with ``context`` equal to the number of shift layers (the default) the windowed
+features equal those of one pass over the whole sequence. (Cutting the sequence into independent
+clips instead would zero-pad every clip end and leave a periodic artefact in the features.)
 
 Runs on the GPU in fp16 when one is present, otherwise on all CPU cores; decoding of the next
 chunk overlaps with the network on the current one. Results can be cached on disk, keyed by the
@@ -12,6 +18,7 @@ file's content hash, the extractor configuration and the time range.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -23,7 +30,7 @@ import numpy as np
 import torch
 
 from .. import video as V
-from .temporal_shift import set_num_segments
+from .temporal_shift import TemporalShift, set_num_segments
 
 BACKBONES = ("efficientnet_lite0", "resnet50_tsm")
 
@@ -36,7 +43,6 @@ class ExtractorConfig:
     checkpoint: str | None = None      # ResNet-50 TSM weights (official or mmaction2 layout)
     rate: float = 4.0                  # feature steps per second
     size: int = 128                    # frames are resized to size × size
-    num_segments: int = 8              # TSM clip length, in sampled frames
     fold_div: int = 8                  # 1/fold_div of channels shift each way
 
     def key(self) -> str:
@@ -103,13 +109,13 @@ def build_backbone(config: ExtractorConfig) -> torch.nn.Module:
     if config.backbone == "efficientnet_lite0":
         from .efficientnet_lite import EfficientNetLite0TSM
 
-        return EfficientNetLite0TSM(config.num_segments, config.fold_div, pretrained=True)
+        return EfficientNetLite0TSM(fold_div=config.fold_div, pretrained=True)
     if config.backbone == "resnet50_tsm":
         from .resnet_tsm import ResNet50TSM, load_tsm_checkpoint
 
         if not config.checkpoint:
             raise ValueError("resnet50_tsm needs a checkpoint file (official TSM or mmaction2 weights)")
-        model = ResNet50TSM(config.num_segments, config.fold_div)
+        model = ResNet50TSM(fold_div=config.fold_div)
         load_tsm_checkpoint(model, config.checkpoint)
         return model
     raise ValueError(f"unknown backbone {config.backbone!r}; choose one of {BACKBONES}")
@@ -142,11 +148,12 @@ class FeatureExtractor:
         config: what to compute.
         device: torch device (default: CUDA when available, else CPU with all cores).
         cache_dir: folder for cached features (None: no cache).
-        clips_per_batch: clips of ``num_segments`` frames per forward pass.
+        window: feature steps computed per forward pass (speed/memory only; results do not
+            depend on it).
     """
 
     def __init__(self, config: ExtractorConfig = ExtractorConfig(), device: str | torch.device | None = None,
-                 cache_dir: str | None = None, clips_per_batch: int = 4):
+                 cache_dir: str | None = None, window: int = 32):
         self.config = config
         self.device = torch.device(device) if device else default_device()
         if self.device.type == "cpu":
@@ -159,50 +166,57 @@ class FeatureExtractor:
         self.mean = torch.tensor(model.mean, device=self.device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(model.std, device=self.device).view(1, 3, 1, 1) * 255
         self.feature_dim = model.feature_dim
+        self.context = sum(isinstance(m, TemporalShift) for m in model.modules())
         self.cache_dir = cache_dir
-        self.clips_per_batch = clips_per_batch
-
-    @property
-    def frames_per_batch(self) -> int:
-        return self.config.num_segments * self.clips_per_batch
+        self.window = window
 
     @torch.no_grad()
-    def _forward(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 ``(n, H, W, 3)`` with ``n`` a multiple of num_segments → float32 ``(n, C)``."""
+    def _stem(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 ``(n, H, W, 3)`` → activations before the first shift layer (per frame)."""
         x = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float()
         x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        set_num_segments(self.model, self.config.num_segments)
-        if self.half:
-            x = x.half()
-        return self.model(x).float().cpu().numpy()
+        return self.model.frame_stem(x.half() if self.half else x)
+
+    @torch.no_grad()
+    def _trunk(self, stem: torch.Tensor) -> np.ndarray:
+        """Stem activations of one contiguous stretch of the sequence → float32 ``(n, C)``."""
+        set_num_segments(self.model, len(stem))
+        return self.model.temporal_trunk(stem).float().cpu().numpy()
+
+    def _forward(self, frames: np.ndarray) -> np.ndarray:
+        """The whole network on one contiguous stretch, shifting along all of it: ``(n, C)``."""
+        return self._trunk(self._stem(frames))
 
     def _run(self, chunks: Iterator[np.ndarray], total: int,
              progress: Callable[[int, int], None] | None) -> np.ndarray:
-        """Features of ``total`` frames delivered in chunks; pads the last clip by repeating
-        its final frame and drops the padded outputs. Returns float32 ``(C, total)``."""
-        segment = self.config.num_segments
-        outputs, pending, done = [], None, 0
-        for chunk in chunks:
-            pending = chunk if pending is None else np.concatenate([pending, chunk])
-            usable = len(pending) // segment * segment
-            if usable:
-                outputs.append(self._forward(pending[:usable]))
-                pending = pending[usable:]
-                done += usable
+        """Features of a sequence of ``total`` frames delivered in chunks. The per-frame stem runs
+        once per frame; the shifted trunk runs window by window with ``context`` steps of overlap
+        on each side. Returns float32 ``(C, total)``."""
+        margin, outputs = self.context, []
+        buffer, buffer_start, next_out = None, 0, 0  # buffer[0] holds frame number buffer_start
+        for chunk in itertools.chain(chunks, [None]):
+            if chunk is not None:
+                stem = self._stem(chunk)
+                buffer = stem if buffer is None else torch.cat([buffer, stem])
+            available = buffer_start + (0 if buffer is None else len(buffer))
+            while next_out < total and (chunk is None or next_out + self.window + margin <= available):
+                lo = max(0, next_out - margin)
+                core_end = min(total, next_out + self.window)
+                hi = min(available, core_end + margin)
+                features = self._trunk(buffer[lo - buffer_start:hi - buffer_start])
+                outputs.append(features[next_out - lo:core_end - lo])
+                next_out = core_end
+                keep_from = max(0, next_out - margin)
+                buffer, buffer_start = buffer[keep_from - buffer_start:], keep_from
                 if progress:
-                    progress(min(done, total), total)
-        if pending is not None and len(pending):
-            pad = segment - len(pending)
-            padded = np.concatenate([pending, np.repeat(pending[-1:], pad, axis=0)])
-            outputs.append(self._forward(padded)[:len(pending)])
-            if progress:
-                progress(total, total)
-        features = np.concatenate(outputs, axis=0)[:total]
-        return np.ascontiguousarray(features.T, dtype=np.float32)
+                    progress(next_out, total)
+        if next_out < total:
+            raise V.VideoError(f"only {next_out} of {total} frames could be decoded")
+        return np.ascontiguousarray(np.concatenate(outputs).T, dtype=np.float32)
 
     def extract_frames(self, frames: np.ndarray, rate: float) -> FeatureSequence:
         """Features of in-memory uint8 frames ``(L, H, W, 3)`` (already ``size × size``)."""
-        chunks = (frames[i:i + self.frames_per_batch] for i in range(0, len(frames), self.frames_per_batch))
+        chunks = (frames[i:i + self.window] for i in range(0, len(frames), self.window))
         features = self._run(chunks, len(frames), None)
         times = np.arange(len(frames)) / rate
         return FeatureSequence(features, times, rate, len(frames) / rate, asdict(self.config))
@@ -230,7 +244,7 @@ class FeatureExtractor:
                 os.remove(cache_path)  # unreadable cache entry: recompute
         times = V.sample_times(start, end, self.config.rate)
         size = (self.config.size, self.config.size)
-        chunks = _prefetch(V.iter_frames(path, times, size=size, info=info, chunk=self.frames_per_batch))
+        chunks = _prefetch(V.iter_frames(path, times, size=size, info=info, chunk=self.window))
         features = self._run(chunks, len(times), progress)
         result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config))
         if cache_path:

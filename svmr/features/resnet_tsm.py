@@ -82,11 +82,17 @@ class ResNet50TSM(nn.Module):
             setattr(self, f"layer{index + 1}", nn.Sequential(*layer))
         self.fc = nn.Linear(FEATURE_DIM, num_classes) if num_classes else None
 
+    def frame_stem(self, frames: torch.Tensor) -> torch.Tensor:
+        """The layers before the first temporal shift (per frame, no mixing over time)."""
+        return self.maxpool(self.relu(self.bn1(self.conv1(frames))))
+
+    def temporal_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """layer1..layer4 (shifted) and spatial pooling → ``(N*T, 2048)``."""
+        return self.layer4(self.layer3(self.layer2(self.layer1(x)))).mean(dim=(2, 3))
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``(N*T, 3, H, W)`` normalized frames → ``(N*T, 2048)`` features."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(frames))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return x.mean(dim=(2, 3))
+        return self.temporal_trunk(self.frame_stem(frames))
 
     def classify(self, frames: torch.Tensor, num_segments: int) -> torch.Tensor:
         """Clip logits ``(N, num_classes)``: frame logits averaged over each clip (TSM's consensus)."""
