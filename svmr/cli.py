@@ -70,7 +70,8 @@ def cmd_build_benchmark(args) -> int:
     from .data.render import build_synthetic_benchmark
 
     bench = build_synthetic_benchmark(args.out, num_sources=args.sources, seed=args.seed, size=args.size,
-                                      fps=args.fps, workers=args.workers, progress=_progress("render"))
+                                      fps=args.fps, workers=args.workers, num_classes=args.classes,
+                                      progress=_progress("render"))
     print(json.dumps(bench.info, indent=1))
     if args.features:
         _extract_benchmark(args.out, args)
@@ -109,6 +110,22 @@ def cmd_build_footage_set(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    if args.model != "stage1":
+        raise ValueError(f"training {args.model} is not available yet")
+    from .data.datasets import BenchmarkFeatures
+    from .train.stage1 import VARIANTS, train_stage1
+
+    data = BenchmarkFeatures(args.benchmark, args.features_key)
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    command = "python -m svmr " + " ".join(sys.argv[1:])
+    for variant in variants:
+        train_stage1(args.benchmark, args.out, variant=variant, steps=args.steps, batch_size=args.batch_size,
+                     lr=args.lr, seed=args.seed, eval_every=args.eval_every, data=data, command=command,
+                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m svmr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", type=int, default=2200, help="procedural source videos (default 2200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=8.0, help="frame rate of rendered videos")
+    p.add_argument("--classes", type=int, help="use only the first N classes (small benchmarks for tests)")
     p.add_argument("--workers", type=int, help="render processes (default: all cores)")
     p.add_argument("--features", action="store_true", help="also extract features of every video")
     _extractor_args(p)
@@ -142,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_build_footage_set)
+
+    p = sub.add_parser("train", help="train a model on a built benchmark's features")
+    p.add_argument("model", choices=("stage1",))
+    p.add_argument("--benchmark", required=True, help="folder made by build-benchmark (with features)")
+    p.add_argument("--features-key", help="feature folder key (default: the only one)")
+    p.add_argument("--out", default="checkpoints")
+    p.add_argument("--variant", default="ctc_ae", help="ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared or all")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -58,21 +58,25 @@ def video_path(root: str, kind: str, item_id: str) -> str:
     return os.path.join(root, kind, f"{item_id}.mp4")
 
 
-def build_synthetic_benchmark(out_dir: str, num_sources: int = 2000, seed: int = 0, size: int = 128,
-                              fps: float = 8.0, workers: int | None = None,
+def build_synthetic_benchmark(out_dir: str, num_sources: int = 2200, seed: int = 0, size: int = 128,
+                              fps: float = 8.0, workers: int | None = None, num_classes: int | None = None,
                               progress: Callable[[int, int], None] | None = None) -> Benchmark:
     """Generate, reorganize (seed 000's recipe) and render the procedural benchmark.
+
+    Args:
+        num_classes: use only the first classes of the class order (small test benchmarks).
 
     Returns:
         The benchmark; ``info["render"]`` holds sizes and timings.
     """
     os.makedirs(os.path.join(out_dir, "queries"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "references"), exist_ok=True)
-    sources = generate_sources(num_sources, seed)
+    classes = CLASS_ORDER[:num_classes] if num_classes else CLASS_ORDER
+    sources = generate_sources(num_sources, seed, classes=classes)
     with open(os.path.join(out_dir, "sources.json"), "w") as handle:
         json.dump({k: v.to_json() for k, v in sources.items()}, handle)
     sources = load_annotations(os.path.join(out_dir, "sources.json"))  # exactly what was saved
-    bench = build_benchmark(sources, seed=seed, class_order=CLASS_ORDER)
+    bench = build_benchmark(sources, seed=seed, class_order=classes)
     jobs = []
     for kind, items in (("queries", bench.queries), ("references", bench.references)):
         for index, item in enumerate(items):

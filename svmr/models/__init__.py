@@ -1,0 +1,1 @@
+"""Models: stage-1 retrieval (two-branch auto-encoder with CTC layers) and its variants."""

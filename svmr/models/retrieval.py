@@ -1,0 +1,209 @@
+"""Stage 1 of seed 000: the two-branch auto-encoder that ranks gallery videos.
+
+Query features are resized to ``l_q = 4`` steps and reference features to ``l_r = 100`` by linear
+interpolation. Each branch projects every step to ``d_e = 512`` concepts, then applies three CTC
+layers (F_out = 1, 32, 1) with average pooling between them, down to 1 step (query: ``e_q``) or
+``T_emb = 4`` steps (reference: ``e_r``); decoders mirror the encoders with upsampling and
+reconstruct the (normalized) input features.
+
+    query  (B, C, 4)   ─proj─► (B,512,4,1) ─CTC 1→1─ pool→2 ─CTC 1→32─ pool→1 ─CTC 32→1─► e_q (B,512)
+    ref    (B, C, 100) ─proj─► (B,512,100,1) ─CTC 1→1─ pool→20 ─CTC 1→32─ pool→4 ─CTC 32→1─► e_r (B,512,4)
+    score  p_{q,r} = max_i cos(e_q, e_r[:, i])
+
+Variants (the paper's Table 1): ``layer="conv1d"`` (plain temporal convolutions), ``shared=True``
+(one encoder/decoder for both branches), and training without the reconstruction loss.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ctc import ConceptTemporalConv, TemporalConv
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    feature_dim: int = 1280
+    embed_dim: int = 512           # d_e
+    query_length: int = 4          # l_q
+    reference_length: int = 100    # l_r
+    num_embeddings: int = 4        # T_emb
+    filters: tuple[int, int, int] = (1, 32, 1)
+    layer: str = "ctc"             # "ctc" or "conv1d"
+    shared: bool = False           # one set of weights for both branches (ablation)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Stage1Config":
+        data = dict(data)
+        data["filters"] = tuple(data.get("filters", (1, 32, 1)))
+        return cls(**data)
+
+
+def resize_features(features: torch.Tensor, length: int) -> torch.Tensor:
+    """Linear interpolation along time: ``(B, C, L) → (B, C, length)``."""
+    return F.interpolate(features, size=length, mode="linear", align_corners=False)
+
+
+def _layer(config: Stage1Config, in_filters: int, out_filters: int) -> nn.Module:
+    if config.layer == "ctc":
+        return ConceptTemporalConv(in_filters, out_filters)
+    if config.layer == "conv1d":
+        return TemporalConv(config.embed_dim)
+    raise ValueError(f"unknown layer {config.layer!r}")
+
+
+class Encoder(nn.Module):
+    """``(B, C, L) → (B, d_e, L / prod(pools))`` through projection + 3 CTC layers."""
+
+    def __init__(self, config: Stage1Config, pools: tuple[int, int]):
+        super().__init__()
+        f1, f2, f3 = config.filters if config.layer == "ctc" else (1, 1, 1)
+        self.project = nn.Conv1d(config.feature_dim, config.embed_dim, 1)
+        self.layers = nn.ModuleList([_layer(config, 1, f1), _layer(config, f1, f2), _layer(config, f2, f3)])
+        self.pools = pools
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.project(x)).unsqueeze(-1)                      # (B, D, L, 1)
+        for index, layer in enumerate(self.layers):
+            h = layer(h)
+            if index < 2:
+                h = F.relu(h)
+                pool = self.pools[index]
+                if pool > 1:
+                    h = F.avg_pool2d(h, kernel_size=(pool, 1))        # time only
+        return h.squeeze(-1)                                           # (B, D, L')
+
+
+class Decoder(nn.Module):
+    """Mirror of :class:`Encoder`: ``(B, d_e, L') → (B, C, L)``."""
+
+    def __init__(self, config: Stage1Config, pools: tuple[int, int]):
+        super().__init__()
+        f1, f2, f3 = config.filters if config.layer == "ctc" else (1, 1, 1)
+        self.layers = nn.ModuleList([_layer(config, f3, f2), _layer(config, f2, f1), _layer(config, f1, 1)])
+        self.pools = (pools[1], pools[0])
+        self.project = nn.Conv1d(config.embed_dim, config.feature_dim, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = z.unsqueeze(-1)
+        for index, layer in enumerate(self.layers):
+            h = layer(h)
+            if index < 2:
+                h = F.relu(h)
+                scale = self.pools[index]
+                if scale > 1:
+                    h = F.interpolate(h, scale_factor=(scale, 1), mode="nearest")
+        return self.project(F.relu(h.squeeze(-1)))
+
+
+class TwoBranchAutoEncoder(nn.Module):
+    """Stage-1 retrieval model. Inputs are raw features; they are standardized with the
+    per-channel ``mean``/``std`` buffers (set from training data) before encoding."""
+
+    def __init__(self, config: Stage1Config = Stage1Config()):
+        super().__init__()
+        self.config = config
+        q_pools = (2, config.query_length // 2)
+        r_first = 5
+        r_pools = (r_first, config.reference_length // r_first // config.num_embeddings)
+        assert q_pools[0] * q_pools[1] == config.query_length, "query pooling must reach length 1"
+        assert r_pools[0] * r_pools[1] * config.num_embeddings == config.reference_length, \
+            "reference pooling must reach T_emb"
+        self.query_encoder = Encoder(config, q_pools)
+        self.query_decoder = Decoder(config, q_pools)
+        if config.shared:
+            self.reference_encoder, self.reference_decoder = self.query_encoder, self.query_decoder
+        else:
+            self.reference_encoder = Encoder(config, r_pools)
+            self.reference_decoder = Decoder(config, r_pools)
+        self.register_buffer("mean", torch.zeros(config.feature_dim))
+        self.register_buffer("std", torch.ones(config.feature_dim))
+
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp(min=1e-3))
+
+    def _prepare(self, features: torch.Tensor, length: int) -> torch.Tensor:
+        x = (features - self.mean[None, :, None]) / self.std[None, :, None]
+        return resize_features(x, length)
+
+    def encode_query(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L_q)`` raw query features (any length) → ``e_q`` ``(B, d_e)``."""
+        x = self._prepare(features, self.config.query_length)
+        return self.query_encoder(x).mean(dim=-1)
+
+    def encode_reference(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L_r)`` raw reference features → ``e_r`` ``(B, d_e, T_emb)``."""
+        x = self._prepare(features, self.config.reference_length)
+        z = self.reference_encoder(x)
+        if z.shape[-1] != self.config.num_embeddings:  # shared weights: query pooling on l_r steps
+            z = F.adaptive_avg_pool1d(z, self.config.num_embeddings)
+        return z
+
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Embeddings, per-quarter cosines ``(B, T_emb)`` and reconstructions (normalized space)."""
+        xq = self._prepare(query, self.config.query_length)
+        xr = self._prepare(reference, self.config.reference_length)
+        zq = self.query_encoder(xq)                      # (B, D, 1)
+        zr = self.reference_encoder(xr)                  # (B, D, T_emb) or (B, D, l_r / 4) when shared
+        if zr.shape[-1] != self.config.num_embeddings:
+            zr_pooled = F.adaptive_avg_pool1d(zr, self.config.num_embeddings)
+        else:
+            zr_pooled = zr
+        e_q = zq.mean(dim=-1)
+        cosines = quarter_cosines(e_q, zr_pooled)
+        return {"e_q": e_q, "e_r": zr_pooled, "cosines": cosines,
+                "query_input": xq, "query_recon": self.query_decoder(zq),
+                "reference_input": xr, "reference_recon": self.reference_decoder(zr)}
+
+
+def quarter_cosines(e_q: torch.Tensor, e_r: torch.Tensor) -> torch.Tensor:
+    """``(B, D)`` and ``(B, D, T)`` → cosine of the query with each reference embedding ``(B, T)``."""
+    return F.cosine_similarity(e_q.unsqueeze(-1), e_r, dim=1)
+
+
+def max_cosine_scores(e_q: torch.Tensor, e_r: torch.Tensor) -> torch.Tensor:
+    """All-pairs stage-1 scores: ``(Q, D)`` queries × ``(R, D, T)`` references → ``(Q, R)``
+    with ``p_{q,r} = max_i cos(e_q, e_r[:, i])``."""
+    q = F.normalize(e_q, dim=1)
+    r = F.normalize(e_r, dim=1)
+    return torch.einsum("qd,rdt->qrt", q, r).amax(dim=-1)
+
+
+def quarter_labels(positives: list[tuple[float, float]], duration: float, num_embeddings: int = 4) -> torch.Tensor:
+    """``g ∈ {1, −1}^T_emb``: 1 where the ``i``-th part of the reference holds the query's class —
+    at least half of a positive instance, or a positive covering at least half of the part."""
+    labels = torch.full((num_embeddings,), -1.0)
+    part = duration / num_embeddings
+    for i in range(num_embeddings):
+        lo, hi = i * part, (i + 1) * part
+        for start, end in positives:
+            overlap = min(hi, end) - max(lo, start)
+            if overlap > 0 and overlap >= 0.5 * min(end - start, part):
+                labels[i] = 1.0
+    return labels
+
+
+def stage1_loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor, use_reconstruction: bool = True,
+                similarity_weight: float = 2.0) -> dict[str, torch.Tensor]:
+    """L = L_recon(Q) + L_recon(R) + λ·L_sim (λ = 2); L_sim = mean_i (cos_i − g_i)²."""
+    similarity = ((outputs["cosines"] - labels) ** 2).mean()
+    recon_q = F.mse_loss(outputs["query_recon"], outputs["query_input"])
+    recon_r = F.mse_loss(outputs["reference_recon"], outputs["reference_input"])
+    total = similarity_weight * similarity + ((recon_q + recon_r) if use_reconstruction else 0.0)
+    return {"loss": total, "similarity": similarity.detach(), "recon_query": recon_q.detach(),
+            "recon_reference": recon_r.detach()}
+
+
+from ..checkpoints import register  # noqa: E402
+
+
+@register("stage1")
+def _build_stage1(config: dict) -> TwoBranchAutoEncoder:
+    return TwoBranchAutoEncoder(Stage1Config.from_dict(config))

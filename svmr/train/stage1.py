@@ -1,0 +1,117 @@
+"""Training and evaluation of the stage-1 retrieval model on a benchmark's features.
+
+    python -m svmr train stage1 --benchmark data/benchmark [--steps 3000] [--variant ctc_ae]
+
+Trains on the train split's queries (50 % positive pairs), validates HR/mAP on the val split
+every ``eval_every`` steps, keeps the best weights by val mAP@10, and writes the checkpoint,
+its config, the metrics (val and test) and the command into ``checkpoints/``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from .. import evaluation as E
+from ..checkpoints import save_checkpoint
+from ..data.datasets import BenchmarkFeatures, Stage1Pairs, feature_dir
+from ..models.retrieval import Stage1Config, TwoBranchAutoEncoder, max_cosine_scores, resize_features, stage1_loss
+
+#: The paper's Table 1 configurations.
+VARIANTS = {
+    "ctc_ae": ({"layer": "ctc"}, True),             # the paper's model: CTC layers + AE loss
+    "ctc_no_ae": ({"layer": "ctc"}, False),         # CTC w/o AE
+    "conv1d_ae": ({"layer": "conv1d"}, True),       # Conv1D w/ AE
+    "ctc_ae_shared": ({"layer": "ctc", "shared": True}, True),  # shared weights
+}
+
+
+def stack_queries(queries: list[torch.Tensor], length: int) -> torch.Tensor:
+    """Variable-length ``(C, L)`` tensors → ``(B, C, length)`` by linear interpolation."""
+    return torch.cat([resize_features(q[None], length) for q in queries])
+
+
+@torch.no_grad()
+def retrieval_scores(model: TwoBranchAutoEncoder, data: BenchmarkFeatures, split: str,
+                     references: torch.Tensor | None = None) -> tuple[list, np.ndarray]:
+    """Stage-1 scores of every query of ``split`` against every reference: ``(Q, R)``."""
+    model.eval()
+    if references is None:
+        references = data.resized_references(model.config.reference_length)
+    e_r = torch.cat([model.encode_reference(references[i:i + 256]) for i in range(0, len(references), 256)])
+    queries = data.benchmark.queries_of(split)
+    feats = [torch.from_numpy(data.queries[q.id]) for q in queries]
+    e_q = torch.cat([model.encode_query(stack_queries(feats[i:i + 512], model.config.query_length))
+                     for i in range(0, len(feats), 512)])
+    return queries, max_cosine_scores(e_q, e_r).numpy()
+
+
+def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray,
+                      ks=(1, 5, 10, 50), map_ks=(1, 5, 10, 50, 100)) -> dict:
+    """HR@K and mAP@K; a retrieved video is relevant when it holds a moment of the query's class."""
+    relevance = []
+    for query, row in zip(queries, scores):
+        order = np.argsort(-row, kind="stable")
+        ranked = [data.reference_ids[i] for i in order[:max(max(ks), max(map_ks))]]
+        relevance.append(E.video_relevance(ranked, data.positives(query)))
+    metrics = {f"HR@{k}": E.hit_rate_at_k(relevance, k) for k in ks}
+    metrics.update({f"mAP@{k}": E.map_at_k(relevance, k) for k in map_ks})
+    return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int = 3000, batch_size: int = 64,
+                 lr: float = 1e-3, seed: int = 0, eval_every: int = 250, key: str | None = None,
+                 data: BenchmarkFeatures | None = None, command: str | None = None, log=print) -> dict:
+    """Train one stage-1 variant; returns its metadata (config, metrics, timings)."""
+    torch.manual_seed(seed)
+    data = data or BenchmarkFeatures(benchmark, key)
+    overrides, use_reconstruction = VARIANTS[variant]
+    config = replace(Stage1Config(feature_dim=data.feature_dim), **overrides)
+    model = TwoBranchAutoEncoder(config)
+    model.set_normalization(*data.normalization("train"))
+    pairs = Stage1Pairs(data, "train", config.reference_length, config.num_embeddings, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    best, best_state, history = -1.0, None, []
+    started = time.time()
+    for step in range(1, steps + 1):
+        model.train()
+        queries, references, labels = pairs.batch(batch_size)
+        outputs = model(stack_queries(queries, config.query_length), references)
+        losses = stage1_loss(outputs, labels, use_reconstruction=use_reconstruction)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        if step % eval_every == 0 or step == steps:
+            queries_val, scores = retrieval_scores(model, data, "val", pairs.references)
+            val = retrieval_metrics(data, queries_val, scores)
+            history.append({"step": step, "loss": round(float(losses["loss"]), 4), **val})
+            log(f"[{variant}] step {step}/{steps} loss {float(losses['loss']):.4f} "
+                f"(sim {float(losses['similarity']):.4f}) val HR@1 {val['HR@1']:.3f} mAP@10 {val['mAP@10']:.3f} "
+                f"({time.time() - started:.0f} s)")
+            if val["mAP@10"] > best:
+                best = val["mAP@10"]
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    train_seconds = time.time() - started
+    metrics = {}
+    for split in ("val", "test"):
+        split_queries, scores = retrieval_scores(model, data, split, pairs.references)
+        metrics[split] = retrieval_metrics(data, split_queries, scores)
+    meta = {
+        "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
+        "training": {"variant": variant, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                     "reconstruction_loss": use_reconstruction, "similarity_weight": 2.0},
+        "data": {"benchmark": os.path.abspath(benchmark), "benchmark_seed": data.benchmark.seed,
+                 "features": os.path.basename(feature_dir(benchmark, key)),
+                 "train_queries": len(pairs.queries), "references": len(data.reference_ids)},
+        "command": command,
+    }
+    path = os.path.join(out, f"stage1_{variant}.safetensors")
+    save_checkpoint(model, path, "stage1", config.to_dict(), **meta)
+    log(f"[{variant}] wrote {path}: test {metrics['test']}")
+    return meta

@@ -1,0 +1,89 @@
+"""Stage 1: CTC layers, the two-branch auto-encoder, its loss and labels, checkpoints, training."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from svmr.checkpoints import load_checkpoint, save_checkpoint
+from svmr.models.ctc import ConceptTemporalConv, TemporalConv
+from svmr.models.retrieval import (Stage1Config, TwoBranchAutoEncoder, max_cosine_scores, quarter_labels,
+                                   stage1_loss)
+
+
+def test_ctc_filters_are_shared_across_concepts():
+    layer = ConceptTemporalConv(1, 32)
+    x = torch.randn(2, 5, 10, 1)
+    y = layer(x)
+    assert y.shape == (2, 5, 10, 32)
+    # concept 3 given concept 0's signal gives concept 0's output: same filters for every concept
+    x2 = x.clone()
+    x2[:, 3] = x[:, 0]
+    torch.testing.assert_close(layer(x2)[:, 3], y[:, 0])
+    # and no mixing across concepts
+    x3 = x.clone()
+    x3[:, 4] += 1
+    torch.testing.assert_close(layer(x3)[:, :4], y[:, :4])
+    assert sum(p.numel() for p in layer.parameters()) == 32 * 3 + 32
+    assert TemporalConv(5)(x).shape == (2, 5, 10, 1)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"layer": "conv1d"}, {"shared": True}])
+def test_two_branch_shapes(overrides):
+    config = Stage1Config(feature_dim=24, embed_dim=16, **overrides)
+    model = TwoBranchAutoEncoder(config)
+    out = model(torch.randn(3, 24, 4), torch.randn(3, 24, 100))
+    assert out["e_q"].shape == (3, 16) and out["e_r"].shape == (3, 16, 4)
+    assert out["cosines"].shape == (3, 4)
+    assert out["query_recon"].shape == (3, 24, 4) and out["reference_recon"].shape == (3, 24, 100)
+    # any input length is resized (l_q = 4, l_r = 100)
+    assert model.encode_query(torch.randn(2, 24, 17)).shape == (2, 16)
+    assert model.encode_reference(torch.randn(2, 24, 333)).shape == (2, 16, 4)
+    if overrides.get("shared"):
+        assert model.query_encoder is model.reference_encoder
+
+
+def test_max_cosine_matches_the_definition():
+    e_q, e_r = torch.randn(3, 8), torch.randn(5, 8, 4)
+    scores = max_cosine_scores(e_q, e_r)
+    for q in range(3):
+        for r in range(5):
+            want = max(float(torch.nn.functional.cosine_similarity(e_q[q], e_r[r, :, i], dim=0)) for i in range(4))
+            assert scores[q, r].item() == pytest.approx(want, abs=1e-5)
+
+
+def test_quarter_labels():
+    # 40 s reference, quarters of 10 s
+    assert quarter_labels([], 40.0).tolist() == [-1, -1, -1, -1]
+    assert quarter_labels([(12.0, 16.0)], 40.0).tolist() == [-1, 1, -1, -1]
+    # an instance straddling a boundary counts where at least half of it lies
+    assert quarter_labels([(18.0, 21.0)], 40.0).tolist() == [-1, 1, -1, -1]
+    # a long instance marks every quarter it covers by at least half a quarter
+    assert quarter_labels([(5.0, 40.0)], 40.0).tolist() == [1, 1, 1, 1]
+
+
+def test_loss_terms_and_no_ae_variant():
+    model = TwoBranchAutoEncoder(Stage1Config(feature_dim=12, embed_dim=8))
+    out = model(torch.randn(2, 12, 4), torch.randn(2, 12, 100))
+    labels = torch.tensor([[1.0, -1, -1, -1], [-1.0, -1, -1, -1]])
+    full = stage1_loss(out, labels)
+    sim_only = stage1_loss(out, labels, use_reconstruction=False)
+    assert full["loss"].item() == pytest.approx(2 * full["similarity"].item() + full["recon_query"].item()
+                                               + full["recon_reference"].item(), rel=1e-5)
+    assert sim_only["loss"].item() == pytest.approx(2 * full["similarity"].item(), rel=1e-5)
+    perfect = {**out, "cosines": labels}
+    assert stage1_loss(perfect, labels)["similarity"].item() == 0.0
+
+
+def test_checkpoint_round_trip(tmp_path):
+    for shared in (False, True):
+        config = Stage1Config(feature_dim=12, embed_dim=8, shared=shared)
+        model = TwoBranchAutoEncoder(config).eval()
+        model.set_normalization(torch.rand(12), torch.rand(12) + 0.5)
+        path = save_checkpoint(model, str(tmp_path / f"m{shared}.safetensors"), "stage1", config.to_dict(),
+                               metrics={"val": {"HR@1": 0.5}}, command="test")
+        loaded, meta = load_checkpoint(path)
+        assert meta["metrics"]["val"]["HR@1"] == 0.5 and meta["command"] == "test"
+        q, r = torch.randn(2, 12, 9), torch.randn(3, 12, 50)
+        torch.testing.assert_close(loaded.encode_query(q), model.encode_query(q))
+        torch.testing.assert_close(loaded.encode_reference(r), model.encode_reference(r))
