@@ -35,3 +35,14 @@ def shared_dir() -> str:
     if not os.path.isdir(path):
         pytest.skip("../shared is absent")
     return os.path.abspath(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_benchmark(tmp_path_factory) -> str:
+    """A small procedural benchmark (10 classes, 40 source videos) with extracted features."""
+    from svmr.cli import main
+
+    root = str(tmp_path_factory.mktemp("tiny_benchmark"))
+    assert main(["build-benchmark", "--out", root, "--sources", "40", "--classes", "10", "--seed", "3",
+                 "--features", "--size", "96"]) == 0
+    return root

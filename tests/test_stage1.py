@@ -87,3 +87,18 @@ def test_checkpoint_round_trip(tmp_path):
         q, r = torch.randn(2, 12, 9), torch.randn(3, 12, 50)
         torch.testing.assert_close(loaded.encode_query(q), model.encode_query(q))
         torch.testing.assert_close(loaded.encode_reference(r), model.encode_reference(r))
+
+
+def test_tiny_training_run_writes_a_loadable_checkpoint(tiny_benchmark, tmp_path):
+    from svmr.data.datasets import BenchmarkFeatures
+    from svmr.train.stage1 import retrieval_scores, train_stage1
+
+    data = BenchmarkFeatures(tiny_benchmark)
+    meta = train_stage1(tiny_benchmark, str(tmp_path), steps=30, batch_size=16, eval_every=15, data=data,
+                        command="pytest", log=lambda line: None)
+    assert set(meta["metrics"]) == {"val", "test"} and "HR@1" in meta["metrics"]["test"]
+    assert meta["history"][-1]["step"] == 30
+    model, saved = load_checkpoint(str(tmp_path / "stage1_ctc_ae.safetensors"))
+    assert saved["metrics"] == json.loads(json.dumps(meta["metrics"]))
+    queries, scores = retrieval_scores(model, data, "test")
+    assert scores.shape == (len(queries), len(data.reference_ids)) and np.isfinite(scores).all()
