@@ -91,15 +91,19 @@ class BoundaryMatching(nn.Module):
 
         Args:
             features: ``(B, C, T)``.
-            weight: ``(O, C, N)`` (a Conv3d weight ``(O, C, N, 1, 1)`` squeezed).
+            weight: ``(O, C, N)`` (a Conv3d weight ``(O, C, N, 1, 1)`` squeezed), or ``(B, O, C, N)``
+                for a different weight per batch item.
         Returns:
             ``(B, O, P)``: one value per valid proposal (no bias).
         """
-        batch = features.shape[0]
-        projected = torch.einsum("ocn,bct->bont", weight, features)                  # (B, O, N, T)
-        flat = projected.reshape(batch * weight.shape[0], -1).T                       # (N·T, B·O)
+        batch, outputs = features.shape[0], weight.shape[-3]
+        if weight.ndim == 3:
+            projected = torch.einsum("ocn,bct->bont", weight, features)              # (B, O, N, T)
+        else:
+            projected = torch.einsum("bocn,bct->bont", weight, features)
+        flat = projected.reshape(batch * outputs, -1).T                               # (N·T, B·O)
         sampled = torch.sparse.mm(self.sparse_mask.to(flat.dtype), flat)              # (P, B·O)
-        return sampled.T.reshape(batch, weight.shape[0], -1)
+        return sampled.T.reshape(batch, outputs, -1)
 
     def to_map(self, values: torch.Tensor) -> torch.Tensor:
         """``(B, O, P)`` per-proposal values → ``(B, O, T_start, D)`` maps, zeros where invalid."""

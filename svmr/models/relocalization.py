@@ -1,0 +1,179 @@
+"""Stage 2 of seed 000: the attention-based re-localization network (ATLN) on BMN.
+
+    query f_Q (B, C_o, l_q) ─base─► mean over time ─► f_c (B, C)
+    ref   f_R (B, C_o, T)   ─base─► f_r (B, C, T) ─BM layer─► F_r (B, C, N, T, D)  (never built)
+    attention  Att = σ(⟨Conv3d_{N×1×1}(F_r), f_c⟩)              (B, T, D)
+    fusion     F'_r = (Att · F_r) ⊙ f_c                          (B, C, N, T, D)
+    head       Conv3d_{N×1×1} C→512, ReLU ─► 2D convs ─► σ ─► M_C, M_R   (B, T, D) each
+
+Both ``Conv3d_{N×1×1}`` layers are linear in ``F_r``, and ``Att`` and ``f_c`` are per-proposal
+and per-channel factors, so they are folded into the projection before sampling
+(:meth:`BoundaryMatching.project_and_sample`): the same maps as the dense implementation at a
+fraction of its cost. ``fusion`` selects the paper's ablations: ``"attn_prod"`` (the paper's),
+``"prod"``, ``"attn"``, ``"attn_concat"``, and ``"none"`` (BMN without the query branch).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoints import register
+from .boundary_matching import BoundaryMatching
+from .retrieval import resize_features
+
+FUSIONS = ("attn_prod", "prod", "attn", "attn_concat", "none")
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    feature_dim: int = 1280
+    length: int = 100            # l_r = T
+    num_bins: int = 32           # N
+    channels: int = 128          # C
+    hidden_3d: int = 512         # BMN's Conv3d width
+    hidden_2d: int = 128
+    fusion: str = "attn_prod"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class BaseModule(nn.Module):
+    """BMN's base module (two temporal convolutions), shared by query and reference."""
+
+    def __init__(self, feature_dim: int, channels: int, hidden: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(feature_dim, hidden, 3, padding=1, groups=4), nn.ReLU(inplace=True),
+                                 nn.Conv1d(hidden, channels, 3, padding=1, groups=4), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ReLocalizationNetwork(nn.Module):
+    """ATLN and its ablations; ``forward(query, reference)`` → ``(M_C, M_R)``, each ``(B, T, D)``
+    indexed ``[start, duration]`` and zero where ``start + duration ≥ T``."""
+
+    def __init__(self, config: Stage2Config = Stage2Config()):
+        super().__init__()
+        if config.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}")
+        self.config = config
+        c, n = config.channels, config.num_bins
+        self.base = BaseModule(config.feature_dim, c)
+        self.bm = BoundaryMatching(config.length, n)
+        self.attention = nn.Parameter(torch.empty(c, c, n))            # Conv3d N×1×1, C→C (downsampling)
+        self.attention_bias = nn.Parameter(torch.zeros(c))
+        in_head = 2 * c if config.fusion == "attn_concat" else c
+        self.head_3d = nn.Parameter(torch.empty(config.hidden_3d, in_head, n))
+        self.head_3d_bias = nn.Parameter(torch.zeros(config.hidden_3d))
+        self.head_2d = nn.Sequential(
+            nn.Conv2d(config.hidden_3d, config.hidden_2d, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(config.hidden_2d, config.hidden_2d, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(config.hidden_2d, 2, 1))
+        for weight in (self.attention, self.head_3d):
+            nn.init.kaiming_uniform_(weight.view(weight.shape[0], -1), a=5 ** 0.5)
+        self.register_buffer("mean", torch.zeros(config.feature_dim))
+        self.register_buffer("std", torch.ones(config.feature_dim))
+
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp(min=1e-3))
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean[None, :, None]) / self.std[None, :, None]
+
+    def encode_query(self, query: torch.Tensor) -> torch.Tensor:
+        """``(B, C_o, L_q)`` raw query features → ``f_c`` ``(B, C)``."""
+        return self.base(self._normalize(query)).mean(dim=-1)
+
+    def encode_reference(self, reference: torch.Tensor) -> torch.Tensor:
+        """``(B, C_o, L)`` raw features (any length; resized to T) → ``f_r`` ``(B, C, T)``."""
+        return self.base(resize_features(self._normalize(reference), self.config.length))
+
+    def attention_map(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
+        """``Att = σ(Σ_c f_c[c] · (W_d * F_r)[c])`` per valid proposal: ``(B, P)``."""
+        weight = torch.einsum("bc,ckn->bkn", f_c, self.attention).unsqueeze(1)      # (B, 1, C, N)
+        logits = self.bm.project_and_sample(f_r, weight).squeeze(1)                  # (B, P)
+        return torch.sigmoid(logits + (f_c * self.attention_bias).sum(dim=1, keepdim=True))
+
+    def proposal_features(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
+        """The head's Conv3d applied to the fused BM map, ReLU'd: ``(B, hidden_3d, P)``."""
+        fusion, c = self.config.fusion, self.config.channels
+        if fusion in ("prod", "attn_prod"):
+            projected = self.bm.project_and_sample(f_r * f_c[:, :, None], self.head_3d)
+        elif fusion == "attn_concat":
+            reference_part = self.bm.project_and_sample(f_r, self.head_3d[:, :c])
+            # f_c is constant over (n, s, d): its Conv3d contribution is Σ_{c,n} W[o, C + c, n] f_c[c]
+            query_part = torch.einsum("ocn,bc->bo", self.head_3d[:, c:], f_c)[:, :, None]
+            projected = reference_part  # attention below scales the reference part only
+        else:  # "attn" or "none"
+            projected = self.bm.project_and_sample(f_r, self.head_3d)
+        if fusion.startswith("attn"):
+            projected = projected * self.attention_map(f_c, f_r)[:, None, :]
+        if fusion == "attn_concat":
+            projected = projected + query_part
+        return F.relu(projected + self.head_3d_bias[None, :, None])
+
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f_c = self.encode_query(query)
+        f_r = self.encode_reference(reference)
+        return self.maps_from_encodings(f_c, f_r)
+
+    def maps_from_encodings(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``f_c (B, C)``, ``f_r (B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``."""
+        hidden = self.bm.to_map(self.proposal_features(f_c, f_r))                     # (B, H, T, D)
+        maps = torch.sigmoid(self.head_2d(hidden)) * self.bm.valid_mask().to(hidden.device)
+        return maps[:, 0], maps[:, 1]
+
+
+@register("stage2")
+def _build_stage2(config: dict) -> ReLocalizationNetwork:
+    return ReLocalizationNetwork(Stage2Config(**config))
+
+
+def gt_iou_map(segments: list[tuple[float, float]], duration: float, length: int) -> torch.Tensor:
+    """``(T, D)`` max tIoU of proposal ``[s, s + d + 1)`` steps with the positive segments."""
+    starts = torch.arange(length, dtype=torch.float32)[:, None]
+    ends = starts + torch.arange(1, length + 1, dtype=torch.float32)[None, :]
+    out = torch.zeros(length, length)
+    for start, end in segments:
+        gs, ge = start / duration * length, end / duration * length
+        inter = (torch.minimum(ends, torch.tensor(ge)) - torch.maximum(starts, torch.tensor(gs))).clamp(min=0)
+        union = (ends - starts) + (ge - gs) - inter
+        out = torch.maximum(out, inter / union.clamp(min=1e-6))
+    return out * (ends <= length).float()  # valid where start + duration < T
+
+
+def proposal_loss(m_c: torch.Tensor, m_r: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,
+                  reg_weight: float = 10.0, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """BMN's proposal evaluation loss: weighted binary logistic ``L_C`` (positives tIoU > 0.9)
+    + ``reg_weight`` × balanced L2 ``L_R``. Guarded: no NaN when a batch has no positives.
+
+    Args:
+        m_c, m_r, gt: ``(B, T, D)``; valid: ``(T, D)`` bool.
+    """
+    eps = 1e-6
+    valid = valid.float().expand_as(gt)
+    positive = (gt > 0.9).float() * valid
+    negative = (gt <= 0.9).float() * valid
+    entries = valid.sum()
+    num_positive = positive.sum()
+    ratio = entries / num_positive.clamp(min=1.0)
+    coef_positive = 0.5 * ratio
+    coef_negative = 0.5 * ratio / (ratio - 1).clamp(min=eps)
+    cls = -(coef_positive * torch.log(m_c + eps) * positive
+            + coef_negative * torch.log(1 - m_c + eps) * negative).sum() / entries.clamp(min=1.0)
+
+    high = (gt > 0.7).float() * valid
+    medium = ((gt > 0.3) & (gt <= 0.7)).float() * valid
+    low = (gt <= 0.3).float() * valid
+    n_high, n_medium, n_low = high.sum(), medium.sum(), low.sum()
+    keep_medium = torch.rand(gt.shape, generator=generator) < (n_high / n_medium.clamp(min=1.0))
+    keep_low = torch.rand(gt.shape, generator=generator) < (n_high / n_low.clamp(min=1.0))
+    weights = high + medium * keep_medium.float() + low * keep_low.float()  # all zero without high entries
+    reg = 0.5 * (((m_r - gt) ** 2) * weights).sum() / weights.sum().clamp(min=1.0)
+    return {"loss": cls + reg_weight * reg, "cls": cls.detach(), "reg": reg.detach()}
