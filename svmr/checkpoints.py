@@ -52,7 +52,7 @@ def read_meta(path: str) -> dict:
 
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its checkpoint; returns ``(model in eval mode, metadata)``."""
-    from .models import retrieval  # noqa: F401  (registers the builders)
+    from .models import relocalization, retrieval  # noqa: F401  (they register their builders)
 
     meta = read_meta(path)
     if meta["model"] not in _BUILDERS:

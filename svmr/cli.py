@@ -111,18 +111,67 @@ def cmd_build_footage_set(args) -> int:
 
 
 def cmd_train(args) -> int:
-    if args.model != "stage1":
-        raise ValueError(f"training {args.model} is not available yet")
     from .data.datasets import BenchmarkFeatures
-    from .train.stage1 import VARIANTS, train_stage1
 
     data = BenchmarkFeatures(args.benchmark, args.features_key)
-    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
     command = "python -m svmr " + " ".join(sys.argv[1:])
-    for variant in variants:
-        train_stage1(args.benchmark, args.out, variant=variant, steps=args.steps, batch_size=args.batch_size,
-                     lr=args.lr, seed=args.seed, eval_every=args.eval_every, data=data, command=command,
-                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    common = dict(steps=args.steps, lr=args.lr, seed=args.seed, eval_every=args.eval_every, data=data,
+                  command=command, log=log)
+    if args.model == "stage1":
+        from .train.stage1 import VARIANTS, train_stage1
+
+        for variant in list(VARIANTS) if args.variant == "all" else [args.variant or "ctc_ae"]:
+            train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64, **common)
+    else:
+        from .models.relocalization import FUSIONS
+        from .train.stage2 import train_stage2
+
+        for fusion in FUSIONS if args.variant == "all" else [args.variant or "attn_prod"]:
+            train_stage2(args.benchmark, args.out, fusion=fusion, batch_size=args.batch_size or 8, **common)
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .features import ExtractorConfig, FeatureExtractor
+    from .gallery import Gallery
+
+    paths = []
+    for item in args.videos:
+        if os.path.isdir(item):
+            paths += sorted(os.path.join(item, f) for f in os.listdir(item)
+                            if f.lower().endswith((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")))
+        else:
+            paths.append(item)
+    gallery = Gallery(args.gallery, ExtractorConfig(size=args.size, rate=args.rate))
+    extractor = FeatureExtractor(gallery.config)
+    update, failed = _progress("index"), {}
+    for done, path in enumerate(paths, 1):
+        try:
+            gallery.add(path, extractor)
+        except V.VideoError as err:
+            failed[path] = str(err)
+            print(f"skipped: {err}", file=sys.stderr)
+        update(done, len(paths))
+    print(json.dumps({"gallery": args.gallery, "videos": len(gallery), "failed": failed}))
+    return 1 if failed and len(failed) == len(paths) else 0
+
+
+def cmd_search(args) -> int:
+    from .gallery import Gallery
+    from .search import Searcher
+
+    if not os.path.exists(os.path.join(args.gallery, "gallery.json")):
+        raise FileNotFoundError(f"no gallery at {args.gallery}: run `python -m svmr index --gallery ...` first")
+    searcher = Searcher(Gallery(args.gallery))
+    result = searcher.search(args.query, args.start, args.end, top_videos=args.top_videos,
+                             moments_per_video=args.moments_per_video)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        for rank, m in enumerate(result.moments[:args.top_videos], 1):
+            print(f"{rank:3d}. {m.video}  {m.start:8.2f}–{m.end:8.2f} s  score {m.score:.3f}  (video {m.video_score:.3f})")
+        print(f"timings: {result.timings}")
     return 0
 
 
@@ -162,17 +211,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build_footage_set)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
-    p.add_argument("model", choices=("stage1",))
+    p.add_argument("model", choices=("stage1", "stage2"))
     p.add_argument("--benchmark", required=True, help="folder made by build-benchmark (with features)")
     p.add_argument("--features-key", help="feature folder key (default: the only one)")
     p.add_argument("--out", default="checkpoints")
-    p.add_argument("--variant", default="ctc_ae", help="ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared or all")
+    p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared; "
+                                     "stage2: attn_prod (default), prod, attn, attn_concat, none; or all")
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, help="default 64 (stage1) / 8 (stage2)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("index", help="add videos (files or folders) to a gallery; video id = file stem")
+    p.add_argument("--gallery", required=True)
+    p.add_argument("videos", nargs="+")
+    p.add_argument("--rate", type=float, default=4.0)
+    p.add_argument("--size", type=int, default=128)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find moments like a query clip in a gallery")
+    p.add_argument("--gallery", required=True)
+    p.add_argument("--query", required=True)
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float)
+    p.add_argument("--top-videos", type=int, default=10)
+    p.add_argument("--moments-per-video", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_search)
     return parser
 
 

@@ -1,0 +1,124 @@
+"""The gallery: indexed reference videos on disk.
+
+Layout of a gallery folder::
+
+    gallery.json           extractor configuration and one entry per video (written atomically)
+    features/<id>.npz      the video's feature sequence (written atomically)
+
+Adding a video extracts its features and records it; an interrupted indexing run loses nothing
+already added (each video is committed on its own) and, run again, skips what is there. Stage-1
+embeddings are computed from the features when a searcher opens the gallery (they depend on the
+model), kept in memory, and searched exactly (a matrix product over all ``4·N`` vectors).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from . import video as V
+from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
+from .features.extractor import file_digest
+
+
+@dataclass
+class GalleryVideo:
+    id: str
+    path: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    steps: int
+    digest: str
+    added: float
+
+
+def safe_id(name: str) -> str:
+    """A file-system-safe video id from a file name (its stem)."""
+    stem = os.path.splitext(os.path.basename(name))[0]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
+
+
+class Gallery:
+    """An on-disk collection of indexed videos (thread-safe for one process).
+
+    Args:
+        root: the gallery folder (created if missing).
+        config: extractor configuration for new galleries (an existing gallery keeps its own).
+    """
+
+    def __init__(self, root: str, config: ExtractorConfig | None = None):
+        self.root = root
+        os.makedirs(os.path.join(root, "features"), exist_ok=True)
+        self._lock = threading.Lock()
+        manifest = os.path.join(root, "gallery.json")
+        if os.path.exists(manifest):
+            with open(manifest) as handle:
+                data = json.load(handle)
+            self.config = ExtractorConfig(**data["extractor"])
+            self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
+        else:
+            self.config = config or ExtractorConfig()
+            self.videos = {}
+            self._save()
+
+    def _save(self) -> None:
+        path = os.path.join(self.root, "gallery.json")
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "w") as handle:
+            json.dump({"extractor": asdict(self.config), "videos": {k: asdict(v) for k, v in self.videos.items()}},
+                      handle, indent=1)
+        os.replace(tmp, path)
+
+    def feature_path(self, video_id: str) -> str:
+        return os.path.join(self.root, "features", f"{video_id}.npz")
+
+    def features(self, video_id: str) -> FeatureSequence:
+        return FeatureSequence.load(self.feature_path(video_id))
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self.videos
+
+    def list(self) -> list[GalleryVideo]:
+        return sorted(self.videos.values(), key=lambda v: v.id)
+
+    def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
+            progress: Callable[[int, int], None] | None = None) -> GalleryVideo:
+        """Index one video (skipped when the same file is already in under this id).
+
+        Raises:
+            VideoError: the file cannot be used (nothing is changed then).
+        """
+        if extractor.config != self.config:
+            raise ValueError("the extractor's configuration differs from this gallery's")
+        video_id = safe_id(video_id or path)
+        info = V.probe(path)
+        digest = file_digest(path)
+        existing = self.videos.get(video_id)
+        if existing and existing.digest == digest and os.path.exists(self.feature_path(video_id)):
+            return existing
+        sequence = extractor.extract(path, progress=progress)
+        sequence.save(self.feature_path(video_id))
+        entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
+                             sequence.length, digest, time.time())
+        with self._lock:
+            self.videos[video_id] = entry
+            self._save()
+        return entry
+
+    def remove(self, video_id: str) -> None:
+        with self._lock:
+            if video_id not in self.videos:
+                raise KeyError(f"{video_id} is not in the gallery")
+            del self.videos[video_id]
+            self._save()
+        if os.path.exists(self.feature_path(video_id)):
+            os.remove(self.feature_path(video_id))

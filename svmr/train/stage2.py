@@ -1,0 +1,119 @@
+"""Training and evaluation of the stage-2 re-localization network on a benchmark's features.
+
+    python -m svmr train stage2 --benchmark data/benchmark [--steps 1500] [--fusion attn_prod]
+
+Training pairs: a train-split query and a reference holding its class (other classes in the
+reference are background). Validation: AR@AN / AUC over (val query, positive reference) pairs;
+the best weights by val AUC are kept and written with config, metrics and command.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+
+from .. import evaluation as E
+from ..checkpoints import save_checkpoint
+from ..data.datasets import BenchmarkFeatures, feature_dir
+from ..models.relocalization import ReLocalizationNetwork, Stage2Config, gt_iou_map, proposal_loss
+from ..postprocess import map_proposals, soft_nms
+
+
+def evaluation_pairs(data: BenchmarkFeatures, split: str, per_query: int, seed: int = 0) -> list[tuple]:
+    """Up to ``per_query`` (query, reference id, positive segments) pairs per query of ``split``."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for query in data.benchmark.queries_of(split):
+        positives = data.positives(query)
+        refs = sorted(positives)
+        for ref in rng.permutation(refs)[:per_query]:
+            pairs.append((query, str(ref), positives[str(ref)]))
+    return pairs
+
+
+@torch.no_grad()
+def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: str, ref_id: str,
+             top_k: int = 100) -> np.ndarray:
+    """Soft-NMS'd proposals ``(K, 5)`` rows ``(start_s, end_s, score, m_c, m_r)`` for one pair."""
+    q = torch.from_numpy(data.queries[query_id])[None]
+    r = torch.from_numpy(data.references[ref_id])[None]
+    m_c, m_r = (m[0].numpy() for m in model(q, r))
+    return soft_nms(map_proposals(m_c, m_r, data.durations[ref_id]), sigma=0.4, top_k=top_k)
+
+
+def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, pairs: list[tuple]) -> dict:
+    """AR@1/5/10/100 and AUC (tIoU 0.5:0.05:0.95) over query–reference pairs."""
+    model.eval()
+    proposals = [localize(model, data, q.id, ref, top_k=100) for q, ref, _ in pairs]
+    ground_truth = [gt for _, _, gt in pairs]
+    _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100)
+    metrics = E.ar_at(average, an, (1, 5, 10, 100))
+    metrics["AUC"] = E.auc_ar_an(average, an)
+    return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int = 1500, batch_size: int = 8,
+                 lr: float = 1e-3, seed: int = 0, eval_every: int = 250, val_pairs_per_query: int = 1,
+                 key: str | None = None, data: BenchmarkFeatures | None = None, command: str | None = None,
+                 log=print) -> dict:
+    """Train one stage-2 variant; returns its metadata (config, metrics, timings)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    data = data or BenchmarkFeatures(benchmark, key)
+    config = Stage2Config(feature_dim=data.feature_dim, fusion=fusion)
+    model = ReLocalizationNetwork(config)
+    model.set_normalization(*data.normalization("train"))
+    references = data.resized_references(config.length)
+    index = {r: i for i, r in enumerate(data.reference_ids)}
+    train_queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
+    valid = model.bm.valid_mask()
+    val_pairs = evaluation_pairs(data, "val", val_pairs_per_query, seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    best, best_state, history = -1.0, None, []
+    started = time.time()
+    for step in range(1, steps + 1):
+        model.train()
+        queries, refs, gts = [], [], []
+        for _ in range(batch_size):
+            query = train_queries[rng.integers(len(train_queries))]
+            positives = data.positives(query)
+            ref = sorted(positives)[rng.integers(len(positives))]
+            queries.append(torch.from_numpy(data.queries[query.id]))
+            refs.append(references[index[ref]])
+            gts.append(gt_iou_map([tuple(s) for s in positives[ref]], data.durations[ref], config.length))
+        f_c = torch.stack([model.encode_query(q[None])[0] for q in queries])
+        f_r = model.encode_reference(torch.stack(refs))
+        m_c, m_r = model.maps_from_encodings(f_c, f_r)
+        losses = proposal_loss(m_c, m_r, torch.stack(gts), valid, generator=generator)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        if step % eval_every == 0 or step == steps:
+            val = localization_metrics(model, data, val_pairs)
+            history.append({"step": step, "loss": round(float(losses["loss"]), 4), **val})
+            log(f"[{fusion}] step {step}/{steps} loss {float(losses['loss']):.4f} (cls {float(losses['cls']):.3f} "
+                f"reg {float(losses['reg']):.4f}) val AR@1 {val['AR@1']:.3f} AUC {val['AUC']:.3f} "
+                f"({time.time() - started:.0f} s)")
+            if val["AUC"] > best:
+                best = val["AUC"]
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    train_seconds = time.time() - started
+    metrics = {"val": localization_metrics(model, data, val_pairs)}
+    meta = {
+        "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
+        "training": {"fusion": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                     "loss": "BMN proposal evaluation: L_C + 10 L_R"},
+        "data": {"benchmark": os.path.abspath(benchmark), "benchmark_seed": data.benchmark.seed,
+                 "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(train_queries)},
+        "command": command,
+    }
+    path = os.path.join(out, f"stage2_{fusion}.safetensors")
+    save_checkpoint(model, path, "stage2", config.to_dict(), **meta)
+    log(f"[{fusion}] wrote {path}: val {metrics['val']}")
+    return meta
