@@ -132,6 +132,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .tables import evaluate_all
+
+    report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split)
+    print(report)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(report + "\n")
+    return 0
+
+
 def cmd_index(args) -> int:
     from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
@@ -163,7 +174,11 @@ def cmd_search(args) -> int:
 
     if not os.path.exists(os.path.join(args.gallery, "gallery.json")):
         raise FileNotFoundError(f"no gallery at {args.gallery}: run `python -m svmr index --gallery ...` first")
-    searcher = Searcher(Gallery(args.gallery))
+    from .checkpoints import load_checkpoint
+    from .search import DEFAULT_STAGE1, DEFAULT_STAGE2
+
+    searcher = Searcher(Gallery(args.gallery), load_checkpoint(args.stage1 or DEFAULT_STAGE1)[0],
+                        load_checkpoint(args.stage2 or DEFAULT_STAGE2)[0])
     result = searcher.search(args.query, args.start, args.end, top_videos=args.top_videos,
                              moments_per_video=args.moments_per_video)
     if args.json:
@@ -224,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("evaluate", help="the paper's tables on a benchmark's test split")
+    p.add_argument("--benchmark", required=True)
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--features-key")
+    p.add_argument("--split", default="test", choices=("val", "test"))
+    p.add_argument("--out", help="also write the markdown here")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("index", help="add videos (files or folders) to a gallery; video id = file stem")
     p.add_argument("--gallery", required=True)
     p.add_argument("videos", nargs="+")
@@ -239,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-videos", type=int, default=10)
     p.add_argument("--moments-per-video", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--stage1", help="stage-1 checkpoint (default: the bundled one)")
+    p.add_argument("--stage2", help="stage-2 checkpoint (default: the bundled one)")
     p.set_defaults(func=cmd_search)
     return parser
 

@@ -16,6 +16,7 @@ Maps are indexed ``[start, duration]`` (``(T, D)``), entries with ``s + d ≥ T`
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -72,7 +73,9 @@ class BoundaryMatching(nn.Module):
         # sparse (P, N·T): row p = proposal (starts[p], durations[p]); column n·T + t
         per_proposal = dense[:, :, durations, starts]                                 # (T, N, P)
         rows = torch.from_numpy(per_proposal.transpose(2, 1, 0).reshape(len(starts), num_bins * length))
-        self.register_buffer("sparse_mask", rows.to_sparse_csr(), persistent=False)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the ops used here are stable
+            warnings.simplefilter("ignore", UserWarning)
+            self.register_buffer("sparse_mask", rows.to_sparse_csr(), persistent=False)
 
     @property
     def num_proposals(self) -> int:

@@ -46,7 +46,7 @@ def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: st
 def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, pairs: list[tuple]) -> dict:
     """AR@1/5/10/100 and AUC (tIoU 0.5:0.05:0.95) over query–reference pairs."""
     model.eval()
-    proposals = [localize(model, data, q.id, ref, top_k=100) for q, ref, _ in pairs]
+    proposals = [localize(model, data, q.id, ref, top_k=100)[:, :3] for q, ref, _ in pairs]
     ground_truth = [gt for _, _, gt in pairs]
     _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100)
     metrics = E.ar_at(average, an, (1, 5, 10, 100))

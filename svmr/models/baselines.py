@@ -1,0 +1,75 @@
+"""Training-free baselines with the same interfaces as the two stages, so the searcher, the
+evaluation and the app can swap them in.
+
+* :class:`MeanPoolRetrieval` (stage 1): ``e_q`` = mean of the query's standardized features,
+  ``e_r[i]`` = mean of the ``i``-th of ``T_emb`` equal parts of the reference; score = max cosine.
+* :class:`SlidingWindowLocalizer` (stage 2): every proposal ``(s, d)`` of the ``T``-step map is
+  scored by the cosine between its mean feature and the query's mean feature (mapped to [0, 1]);
+  ``M_R`` is 1.
+
+Standardization uses per-channel statistics (from data; no learned weights).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .retrieval import resize_features
+
+
+class _Standardize(nn.Module):
+    def __init__(self, feature_dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(feature_dim))
+        self.register_buffer("std", torch.ones(feature_dim))
+
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp(min=1e-3))
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean[None, :, None]) / self.std[None, :, None]
+
+
+class MeanPoolRetrieval(_Standardize):
+    def __init__(self, feature_dim: int = 1280, num_embeddings: int = 4, reference_length: int = 100):
+        super().__init__(feature_dim)
+        self.num_embeddings, self.reference_length = num_embeddings, reference_length
+
+    def encode_query(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L) → (B, C)``."""
+        return self._normalize(features).mean(dim=-1)
+
+    def encode_reference(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L) → (B, C, T_emb)``."""
+        x = resize_features(self._normalize(features), self.reference_length)
+        return F.adaptive_avg_pool1d(x, self.num_embeddings)
+
+
+class SlidingWindowLocalizer(_Standardize):
+    def __init__(self, feature_dim: int = 1280, length: int = 100):
+        super().__init__(feature_dim)
+        self.length = length
+
+    def encode_query(self, query: torch.Tensor) -> torch.Tensor:
+        return self._normalize(query).mean(dim=-1)
+
+    def encode_reference(self, reference: torch.Tensor) -> torch.Tensor:
+        return resize_features(self._normalize(reference), self.length)
+
+    def maps_from_encodings(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C)``, ``(B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``: window-mean cosine in [0, 1]."""
+        cumulative = F.pad(f_r.cumsum(dim=-1), (1, 0))                       # (B, C, T+1)
+        steps = torch.arange(self.length)
+        ends = steps[:, None] + steps[None, :] + 1                             # (T, D) exclusive end
+        valid = ends <= self.length
+        ends_c = ends.clamp(max=self.length)
+        sums = cumulative[:, :, ends_c] - cumulative[:, :, steps[:, None].expand_as(ends_c)]
+        means = sums / (steps[None, :] + 1).float()                            # (B, C, T, D)
+        cos = F.cosine_similarity(means, f_c[:, :, None, None], dim=1)
+        m_c = ((cos + 1) / 2) * valid
+        return m_c, valid.float().expand_as(m_c)
+
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.maps_from_encodings(self.encode_query(query), self.encode_reference(reference))
