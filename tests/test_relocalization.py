@@ -17,26 +17,13 @@ def test_maps_shapes_and_validity(fusion):
     assert (m_c[:, ~valid] == 0).all() and (m_c[:, valid] > 0).all() and (m_c <= 1).all()
 
 
-def _dense_reference(model, query, reference):
-    """ATLN computed the straightforward way: build F_r, apply every layer as written."""
-    f_c, f_r = model.encode_query(query), model.encode_reference(reference)
-    bm = model.bm.dense_feature_map(f_r)                                   # (B, C, N, D, S)
-    down = torch.einsum("ckn,bknds->bcds", model.attention, bm) + model.attention_bias[None, :, None, None]
-    att = torch.sigmoid(torch.einsum("bcds,bc->bds", down, f_c))           # (B, D, S)
-    fused = att[:, None, None] * bm * f_c[:, :, None, None, None]
-    hidden = torch.relu(torch.einsum("ocn,bcnds->bods", model.head_3d, fused)
-                        + model.head_3d_bias[None, :, None, None])
-    maps = torch.sigmoid(model.head_2d(hidden.transpose(-1, -2))) * model.bm.valid_mask()
-    return maps[:, 0], maps[:, 1]
-
-
 def test_fused_atln_equals_dense_reference():
     torch.manual_seed(0)
     model = ReLocalizationNetwork(Stage2Config(**SMALL)).eval()
     query, reference = torch.randn(2, 16, 6), torch.randn(2, 16, 20)
     with torch.no_grad():
         fast = model(query, reference)
-        slow = _dense_reference(model, query, reference)
+        slow = model.dense_forward(query, reference)
     torch.testing.assert_close(fast[0], slow[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fast[1], slow[1], atol=1e-5, rtol=1e-4)
 

@@ -130,6 +130,22 @@ class ReLocalizationNetwork(nn.Module):
         return maps[:, 0], maps[:, 1]
 
 
+    def dense_forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The straightforward implementation (paper's "attn_prod" only), for checks and speed
+        comparisons: builds the dense BM map ``F_r (B, C, N, D, T)`` with BMN's ``T × (N·D·T)``
+        matrix and applies every layer as written. Same maps as :meth:`forward`."""
+        assert self.config.fusion == "attn_prod", "the dense reference covers the paper's fusion"
+        f_c, f_r = self.encode_query(query), self.encode_reference(reference)
+        bm = self.bm.dense_feature_map(f_r)                                            # (B, C, N, D, S)
+        down = torch.einsum("ckn,bknds->bcds", self.attention, bm) + self.attention_bias[None, :, None, None]
+        attention = torch.sigmoid(torch.einsum("bcds,bc->bds", down, f_c))             # (B, D, S)
+        fused = attention[:, None, None] * bm * f_c[:, :, None, None, None]
+        hidden = F.relu(torch.einsum("ocn,bcnds->bods", self.head_3d, fused)
+                        + self.head_3d_bias[None, :, None, None])
+        maps = torch.sigmoid(self.head_2d(hidden.transpose(-1, -2))) * self.bm.valid_mask().to(hidden.device)
+        return maps[:, 0], maps[:, 1]
+
+
 @register("stage2")
 def _build_stage2(config: dict) -> ReLocalizationNetwork:
     return ReLocalizationNetwork(Stage2Config(**config))
