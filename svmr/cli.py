@@ -119,10 +119,13 @@ def cmd_train(args) -> int:
     common = dict(steps=args.steps, lr=args.lr, seed=args.seed, eval_every=args.eval_every, data=data,
                   command=command, log=log)
     if args.model == "stage1":
-        from .train.stage1 import VARIANTS, train_stage1
+        from .train.stage1 import ONE_BRANCH, VARIANTS, train_one_branch, train_stage1
 
-        for variant in list(VARIANTS) if args.variant == "all" else [args.variant or "ctc_ae"]:
-            train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64, **common)
+        for variant in [*VARIANTS, *ONE_BRANCH] if args.variant == "all" else [args.variant or "ctc_ae"]:
+            if variant in ONE_BRANCH:
+                train_one_branch(args.benchmark, args.out, loss=variant, batch_size=args.batch_size or 64, **common)
+            else:
+                train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64, **common)
     else:
         from .models.relocalization import FUSIONS
         from .train.stage2 import train_stage2
@@ -230,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", required=True, help="folder made by build-benchmark (with features)")
     p.add_argument("--features-key", help="feature folder key (default: the only one)")
     p.add_argument("--out", default="checkpoints")
-    p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared; "
+    p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared, triplet, "
+                                     "arcface; "
                                      "stage2: attn_prod (default), prod, attn, attn_concat, none; or all")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, help="default 64 (stage1) / 8 (stage2)")

@@ -2,7 +2,8 @@
 
     python -m svmr evaluate --benchmark data/benchmark [--checkpoints checkpoints] [--out tables.md]
 
-* Table 1 — stage-1 variants (CTC/Conv1D, with/without the AE loss, shared weights): HR@K, mAP@K.
+* Tables 1 and 3 — stage-1 variants (CTC/Conv1D, with/without the AE loss, shared weights) and
+  the one-branch baselines (triplet, ArcFace): HR@K, mAP@K.
 * Table 5 — stage-2 fusions (Prod, Attn, Attn+Concat, Attn+Prod): AR@AN, AUC.
 * Table 6 — stage 2 with and without the query branch (BMN), by references holding 1, 2, 3 classes.
 * Table 9 — end to end: Prec@N of the moments localized in the top-10 stage-1 videos.
@@ -21,11 +22,12 @@ from .checkpoints import load_checkpoint
 from .data.datasets import BenchmarkFeatures
 from .models.baselines import MeanPoolRetrieval, SlidingWindowLocalizer
 from .postprocess import map_proposals, soft_nms
-from .train.stage1 import VARIANTS, retrieval_metrics, retrieval_scores
+from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
 from .train.stage2 import evaluation_pairs, localization_metrics
 
 STAGE1_NAMES = {"conv1d_ae": "Conv1D w/ AE", "ctc_no_ae": "CTC w/o AE", "ctc_ae_shared": "CTC w/ AE, shared",
-                "ctc_ae": "CTC w/ AE (paper)", "mean_pool": "mean-pool cosine (training-free)"}
+                "ctc_ae": "CTC w/ AE (paper)", "mean_pool": "mean-pool cosine (training-free)",
+                "triplet": "one branch, triplet loss", "arcface": "one branch, ArcFace"}
 STAGE2_NAMES = {"prod": "Prod", "attn": "Attn", "attn_concat": "Attn+Concat", "attn_prod": "Attn+Prod (paper)",
                 "none": "BMN w/o query branch", "sliding_window": "sliding-window cosine (training-free)"}
 
@@ -53,7 +55,7 @@ def _baselines(data: BenchmarkFeatures):
 def stage1_table(data: BenchmarkFeatures, directory: str, split: str = "test") -> tuple[str, dict]:
     references = data.resized_references(100)
     rows, models = [], {}
-    for variant in list(VARIANTS) + ["mean_pool"]:
+    for variant in [*VARIANTS, *ONE_BRANCH, "mean_pool"]:
         model = _baselines(data)[0] if variant == "mean_pool" else _load(directory, f"stage1_{variant}")
         if model is None:
             continue
@@ -128,7 +130,7 @@ def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: 
     table9 = end_to_end_table(data, directory, scores, split)
     return "\n\n".join([
         f"Benchmark: {benchmark} — {counts}.",
-        "**Stage 1 (Table 1).** A video is relevant when it holds a moment of the query's class.\n\n" + table1,
+        "**Stage 1 (Tables 1 and 3).** A video is relevant when it holds a moment of the query's class.\n\n" + table1,
         "**Stage 2 fusions (Table 5).** Up to 3 positive references per query; AR over tIoU "
         "0.5:0.05:0.95.\n\n" + table5,
         "**With vs. without the query branch, by classes per reference (Table 6).**\n\n" + table6,

@@ -102,3 +102,18 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tiny_benchmark, tmp_path
     assert saved["metrics"] == json.loads(json.dumps(meta["metrics"]))
     queries, scores = retrieval_scores(model, data, "test")
     assert scores.shape == (len(queries), len(data.reference_ids)) and np.isfinite(scores).all()
+
+
+def test_one_branch_losses():
+    from svmr.models.retrieval import OneBranchEncoder, arcface_loss, triplet_loss
+
+    model = OneBranchEncoder(Stage1Config(feature_dim=12, embed_dim=8, shared=True), num_classes=3)
+    assert model.encode_query(torch.randn(2, 12, 7)).shape == (2, 8)
+    assert model.encode_reference(torch.randn(2, 12, 300)).shape == (2, 8, 1)
+    a = torch.tensor([[1.0, 0.0]])
+    assert triplet_loss(a, a, -a).item() == 0.0                      # perfectly ranked
+    assert triplet_loss(a, -a, a).item() == pytest.approx(2.2)        # 0.2 - (-1) + 1
+    classes = torch.eye(3, 8)
+    good = arcface_loss(classes * 5, classes, torch.arange(3))
+    bad = arcface_loss(classes * 5, classes, torch.tensor([1, 2, 0]))
+    assert good < bad

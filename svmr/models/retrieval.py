@@ -201,9 +201,56 @@ def stage1_loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor, use_reco
             "recon_reference": recon_r.detach()}
 
 
+class OneBranchEncoder(nn.Module):
+    """The one-branch baselines of the paper's Table 3: one CTC encoder for queries and
+    references alike, one embedding per video (``e_r`` has ``T_emb = 1``), trained with a
+    triplet ranking or an ArcFace loss instead of the auto-encoder."""
+
+    def __init__(self, config: Stage1Config = Stage1Config(), num_classes: int = 0):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config, (2, config.query_length // 2))
+        self.classes = nn.Parameter(torch.randn(num_classes, config.embed_dim) * 0.01) if num_classes else None
+        self.register_buffer("mean", torch.zeros(config.feature_dim))
+        self.register_buffer("std", torch.ones(config.feature_dim))
+
+    set_normalization = TwoBranchAutoEncoder.set_normalization
+    _prepare = TwoBranchAutoEncoder._prepare
+
+    def encode_query(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L) → (B, d_e)``."""
+        return self.encoder(self._prepare(features, self.config.query_length)).mean(dim=-1)
+
+    def encode_reference(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, L) → (B, d_e, 1)``: the whole reference in one vector."""
+        return self.encoder(self._prepare(features, self.config.reference_length)).mean(dim=-1, keepdim=True)
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 margin: float = 0.2) -> torch.Tensor:
+    """Cosine triplet ranking loss ``max(0, m − cos(a, p) + cos(a, n))``."""
+    return F.relu(margin - F.cosine_similarity(anchor, positive) + F.cosine_similarity(anchor, negative)).mean()
+
+
+def arcface_loss(embeddings: torch.Tensor, classes: torch.Tensor, labels: torch.Tensor,
+                 scale: float = 30.0, margin: float = 0.5) -> torch.Tensor:
+    """Additive angular margin softmax: the target logit is ``s·cos(θ + m)``."""
+    cosine = F.linear(F.normalize(embeddings), F.normalize(classes)).clamp(-1 + 1e-6, 1 - 1e-6)
+    target = torch.cos(torch.acos(cosine.gather(1, labels[:, None])) + margin)
+    logits = cosine.scatter(1, labels[:, None], target)
+    return F.cross_entropy(scale * logits, labels)
+
+
 from ..checkpoints import register  # noqa: E402
 
 
 @register("stage1")
 def _build_stage1(config: dict) -> TwoBranchAutoEncoder:
     return TwoBranchAutoEncoder(Stage1Config.from_dict(config))
+
+
+@register("stage1_one_branch")
+def _build_one_branch(config: dict) -> OneBranchEncoder:
+    config = dict(config)
+    num_classes = config.pop("num_classes", 0)
+    return OneBranchEncoder(Stage1Config.from_dict(config), num_classes)

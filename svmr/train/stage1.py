@@ -9,7 +9,6 @@ its config, the metrics (val and test) and the command into ``checkpoints/``.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +17,9 @@ import torch
 from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, Stage1Pairs, feature_dir
-from ..models.retrieval import Stage1Config, TwoBranchAutoEncoder, max_cosine_scores, resize_features, stage1_loss
+from ..models.retrieval import (OneBranchEncoder, Stage1Config, TwoBranchAutoEncoder, arcface_loss, max_cosine_scores,
+                                resize_features, stage1_loss, triplet_loss)
+from .loop import fit
 
 #: The paper's Table 1 configurations.
 VARIANTS = {
@@ -27,6 +28,8 @@ VARIANTS = {
     "conv1d_ae": ({"layer": "conv1d"}, True),       # Conv1D w/ AE
     "ctc_ae_shared": ({"layer": "ctc", "shared": True}, True),  # shared weights
 }
+#: The paper's Table 3 one-branch baselines (trained by :func:`train_one_branch`).
+ONE_BRANCH = ("triplet", "arcface")
 
 
 def stack_queries(queries: list[torch.Tensor], length: int) -> torch.Tensor:
@@ -73,31 +76,16 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
     model = TwoBranchAutoEncoder(config)
     model.set_normalization(*data.normalization("train"))
     pairs = Stage1Pairs(data, "train", config.reference_length, config.num_embeddings, seed=seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    best, best_state, history = -1.0, None, []
-    started = time.time()
-    for step in range(1, steps + 1):
-        model.train()
+
+    def step() -> dict:
         queries, references, labels = pairs.batch(batch_size)
         outputs = model(stack_queries(queries, config.query_length), references)
-        losses = stage1_loss(outputs, labels, use_reconstruction=use_reconstruction)
-        optimizer.zero_grad()
-        losses["loss"].backward()
-        optimizer.step()
-        scheduler.step()
-        if step % eval_every == 0 or step == steps:
-            queries_val, scores = retrieval_scores(model, data, "val", pairs.references)
-            val = retrieval_metrics(data, queries_val, scores)
-            history.append({"step": step, "loss": round(float(losses["loss"]), 4), **val})
-            log(f"[{variant}] step {step}/{steps} loss {float(losses['loss']):.4f} "
-                f"(sim {float(losses['similarity']):.4f}) val HR@1 {val['HR@1']:.3f} mAP@10 {val['mAP@10']:.3f} "
-                f"({time.time() - started:.0f} s)")
-            if val["mAP@10"] > best:
-                best = val["mAP@10"]
-                best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    train_seconds = time.time() - started
+        return stage1_loss(outputs, labels, use_reconstruction=use_reconstruction)
+
+    def validate() -> dict:
+        return retrieval_metrics(data, *retrieval_scores(model, data, "val", pairs.references))
+
+    history, train_seconds = fit(model, step, validate, "mAP@10", steps, lr, eval_every, variant, log)
     metrics = {}
     for split in ("val", "test"):
         split_queries, scores = retrieval_scores(model, data, split, pairs.references)
@@ -106,7 +94,7 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
         "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
         "training": {"variant": variant, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "reconstruction_loss": use_reconstruction, "similarity_weight": 2.0},
-        "data": {"benchmark": os.path.abspath(benchmark), "benchmark_seed": data.benchmark.seed,
+        "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
                  "features": os.path.basename(feature_dir(benchmark, key)),
                  "train_queries": len(pairs.queries), "references": len(data.reference_ids)},
         "command": command,
@@ -114,4 +102,66 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
     path = os.path.join(out, f"stage1_{variant}.safetensors")
     save_checkpoint(model, path, "stage1", config.to_dict(), **meta)
     log(f"[{variant}] wrote {path}: test {metrics['test']}")
+    return meta
+
+
+def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int = 3000, batch_size: int = 64,
+                     lr: float = 1e-3, seed: int = 0, eval_every: int = 250, key: str | None = None,
+                     data: BenchmarkFeatures | None = None, command: str | None = None, log=print) -> dict:
+    """Train a one-branch baseline (``loss`` = "triplet" or "arcface") with the same data."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    data = data or BenchmarkFeatures(benchmark, key)
+    config = Stage1Config(feature_dim=data.feature_dim, shared=True)
+    train_classes = data.benchmark.classes["train"]
+    model = OneBranchEncoder(config, num_classes=len(train_classes) if loss == "arcface" else 0)
+    model.set_normalization(*data.normalization("train"))
+    references = data.resized_references(config.reference_length)
+    index = {r: i for i, r in enumerate(data.reference_ids)}
+    queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
+    class_index = {c: i for i, c in enumerate(train_classes)}
+    labelled_refs = [(i, [class_index[s.label] for s in ref.segments if s.label in class_index])
+                     for i, ref in enumerate(data.benchmark.references)]
+    labelled_refs = [(i, labels) for i, labels in labelled_refs if labels]
+
+    def query_batch(size: int) -> tuple[list, torch.Tensor]:
+        chosen = [queries[rng.integers(len(queries))] for _ in range(size)]
+        feats = stack_queries([torch.from_numpy(data.queries[q.id]) for q in chosen], config.query_length)
+        return chosen, model.encode_query(feats)
+
+    def step() -> dict:
+        if loss == "triplet":
+            chosen, e_q = query_batch(batch_size)
+            positive, negative = [], []
+            for query in chosen:
+                positives = sorted(data.positives(query))
+                positive.append(index[positives[rng.integers(len(positives))]])
+                while (neg := data.reference_ids[rng.integers(len(data.reference_ids))]) in data.positives(query):
+                    pass
+                negative.append(index[neg])
+            e_p = model.encode_reference(references[positive])[..., 0]
+            e_n = model.encode_reference(references[negative])[..., 0]
+            return {"loss": triplet_loss(e_q, e_p, e_n)}
+        chosen, e_q = query_batch(batch_size // 2)
+        picks = [labelled_refs[rng.integers(len(labelled_refs))] for _ in range(batch_size - len(chosen))]
+        e_r = model.encode_reference(references[[i for i, _ in picks]])[..., 0]
+        labels = torch.tensor([class_index[q.label] for q in chosen]
+                              + [labels[rng.integers(len(labels))] for _, labels in picks])
+        return {"loss": arcface_loss(torch.cat([e_q, e_r]), model.classes, labels)}
+
+    def validate() -> dict:
+        return retrieval_metrics(data, *retrieval_scores(model, data, "val", references))
+
+    history, train_seconds = fit(model, step, validate, "mAP@10", steps, lr, eval_every, loss, log)
+    metrics = {split: retrieval_metrics(data, *retrieval_scores(model, data, split, references))
+               for split in ("val", "test")}
+    meta = {"metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
+            "training": {"variant": loss, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed},
+            "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
+                     "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(queries)},
+            "command": command}
+    path = os.path.join(out, f"stage1_{loss}.safetensors")
+    save_checkpoint(model, path, "stage1_one_branch", {**config.to_dict(), "num_classes": len(train_classes)
+                                                       if loss == "arcface" else 0}, **meta)
+    log(f"[{loss}] wrote {path}: test {metrics['test']}")
     return meta

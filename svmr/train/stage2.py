@@ -9,7 +9,6 @@ the best weights by val AUC are kept and written with config, metrics and comman
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, feature_dir
 from ..models.relocalization import ReLocalizationNetwork, Stage2Config, gt_iou_map, proposal_loss
 from ..postprocess import map_proposals, soft_nms
+from .loop import fit
 
 
 def evaluation_pairs(data: BenchmarkFeatures, split: str, per_query: int, seed: int = 0) -> list[tuple]:
@@ -70,13 +70,9 @@ def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int
     train_queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
     valid = model.bm.valid_mask()
     val_pairs = evaluation_pairs(data, "val", val_pairs_per_query, seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed)
-    best, best_state, history = -1.0, None, []
-    started = time.time()
-    for step in range(1, steps + 1):
-        model.train()
+
+    def step() -> dict:
         queries, refs, gts = [], [], []
         for _ in range(batch_size):
             query = train_queries[rng.integers(len(train_queries))]
@@ -86,30 +82,17 @@ def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int
             refs.append(references[index[ref]])
             gts.append(gt_iou_map([tuple(s) for s in positives[ref]], data.durations[ref], config.length))
         f_c = torch.stack([model.encode_query(q[None])[0] for q in queries])
-        f_r = model.encode_reference(torch.stack(refs))
-        m_c, m_r = model.maps_from_encodings(f_c, f_r)
-        losses = proposal_loss(m_c, m_r, torch.stack(gts), valid, generator=generator)
-        optimizer.zero_grad()
-        losses["loss"].backward()
-        optimizer.step()
-        scheduler.step()
-        if step % eval_every == 0 or step == steps:
-            val = localization_metrics(model, data, val_pairs)
-            history.append({"step": step, "loss": round(float(losses["loss"]), 4), **val})
-            log(f"[{fusion}] step {step}/{steps} loss {float(losses['loss']):.4f} (cls {float(losses['cls']):.3f} "
-                f"reg {float(losses['reg']):.4f}) val AR@1 {val['AR@1']:.3f} AUC {val['AUC']:.3f} "
-                f"({time.time() - started:.0f} s)")
-            if val["AUC"] > best:
-                best = val["AUC"]
-                best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    train_seconds = time.time() - started
+        m_c, m_r = model.maps_from_encodings(f_c, model.encode_reference(torch.stack(refs)))
+        return proposal_loss(m_c, m_r, torch.stack(gts), valid, generator=generator)
+
+    history, train_seconds = fit(model, step, lambda: localization_metrics(model, data, val_pairs), "AUC",
+                                 steps, lr, eval_every, fusion, log)
     metrics = {"val": localization_metrics(model, data, val_pairs)}
     meta = {
         "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
         "training": {"fusion": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "loss": "BMN proposal evaluation: L_C + 10 L_R"},
-        "data": {"benchmark": os.path.abspath(benchmark), "benchmark_seed": data.benchmark.seed,
+        "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
                  "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(train_queries)},
         "command": command,
     }

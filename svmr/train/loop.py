@@ -1,0 +1,45 @@
+"""The training loop shared by all trainers: Adam with cosine decay, periodic validation, and
+the best weights (by one validation metric) restored at the end."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+
+def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[], dict], select: str,
+        steps: int, lr: float, eval_every: int, name: str, log=print) -> tuple[list[dict], float]:
+    """Train ``model`` for ``steps`` optimizer steps.
+
+    Args:
+        step: computes one batch's losses (``{"loss": tensor, ...}``) in training mode.
+        validate: returns validation metrics (called in eval mode under ``no_grad``).
+        select: the metric whose best value picks the weights kept.
+    Returns:
+        ``(history, seconds)``; ``model`` holds the best weights.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    best, best_state, history = float("-inf"), None, []
+    started = time.time()
+    for index in range(1, steps + 1):
+        model.train()
+        losses = step()
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        if index % eval_every == 0 or index == steps:
+            model.eval()
+            with torch.no_grad():
+                metrics = validate()
+            losses = {k: round(float(v), 4) for k, v in losses.items()}
+            history.append({"step": index, **losses, **metrics})
+            log(f"[{name}] step {index}/{steps} " + " ".join(f"{k} {v}" for k, v in losses.items())
+                + f" | val {select} {metrics[select]:.4f} ({time.time() - started:.0f} s)")
+            if metrics[select] > best:
+                best = metrics[select]
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return history, time.time() - started
