@@ -52,7 +52,7 @@ def read_meta(path: str) -> dict:
 
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its checkpoint; returns ``(model in eval mode, metadata)``."""
-    from .models import relocalization, retrieval  # noqa: F401  (they register their builders)
+    from .models import relocalization, retrieval, tan2d, video_reloc  # noqa: F401  (they register builders)
 
     meta = read_meta(path)
     if meta["model"] not in _BUILDERS:

@@ -130,7 +130,7 @@ def cmd_train(args) -> int:
         from .models.relocalization import FUSIONS
         from .train.stage2 import train_stage2
 
-        for fusion in FUSIONS if args.variant == "all" else [args.variant or "attn_prod"]:
+        for fusion in [*FUSIONS, "tan2d", "video_reloc"] if args.variant == "all" else [args.variant or "attn_prod"]:
             train_stage2(args.benchmark, args.out, fusion=fusion, batch_size=args.batch_size or 8, **common)
     return 0
 
@@ -138,7 +138,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .tables import evaluate_all
 
-    report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split)
+    report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage)
     print(report)
     if args.out:
         with open(args.out, "w") as handle:
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="checkpoints")
     p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared, triplet, "
                                      "arcface; "
-                                     "stage2: attn_prod (default), prod, attn, attn_concat, none; or all")
+                                     "stage2: attn_prod (default), prod, attn, attn_concat, none (BMN), tan2d, video_reloc; or all")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, help="default 64 (stage1) / 8 (stage2)")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--features-key")
     p.add_argument("--split", default="test", choices=("val", "test"))
+    p.add_argument("--footage", help="a real-footage set (build-footage-set) for the end-to-end table")
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 

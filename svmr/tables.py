@@ -4,7 +4,9 @@
 
 * Tables 1 and 3 — stage-1 variants (CTC/Conv1D, with/without the AE loss, shared weights) and
   the one-branch baselines (triplet, ArcFace): HR@K, mAP@K.
-* Table 5 — stage-2 fusions (Prod, Attn, Attn+Concat, Attn+Prod): AR@AN, AUC.
+* Tables 5 and 8 — stage-2 fusions (Prod, Attn, Attn+Concat, Attn+Prod) and the reference
+  baselines (BMN without the query branch, 2D-TAN with a video-query branch, video
+  re-localization with one moment per video): AR@AN, AUC.
 * Table 6 — stage 2 with and without the query branch (BMN), by references holding 1, 2, 3 classes.
 * Table 9 — end to end: Prec@N of the moments localized in the top-10 stage-1 videos.
 
@@ -29,7 +31,9 @@ STAGE1_NAMES = {"conv1d_ae": "Conv1D w/ AE", "ctc_no_ae": "CTC w/o AE", "ctc_ae_
                 "ctc_ae": "CTC w/ AE (paper)", "mean_pool": "mean-pool cosine (training-free)",
                 "triplet": "one branch, triplet loss", "arcface": "one branch, ArcFace"}
 STAGE2_NAMES = {"prod": "Prod", "attn": "Attn", "attn_concat": "Attn+Concat", "attn_prod": "Attn+Prod (paper)",
-                "none": "BMN w/o query branch", "sliding_window": "sliding-window cosine (training-free)"}
+                "none": "BMN w/o query branch", "tan2d": "2D-TAN, video-query branch",
+                "video_reloc": "Video re-localization (cross-gated bilinear, 1 moment)",
+                "sliding_window": "sliding-window cosine (training-free)"}
 
 
 def _markdown(rows: list[tuple[str, dict]], keys: list[str]) -> str:
@@ -70,11 +74,12 @@ def stage2_tables(data: BenchmarkFeatures, directory: str, split: str = "test", 
     pairs = evaluation_pairs(data, split, per_query)
     rows, by_group = [], []
     groups = {r.id: r.group for r in data.benchmark.references}
-    for fusion in ["prod", "attn", "attn_concat", "attn_prod", "none", "sliding_window"]:
+    for fusion in ["prod", "attn", "attn_concat", "attn_prod", "none", "tan2d", "video_reloc", "sliding_window"]:
         model = _baselines(data)[1] if fusion == "sliding_window" else _load(directory, f"stage2_{fusion}")
         if model is None:
             continue
-        rows.append((STAGE2_NAMES[fusion], localization_metrics(model, data, pairs)))
+        top_k = 1 if fusion == "video_reloc" else 100   # one moment per video by design
+        rows.append((STAGE2_NAMES[fusion], localization_metrics(model, data, pairs, top_k)))
         if fusion in ("attn_prod", "none"):
             metrics = {}
             for group in (1, 2, 3):
@@ -121,7 +126,8 @@ def end_to_end_table(data: BenchmarkFeatures, directory: str, stage1_scores: dic
     return _markdown(rows, [f"Prec@{n}" for n in ns])
 
 
-def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: str = "test") -> str:
+def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: str = "test",
+                 footage: str | None = None) -> str:
     data = BenchmarkFeatures(benchmark, key)
     counts = (f"{len(data.benchmark.queries_of(split))} {split} queries (unseen classes), "
               f"{len(data.reference_ids)} references")
@@ -131,9 +137,54 @@ def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: 
     return "\n\n".join([
         f"Benchmark: {benchmark} — {counts}.",
         "**Stage 1 (Tables 1 and 3).** A video is relevant when it holds a moment of the query's class.\n\n" + table1,
-        "**Stage 2 fusions (Table 5).** Up to 3 positive references per query; AR over tIoU "
+        "**Stage 2: fusions and reference baselines (Tables 5 and 8).** Up to 3 positive references per query; AR over tIoU "
         "0.5:0.05:0.95.\n\n" + table5,
         "**With vs. without the query branch, by classes per reference (Table 6).**\n\n" + table6,
         "**End to end (Table 9).** Moments from the top-10 stage-1 videos, 10 per video, ranked by "
         "p·M_R·M_C; a clip counts when tIoU > 0.5 with a moment of the query's class.\n\n" + table9,
-    ])
+    ] + (["**End to end on real footage.** " + footage_table(footage, directory)] if footage else []))
+
+
+def footage_table(footage_dir: str, directory: str) -> str:
+    """End to end on the real-footage set: each query clip searched in a gallery of the set's
+    references (indexed on first use); the correct video first (HR@1), the top moment matching
+    the inserted copy (tIoU > 0.5: Prec@1), and the top moment's tIoU in the correct video."""
+    from .data.benchmark import Benchmark
+    from .features import FeatureExtractor
+    from .gallery import Gallery
+    from .search import Searcher
+
+    bench = Benchmark.load(os.path.join(footage_dir, "manifest.json"))
+    gallery = Gallery(os.path.join(footage_dir, "gallery"))
+    extractor = FeatureExtractor(gallery.config)
+    for ref in bench.references:
+        gallery.add(os.path.join(footage_dir, "references", f"{ref.id}.mp4"), extractor)
+    truth = {s.label: (r.id, s.start, s.end) for r in bench.references for s in r.segments}
+    mean, std = None, None
+    methods = []
+    stage1, stage2 = _load(directory, "stage1_ctc_ae"), _load(directory, "stage2_attn_prod")
+    if stage1 is not None and stage2 is not None:
+        methods.append(("CTC w/ AE + Attn+Prod (paper)", stage1, stage2))
+        mean, std = stage1.mean, stage1.std
+    retrieval, localizer = MeanPoolRetrieval(), SlidingWindowLocalizer()
+    if mean is not None:
+        retrieval.set_normalization(mean, std)
+        localizer.set_normalization(mean, std)
+    methods.append(("mean-pool + sliding window (training-free)", retrieval, localizer))
+    rows = []
+    for name, first, second in methods:
+        searcher = Searcher(gallery, first, second, extractor)
+        hits, precise, overlaps = [], [], []
+        for query in bench.queries:
+            result = searcher.search(os.path.join(footage_dir, "queries", f"{query.id}.mp4"), top_videos=3,
+                                     moments_per_video=5)
+            video, start, end = truth[query.id]
+            hits.append(result.videos[0].video == video)
+            top = result.moments[0]
+            precise.append(top.video == video and E.tiou([top.start, top.end], [start, end])[0, 0] > 0.5)
+            in_video = next((m for m in result.moments if m.video == video), None)
+            overlaps.append(E.tiou([in_video.start, in_video.end], [start, end])[0, 0] if in_video else 0.0)
+        rows.append((name, {"HR@1": float(np.mean(hits)), "Prec@1": float(np.mean(precise)),
+                            "top-moment tIoU": float(np.mean(overlaps))}))
+    return (f"{len(bench.queries)} real query clips, {len(bench.references)} real reference videos.\n\n"
+            + _markdown(rows, ["HR@1", "Prec@1", "top-moment tIoU"]))

@@ -44,3 +44,36 @@ def test_loss_has_no_nan_without_positives_and_is_lower_for_the_truth():
     assert good["loss"] < bad["loss"]
     empty = proposal_loss(torch.full((1, 10, 10), 0.5), torch.full((1, 10, 10), 0.5), torch.zeros(1, 10, 10), valid)
     assert torch.isfinite(empty["loss"]) and empty["reg"] == 0
+
+
+def test_2dtan_proposal_map_is_window_max():
+    from svmr.models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
+
+    model = VideoQueryTAN(Tan2dConfig(feature_dim=6, clips=8, hidden=4, layers=1, kernel=3))
+    clips = torch.randn(2, 4, 8)
+    pooled = model.proposal_map(clips)
+    assert pooled.shape == (2, 4, 8, 8)
+    for s, d in [(0, 0), (1, 3), (0, 7), (5, 2)]:
+        torch.testing.assert_close(pooled[:, :, s, d], clips[:, :, s:s + d + 1].amax(-1))
+    scores, ones = model(torch.randn(2, 6, 3), torch.randn(2, 6, 20))
+    assert scores.shape == (2, 8, 8) and (scores[:, 7, 1] == 0).all() and ones[0, 0, 0] == 1
+    iou = torch.zeros(1, 8, 8)
+    iou[0, 2, 1] = 1.0
+    valid = model.valid.float()
+    good, bad = torch.full((1, 8, 8), 0.01), torch.full((1, 8, 8), 0.99)
+    good[0, 2, 1] = 0.99
+    assert scaled_iou_loss(good, iou, valid) < scaled_iou_loss(bad, iou, valid)
+
+
+def test_video_reloc_maps_and_labels():
+    from svmr.models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels, boundary_loss
+
+    model = CrossGatedMatching(VideoRelocConfig(feature_dim=6, length=10, hidden=8, factors=4))
+    m_c, m_r = model(torch.randn(2, 6, 3), torch.randn(2, 6, 25))
+    assert m_c.shape == (2, 10, 10) and (m_c[:, 9, 1] == 0).all()
+    labels = boundary_labels([(2.0, 5.0)], duration=10.0, length=10)
+    assert labels[:, 0].nonzero().flatten().tolist() == [2]
+    assert labels[:, 1].nonzero().flatten().tolist() == [4]
+    assert labels[:, 2].nonzero().flatten().tolist() == [2, 3, 4]
+    logits = model.step_logits(model.encode_query(torch.randn(1, 6, 3)), model.encode_reference(torch.randn(1, 6, 10)))
+    assert torch.isfinite(boundary_loss(logits, labels[None]))

@@ -17,6 +17,8 @@ from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, feature_dir
 from ..models.relocalization import ReLocalizationNetwork, Stage2Config, gt_iou_map, proposal_loss
+from ..models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
+from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels, boundary_loss
 from ..postprocess import map_proposals, soft_nms
 from .loop import fit
 
@@ -43,60 +45,96 @@ def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: st
     return soft_nms(map_proposals(m_c, m_r, data.durations[ref_id]), sigma=0.4, top_k=top_k)
 
 
-def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, pairs: list[tuple]) -> dict:
-    """AR@1/5/10/100 and AUC (tIoU 0.5:0.05:0.95) over query–reference pairs."""
+def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, pairs: list[tuple],
+                         top_k: int = 100) -> dict:
+    """AR@1/5/10/100 and AUC (tIoU 0.5:0.05:0.95) over query–reference pairs (with ``top_k = 1``
+    only AR@1 is meaningful)."""
     model.eval()
-    proposals = [localize(model, data, q.id, ref, top_k=100)[:, :3] for q, ref, _ in pairs]
+    proposals = [localize(model, data, q.id, ref, top_k=top_k)[:, :3] for q, ref, _ in pairs]
     ground_truth = [gt for _, _, gt in pairs]
     _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100)
+    if top_k == 1:
+        return {"AR@1": round(float(average[-1]), 4)}
     metrics = E.ar_at(average, an, (1, 5, 10, 100))
     metrics["AUC"] = E.auc_ar_an(average, an)
     return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def _iou_targets(batch: list[tuple[list, float]], length: int) -> torch.Tensor:
+    return torch.stack([gt_iou_map(segments, duration, length) for segments, duration in batch])
+
+
+def _build(method: str, feature_dim: int, generator: torch.Generator):
+    """``(model, checkpoint kind, config, map length, loss(model, f_c, f_r, batch))`` for a
+    stage-2 method; ``batch`` lists ``(positive segments, duration)`` per item."""
+    if method == "tan2d":
+        config = Tan2dConfig(feature_dim=feature_dim)
+        model = VideoQueryTAN(config)
+
+        def loss(model, f_c, f_r, batch):
+            scores, _ = model.maps_from_encodings(f_c, f_r)
+            return {"loss": scaled_iou_loss(scores, _iou_targets(batch, config.clips), model.valid.float())}
+        return model, "tan2d", config, config.clips, loss
+    if method == "video_reloc":
+        config = VideoRelocConfig(feature_dim=feature_dim)
+        model = CrossGatedMatching(config)
+
+        def loss(model, f_c, f_r, batch):
+            labels = torch.stack([boundary_labels(segments, duration, config.length) for segments, duration in batch])
+            return {"loss": boundary_loss(model.step_logits(f_c, f_r), labels)}
+        return model, "video_reloc", config, config.length, loss
+    config = Stage2Config(feature_dim=feature_dim, fusion=method)
+    model = ReLocalizationNetwork(config)
+    valid = model.bm.valid_mask()
+
+    def loss(model, f_c, f_r, batch):
+        m_c, m_r = model.maps_from_encodings(f_c, f_r)
+        return proposal_loss(m_c, m_r, _iou_targets(batch, config.length), valid, generator=generator)
+    return model, "stage2", config, config.length, loss
 
 
 def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int = 1500, batch_size: int = 8,
                  lr: float = 1e-3, seed: int = 0, eval_every: int = 250, val_pairs_per_query: int = 1,
                  key: str | None = None, data: BenchmarkFeatures | None = None, command: str | None = None,
                  log=print) -> dict:
-    """Train one stage-2 variant; returns its metadata (config, metrics, timings)."""
+    """Train one stage-2 method (an ATLN fusion, ``"none"`` for BMN, or ``"tan2d"``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
-    config = Stage2Config(feature_dim=data.feature_dim, fusion=fusion)
-    model = ReLocalizationNetwork(config)
+    generator = torch.Generator().manual_seed(seed)
+    model, kind, config, length, loss_fn = _build(fusion, data.feature_dim, generator)
     model.set_normalization(*data.normalization("train"))
-    references = data.resized_references(config.length)
+    references = data.resized_references(length)
     index = {r: i for i, r in enumerate(data.reference_ids)}
     train_queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
-    valid = model.bm.valid_mask()
     val_pairs = evaluation_pairs(data, "val", val_pairs_per_query, seed)
-    generator = torch.Generator().manual_seed(seed)
+    top_k = 1 if kind == "video_reloc" else 100  # that method predicts one moment per video
 
     def step() -> dict:
-        queries, refs, gts = [], [], []
+        queries, refs, batch = [], [], []
         for _ in range(batch_size):
             query = train_queries[rng.integers(len(train_queries))]
             positives = data.positives(query)
             ref = sorted(positives)[rng.integers(len(positives))]
             queries.append(torch.from_numpy(data.queries[query.id]))
             refs.append(references[index[ref]])
-            gts.append(gt_iou_map([tuple(s) for s in positives[ref]], data.durations[ref], config.length))
-        f_c = torch.stack([model.encode_query(q[None])[0] for q in queries])
-        m_c, m_r = model.maps_from_encodings(f_c, model.encode_reference(torch.stack(refs)))
-        return proposal_loss(m_c, m_r, torch.stack(gts), valid, generator=generator)
+            batch.append(([tuple(s) for s in positives[ref]], data.durations[ref]))
+        f_c = torch.cat([model.encode_query(q[None]) for q in queries])
+        return loss_fn(model, f_c, model.encode_reference(torch.stack(refs)), batch)
 
-    history, train_seconds = fit(model, step, lambda: localization_metrics(model, data, val_pairs), "AUC",
+    select = "AR@1" if top_k == 1 else "AUC"
+    history, train_seconds = fit(model, step, lambda: localization_metrics(model, data, val_pairs, top_k), select,
                                  steps, lr, eval_every, fusion, log)
-    metrics = {"val": localization_metrics(model, data, val_pairs)}
+    metrics = {"val": localization_metrics(model, data, val_pairs, top_k)}
     meta = {
         "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
-        "training": {"fusion": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-                     "loss": "BMN proposal evaluation: L_C + 10 L_R"},
+        "training": {"method": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                     "loss": "scaled-IoU BCE" if kind == "tan2d" else "BMN proposal evaluation: L_C + 10 L_R"},
         "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
                  "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(train_queries)},
         "command": command,
     }
     path = os.path.join(out, f"stage2_{fusion}.safetensors")
-    save_checkpoint(model, path, "stage2", config.to_dict(), **meta)
+    save_checkpoint(model, path, kind, config.to_dict(), **meta)
     log(f"[{fusion}] wrote {path}: val {metrics['val']}")
     return meta
