@@ -117,3 +117,13 @@ def test_one_branch_losses():
     good = arcface_loss(classes * 5, classes, torch.arange(3))
     bad = arcface_loss(classes * 5, classes, torch.tensor([1, 2, 0]))
     assert good < bad
+
+
+@pytest.mark.parametrize("f_in, f_out", [(1, 32), (4, 6), (32, 1), (6, 4)])
+def test_ctc_matches_a_conv1d_over_each_concept(f_in, f_out):
+    from einops import rearrange
+
+    layer = ConceptTemporalConv(f_in, f_out)
+    x = torch.randn(2, 5, 9, f_in)
+    want = rearrange(layer.conv(rearrange(x, "b c l f -> (b c) f l")), "(b c) f l -> b c l f", b=2)
+    torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
