@@ -127,3 +127,12 @@ def test_ctc_matches_a_conv1d_over_each_concept(f_in, f_out):
     x = torch.randn(2, 5, 9, f_in)
     want = rearrange(layer.conv(rearrange(x, "b c l f -> (b c) f l")), "(b c) f l -> b c l f", b=2)
     torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
+
+
+def test_balanced_similarity_loss_resists_collapse():
+    labels = torch.tensor([[1.0, -1, -1, -1], [-1.0, -1, -1, -1]])
+    collapsed = {"cosines": torch.full((2, 4), -1.0), "query_recon": torch.zeros(1), "query_input": torch.zeros(1),
+                 "reference_recon": torch.zeros(1), "reference_input": torch.zeros(1)}
+    # every cosine at -1: the one positive quarter carries half the weight -> 0.5 * (−1 − 1)² = 2
+    assert stage1_loss(collapsed, labels)["similarity"].item() == pytest.approx(2.0)
+    assert stage1_loss(collapsed, labels, balanced=False)["similarity"].item() == pytest.approx(4 / 8)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .retrieval import resize_features
+from .retrieval import Stage1Config, resize_features
 
 
 class _Standardize(nn.Module):
@@ -35,7 +35,8 @@ class _Standardize(nn.Module):
 class MeanPoolRetrieval(_Standardize):
     def __init__(self, feature_dim: int = 1280, num_embeddings: int = 4, reference_length: int = 100):
         super().__init__(feature_dim)
-        self.num_embeddings, self.reference_length = num_embeddings, reference_length
+        self.config = Stage1Config(feature_dim=feature_dim, num_embeddings=num_embeddings,
+                                   reference_length=reference_length)
 
     def encode_query(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, C, L) → (B, C)``."""
@@ -43,8 +44,8 @@ class MeanPoolRetrieval(_Standardize):
 
     def encode_reference(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, C, L) → (B, C, T_emb)``."""
-        x = resize_features(self._normalize(features), self.reference_length)
-        return F.adaptive_avg_pool1d(x, self.num_embeddings)
+        x = resize_features(self._normalize(features), self.config.reference_length)
+        return F.adaptive_avg_pool1d(x, self.config.num_embeddings)
 
 
 class SlidingWindowLocalizer(_Standardize):

@@ -34,7 +34,7 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
             model.eval()
             with torch.no_grad():
                 metrics = validate()
-            losses = {k: round(float(v), 4) for k, v in losses.items()}
+            losses = {k: round(float(v.detach()), 4) for k, v in losses.items()}
             history.append({"step": index, **losses, **metrics})
             log(f"[{name}] step {index}/{steps} " + " ".join(f"{k} {v}" for k, v in losses.items())
                 + f" | val {select} {metrics[select]:.4f} ({time.time() - started:.0f} s)")
