@@ -37,6 +37,7 @@ def save_checkpoint(model: torch.nn.Module, path: str, kind: str, config: dict, 
             seen[ptr] = key
             unique[key] = tensor
     save_file(unique, path + ".tmp")
+    os.chmod(path + ".tmp", 0o644)
     os.replace(path + ".tmp", path)
     sidecar = os.path.splitext(path)[0] + ".json"
     with open(sidecar + ".tmp", "w") as handle:
