@@ -125,13 +125,13 @@ def average_recall_vs_an(proposals: Sequence[np.ndarray], ground_truth: Sequence
     fractions = np.arange(1, steps + 1) / steps * (max_an * len(pairs) / max(kept_total, 1))
     positives = sum(s.shape[0] for s in scores)
     recall = np.zeros((len(tious), steps))
-    for ti, threshold in enumerate(tious):
-        for score in scores:
-            hits = score >= threshold
-            counts = np.minimum((score.shape[1] * fractions).astype(int), score.shape[1])
-            for j, n in enumerate(counts):
-                recall[ti, j] += np.count_nonzero(hits[:, :n].any(axis=1)) if n else 0
-        recall[ti] /= positives
+    for score in scores:
+        counts = np.minimum((score.shape[1] * fractions).astype(int), score.shape[1])   # (steps,)
+        for ti, threshold in enumerate(tious):
+            hits = score >= threshold                                                   # (G, keep)
+            first = np.where(hits.any(axis=1), hits.argmax(axis=1), np.iinfo(np.int64).max)
+            recall[ti] += (first[:, None] < counts[None, :]).sum(axis=0)              # recalled within n
+    recall /= positives
     an = fractions * kept_total / len(pairs)
     return recall, recall.mean(axis=0), an
 
