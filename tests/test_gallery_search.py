@@ -95,3 +95,17 @@ def test_soft_nms_decays_overlaps():
     assert kept[2, 2] == pytest.approx(0.85 * np.exp(-0.81 / 0.4))
     rows = map_proposals(np.ones((4, 4)) * 0.5, np.ones((4, 4)), duration=8.0)
     assert len(rows) == 10 and rows[:, 1].max() == 8.0 and (rows[:, 2] == 0.5).all()
+
+
+def test_bundled_checkpoints_search_real_footage(tmp_path, bikes, carphone):
+    """The app's default path: bundled stage-1/stage-2 weights, default extractor, real videos."""
+    gallery = Gallery(str(tmp_path / "default"))
+    extractor = FeatureExtractor(gallery.config)
+    for path in (bikes, carphone):
+        gallery.add(path, extractor)
+    searcher = Searcher(gallery, extractor=extractor)
+    result = searcher.search(bikes, 3.0, 6.0, top_videos=2, moments_per_video=3)
+    assert {h.video for h in result.videos} == {"bikes", "carphone_pristine"}
+    assert result.videos[0].m_c.shape == (100, 100)
+    top = result.moments[0]
+    assert 0 <= top.start < top.end <= 10.0 + 1e-6 and np.isfinite(top.score)
