@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from . import video as V
 from .checkpoints import REPO_CHECKPOINTS, load_checkpoint
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery

@@ -1,6 +1,5 @@
 """Gallery persistence and the search facade's mechanics (small untrained models)."""
 import json
-import shutil
 
 import numpy as np
 import pytest

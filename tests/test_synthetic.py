@@ -1,6 +1,5 @@
 """The procedural benchmark: classes defined by motion, deterministic rendering, the CLI build."""
 import json
-import os
 
 import numpy as np
 import pytest

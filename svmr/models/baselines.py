@@ -13,26 +13,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from .normalization import Standardized
 from .retrieval import Stage1Config, resize_features
 
 
-class _Standardize(nn.Module):
-    def __init__(self, feature_dim: int):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(feature_dim))
-        self.register_buffer("std", torch.ones(feature_dim))
-
-    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean[None, :, None]) / self.std[None, :, None]
-
-
-class MeanPoolRetrieval(_Standardize):
+class MeanPoolRetrieval(Standardized):
     def __init__(self, feature_dim: int = 1280, num_embeddings: int = 4, reference_length: int = 100):
         super().__init__(feature_dim)
         self.config = Stage1Config(feature_dim=feature_dim, num_embeddings=num_embeddings,
@@ -48,7 +34,7 @@ class MeanPoolRetrieval(_Standardize):
         return F.adaptive_avg_pool1d(x, self.config.num_embeddings)
 
 
-class SlidingWindowLocalizer(_Standardize):
+class SlidingWindowLocalizer(Standardized):
     def __init__(self, feature_dim: int = 1280, length: int = 100):
         super().__init__(feature_dim)
         self.length = length

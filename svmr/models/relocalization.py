@@ -22,6 +22,7 @@ from torch import nn
 
 from ..checkpoints import register
 from .boundary_matching import BoundaryMatching
+from .normalization import Standardized
 from .retrieval import resize_features
 
 FUSIONS = ("attn_prod", "prod", "attn", "attn_concat", "none")
@@ -53,12 +54,12 @@ class BaseModule(nn.Module):
         return self.net(x)
 
 
-class ReLocalizationNetwork(nn.Module):
+class ReLocalizationNetwork(Standardized):
     """ATLN and its ablations; ``forward(query, reference)`` → ``(M_C, M_R)``, each ``(B, T, D)``
     indexed ``[start, duration]`` and zero where ``start + duration ≥ T``."""
 
     def __init__(self, config: Stage2Config = Stage2Config()):
-        super().__init__()
+        super().__init__(config.feature_dim)
         if config.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}")
         self.config = config
@@ -76,15 +77,6 @@ class ReLocalizationNetwork(nn.Module):
             nn.Conv2d(config.hidden_2d, 2, 1))
         for weight in (self.attention, self.head_3d):
             nn.init.kaiming_uniform_(weight.view(weight.shape[0], -1), a=5 ** 0.5)
-        self.register_buffer("mean", torch.zeros(config.feature_dim))
-        self.register_buffer("std", torch.ones(config.feature_dim))
-
-    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean[None, :, None]) / self.std[None, :, None]
 
     def encode_query(self, query: torch.Tensor) -> torch.Tensor:
         """``(B, C_o, L_q)`` raw query features → ``f_c`` ``(B, C)``."""

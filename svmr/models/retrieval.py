@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .ctc import ConceptTemporalConv, TemporalConv
+from .normalization import Standardized
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ class Decoder(nn.Module):
         return self.project(F.relu(h.squeeze(-1)))
 
 
-class TwoBranchAutoEncoder(nn.Module):
+class TwoBranchAutoEncoder(Standardized):
     """Stage-1 retrieval model. Inputs are raw features; they are standardized with the
     per-channel ``mean``/``std`` buffers (set from training data) before encoding."""
 
     def __init__(self, config: Stage1Config = Stage1Config()):
-        super().__init__()
+        super().__init__(config.feature_dim)
         self.config = config
         q_pools = (2, config.query_length // 2)
         r_first = 5
@@ -122,16 +123,9 @@ class TwoBranchAutoEncoder(nn.Module):
         else:
             self.reference_encoder = Encoder(config, r_pools)
             self.reference_decoder = Decoder(config, r_pools)
-        self.register_buffer("mean", torch.zeros(config.feature_dim))
-        self.register_buffer("std", torch.ones(config.feature_dim))
-
-    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
 
     def _prepare(self, features: torch.Tensor, length: int) -> torch.Tensor:
-        x = (features - self.mean[None, :, None]) / self.std[None, :, None]
-        return resize_features(x, length)
+        return resize_features(self._normalize(features), length)
 
     def encode_query(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, C, L_q)`` raw query features (any length) → ``e_q`` ``(B, d_e)``."""
@@ -212,20 +206,17 @@ def stage1_loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor, use_reco
             "recon_reference": recon_r.detach()}
 
 
-class OneBranchEncoder(nn.Module):
+class OneBranchEncoder(Standardized):
     """The one-branch baselines of the paper's Table 3: one CTC encoder for queries and
     references alike, one embedding per video (``e_r`` has ``T_emb = 1``), trained with a
     triplet ranking or an ArcFace loss instead of the auto-encoder."""
 
     def __init__(self, config: Stage1Config = Stage1Config(), num_classes: int = 0):
-        super().__init__()
+        super().__init__(config.feature_dim)
         self.config = config
         self.encoder = Encoder(config, (2, config.query_length // 2))
         self.classes = nn.Parameter(torch.randn(num_classes, config.embed_dim) * 0.01) if num_classes else None
-        self.register_buffer("mean", torch.zeros(config.feature_dim))
-        self.register_buffer("std", torch.ones(config.feature_dim))
 
-    set_normalization = TwoBranchAutoEncoder.set_normalization
     _prepare = TwoBranchAutoEncoder._prepare
 
     def encode_query(self, features: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import register
+from .normalization import Standardized
 from .retrieval import resize_features
 
 
@@ -32,9 +33,9 @@ class Tan2dConfig:
         return asdict(self)
 
 
-class VideoQueryTAN(nn.Module):
+class VideoQueryTAN(Standardized):
     def __init__(self, config: Tan2dConfig = Tan2dConfig()):
-        super().__init__()
+        super().__init__(config.feature_dim)
         self.config = config
         h = config.hidden
         self.reference_conv = nn.Conv1d(config.feature_dim, h, 1)
@@ -46,15 +47,6 @@ class VideoQueryTAN(nn.Module):
         self.score = nn.Conv2d(h, 1, 1)
         n = config.clips
         self.register_buffer("valid", (torch.arange(n)[:, None] + torch.arange(n)[None, :]) < n, persistent=False)
-        self.register_buffer("mean", torch.zeros(config.feature_dim))
-        self.register_buffer("std", torch.ones(config.feature_dim))
-
-    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean[None, :, None]) / self.std[None, :, None]
 
     def encode_query(self, query: torch.Tensor) -> torch.Tensor:
         """``(B, C_o, L_q) → (B, H)``."""

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import register
+from .normalization import Standardized
 from .retrieval import resize_features
 
 
@@ -34,9 +35,9 @@ class VideoRelocConfig:
         return asdict(self)
 
 
-class CrossGatedMatching(nn.Module):
+class CrossGatedMatching(Standardized):
     def __init__(self, config: VideoRelocConfig = VideoRelocConfig()):
-        super().__init__()
+        super().__init__(config.feature_dim)
         self.config = config
         h = config.hidden
         self.project = nn.Linear(config.feature_dim, h)
@@ -49,16 +50,9 @@ class CrossGatedMatching(nn.Module):
         self.classify = nn.Linear(2 * h, 3)        # start, end, inside logits (independent sigmoids)
         n = config.length
         self.register_buffer("valid", (torch.arange(n)[:, None] + torch.arange(n)[None, :]) < n, persistent=False)
-        self.register_buffer("mean", torch.zeros(config.feature_dim))
-        self.register_buffer("std", torch.ones(config.feature_dim))
-
-    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean[None, :, None]) / self.std[None, :, None]
-        return torch.relu(self.project(x.transpose(1, 2)))            # (B, L, H)
+        return torch.relu(self.project(self._normalize(x).transpose(1, 2)))            # (B, L, H)
 
     def encode_query(self, query: torch.Tensor) -> torch.Tensor:
         """``(B, C_o, L_q) → h_q (B, 4, H)`` (resized to 4 steps so batches stack)."""
