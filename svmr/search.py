@@ -15,7 +15,7 @@ import torch
 from .checkpoints import REPO_CHECKPOINTS, load_checkpoint
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
-from .models.retrieval import TwoBranchAutoEncoder, max_cosine_scores
+from .models.retrieval import TwoBranchAutoEncoder, reference_index, search_index
 from .postprocess import map_proposals, soft_nms
 
 DEFAULT_STAGE1 = os.path.join(REPO_CHECKPOINTS, "stage1_ctc_ae.safetensors")
@@ -76,10 +76,12 @@ class Searcher:
         self.stage2 = stage2 if stage2 is not None else load_checkpoint(DEFAULT_STAGE2)[0]
         self.extractor = extractor or FeatureExtractor(gallery.config)
         self._embeddings: dict[str, tuple[str, torch.Tensor]] = {}   # id -> (digest, e_r (D, T_emb))
+        self._index: tuple[tuple, torch.Tensor] | None = None        # (ids + digests, (N·T_emb, D) matrix)
 
     @torch.no_grad()
     def _reference_embeddings(self) -> tuple[list[str], torch.Tensor]:
-        """Stage-1 embeddings of every gallery video ``(N, D, T_emb)``, computed once per file."""
+        """Gallery ids and the stage-1 search matrix ``(N·T_emb, D)``; embeddings are computed
+        once per file and the matrix once per gallery state."""
         ids = [v.id for v in self.gallery.list()]
         for video in self.gallery.list():
             cached = self._embeddings.get(video.id)
@@ -90,7 +92,10 @@ class Searcher:
             del self._embeddings[stale]
         if not ids:
             return [], torch.zeros(0)
-        return ids, torch.stack([self._embeddings[i][1] for i in ids])
+        state = tuple((i, self._embeddings[i][0]) for i in ids)
+        if self._index is None or self._index[0] != state:
+            self._index = (state, reference_index(torch.stack([self._embeddings[i][1] for i in ids])))
+        return ids, self._index[1]
 
     def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
         if isinstance(query, FeatureSequence):
@@ -115,9 +120,9 @@ class Searcher:
         timings["query_features_s"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        ids, e_r = self._reference_embeddings()
+        ids, index = self._reference_embeddings()
         q = torch.from_numpy(sequence.features)[None]
-        scores = max_cosine_scores(self.stage1.encode_query(q), e_r)[0].numpy()
+        scores = search_index(self.stage1.encode_query(q), index, index.shape[0] // len(ids))[0].numpy()
         order = np.argsort(-scores, kind="stable")[:top_videos]
         timings["stage1_s"] = time.perf_counter() - mark
 

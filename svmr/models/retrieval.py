@@ -162,12 +162,22 @@ def quarter_cosines(e_q: torch.Tensor, e_r: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(e_q.unsqueeze(-1), e_r, dim=1)
 
 
+def reference_index(e_r: torch.Tensor) -> torch.Tensor:
+    """``(R, D, T)`` reference embeddings → the unit-norm search matrix ``(R·T, D)`` (row
+    ``r·T + i`` is ``e_r[r, :, i]``). Build it once per gallery; searching is one product."""
+    return F.normalize(e_r, dim=1).transpose(1, 2).reshape(-1, e_r.shape[1]).contiguous()
+
+
+def search_index(e_q: torch.Tensor, index: torch.Tensor, num_embeddings: int) -> torch.Tensor:
+    """``p_{q,r} = max_i cos(e_q, e_r[:, i])`` for ``(Q, D)`` queries against an index from
+    :func:`reference_index`: ``(Q, R)``."""
+    return (F.normalize(e_q, dim=1) @ index.T).view(e_q.shape[0], -1, num_embeddings).amax(dim=-1)
+
+
 def max_cosine_scores(e_q: torch.Tensor, e_r: torch.Tensor) -> torch.Tensor:
     """All-pairs stage-1 scores: ``(Q, D)`` queries × ``(R, D, T)`` references → ``(Q, R)``
     with ``p_{q,r} = max_i cos(e_q, e_r[:, i])``."""
-    q = F.normalize(e_q, dim=1)
-    r = F.normalize(e_r, dim=1)
-    return torch.einsum("qd,rdt->qrt", q, r).amax(dim=-1)
+    return search_index(e_q, reference_index(e_r), e_r.shape[-1])
 
 
 def quarter_labels(positives: list[tuple[float, float]], duration: float, num_embeddings: int = 4) -> torch.Tensor:
