@@ -122,7 +122,7 @@ class Searcher:
         mark = time.perf_counter()
         ids, index = self._reference_embeddings()
         q = torch.from_numpy(sequence.features)[None]
-        scores = search_index(self.stage1.encode_query(q), index, index.shape[0] // len(ids))[0].numpy()
+        scores = search_index(self.stage1.encode_query(q), index, self.stage1.config.num_embeddings)[0].numpy()
         order = np.argsort(-scores, kind="stable")[:top_videos]
         timings["stage1_s"] = time.perf_counter() - mark
 

@@ -93,7 +93,8 @@ def probe(path: str) -> VideoInfo:
 
 
 def check_range(info: VideoInfo, start: float = 0.0, end: float | None = None) -> tuple[float, float]:
-    """Clamp-free validation of a time range; returns ``(start, end)`` with ``end`` filled in."""
+    """Validate a time range: ``start`` must lie in the video and ``end`` after it. Returns
+    ``(start, end)`` with a missing ``end`` filled in and an ``end`` past the video clamped to it."""
     end = info.duration if end is None else float(end)
     start = float(start)
     if not (np.isfinite(start) and np.isfinite(end)):

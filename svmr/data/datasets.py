@@ -45,6 +45,7 @@ class BenchmarkFeatures:
         self.reference_ids = [r.id for r in self.benchmark.references]
         self.durations = {r.id: r.duration for r in self.benchmark.references}
         self._positives: dict[str, dict[str, np.ndarray]] = {}
+        self._normalization: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
     def feature_dim(self) -> int:
@@ -62,10 +63,13 @@ class BenchmarkFeatures:
                           for r in self.reference_ids])
 
     def normalization(self, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel mean and std over the steps of the split's queries and all references."""
-        steps = [self.queries[q.id] for q in self.benchmark.queries_of(split)] + list(self.references.values())
-        stacked = np.concatenate(steps, axis=1)
-        return torch.from_numpy(stacked.mean(axis=1)), torch.from_numpy(stacked.std(axis=1))
+        """Per-channel mean and std over the steps of the split's queries and all references
+        (computed once per split: it reads every feature step)."""
+        if split not in self._normalization:
+            steps = [self.queries[q.id] for q in self.benchmark.queries_of(split)] + list(self.references.values())
+            stacked = np.concatenate(steps, axis=1)
+            self._normalization[split] = (torch.from_numpy(stacked.mean(axis=1)), torch.from_numpy(stacked.std(axis=1)))
+        return self._normalization[split]
 
 
 class Stage1Pairs:
