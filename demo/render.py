@@ -1,4 +1,4 @@
-"""Matplotlib figures for the UI."""
+"""Matplotlib figures for the UI: feature self-similarity, result timelines, BM heatmaps."""
 from __future__ import annotations
 
 import matplotlib
@@ -6,8 +6,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 from svmr.features import FeatureSequence  # noqa: E402
+from svmr.search import Moment, VideoHit  # noqa: E402
 
 
 def feature_figure(sequence: FeatureSequence):
@@ -25,4 +27,51 @@ def feature_figure(sequence: FeatureSequence):
     fig.colorbar(image, ax=ax_sim, shrink=0.8)
     ax_change.plot(sequence.times, change, color="tab:blue")
     ax_change.set(xlim=(t0, t1), xlabel="time (s)", ylabel="1 − cos(prev, this)", title="Content change")
+    return fig
+
+
+def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | None, query_label: str | None):
+    """The whole reference video as a time axis: every predicted moment as a bar whose height is
+    its score (the chosen one highlighted), and the ground-truth segments underneath (those with
+    the query's label in green, other annotated moments in grey)."""
+    fig, (ax_pred, ax_truth) = plt.subplots(2, 1, figsize=(8, 2.8), height_ratios=[3, 1], sharex=True,
+                                            constrained_layout=True)
+    top = max([m.score for m in hit.moments] + [1e-6])
+    for moment in hit.moments:
+        is_chosen = chosen is not None and moment is chosen
+        ax_pred.add_patch(Rectangle((moment.start, 0), moment.end - moment.start, moment.score / top,
+                                    facecolor="tab:orange" if is_chosen else "tab:blue",
+                                    alpha=0.9 if is_chosen else 0.35, edgecolor="black" if is_chosen else "none"))
+    ax_pred.set(xlim=(0, hit.duration), ylim=(0, 1.05), ylabel="score / best",
+                title=f"{hit.video} — predicted moments (p = {hit.video_score:.3f})")
+    ax_truth.set(ylim=(0, 1), yticks=[], xlabel="time (s)")
+    if truth:
+        for segment in truth:
+            match = query_label is not None and segment["label"] == query_label
+            ax_truth.add_patch(Rectangle((segment["start"], 0.1), segment["end"] - segment["start"], 0.8,
+                                         facecolor="tab:green" if match else "0.75"))
+            ax_truth.text((segment["start"] + segment["end"]) / 2, 0.5, segment["label"], ha="center",
+                          va="center", fontsize=7, clip_on=True)
+        ax_truth.set_ylabel("truth", rotation=0, ha="right", va="center")
+    else:
+        ax_truth.text(0.5, 0.5, "no ground truth for this video", transform=ax_truth.transAxes, ha="center",
+                      va="center", fontsize=8, color="0.4")
+    return fig
+
+
+def heatmap_figure(hit: VideoHit, chosen: Moment | None):
+    """BM confidence map ``M_C`` over (start, duration) in seconds; the chosen moment circled."""
+    m_c = np.asarray(hit.m_c)                                   # (T, D): [start index, duration index]
+    steps = m_c.shape[0]
+    step = hit.duration / steps
+    valid = np.add.outer(np.arange(steps), np.arange(m_c.shape[1])) < steps
+    shown = np.where(valid, m_c, np.nan)
+    fig, ax = plt.subplots(figsize=(4.8, 4), constrained_layout=True)
+    image = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=max(1e-6, np.nanmax(shown)),
+                      extent=[0, hit.duration, step / 2, hit.duration + step / 2])
+    fig.colorbar(image, ax=ax, shrink=0.85, label="M_C")
+    if chosen is not None:
+        ax.plot([chosen.start], [chosen.end - chosen.start], marker="o", markersize=12, markerfacecolor="none",
+                markeredgecolor="red", markeredgewidth=2)
+    ax.set(xlabel="start (s)", ylabel="duration (s)", title=hit.video)
     return fig

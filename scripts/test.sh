@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/fetch_footage.sh
+bash scripts/install_browser.sh
 exec .venv/bin/python -m pytest -q "$@"

@@ -113,10 +113,17 @@ def cmd_build_footage_set(args) -> int:
 def cmd_train(args) -> int:
     from .data.datasets import BenchmarkFeatures
 
-    data = BenchmarkFeatures(args.benchmark, args.features_key)
     command = "python -m svmr " + " ".join(sys.argv[1:])
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    common = dict(steps=args.steps, lr=args.lr, seed=args.seed, eval_every=args.eval_every, data=data,
+    if args.model == "backbone":
+        from .train.backbone import save_backbone
+
+        save_backbone(args.benchmark, args.out, steps=args.steps or 1500, lr=args.lr or 1e-4,
+                      batch_size=args.batch_size or 6, eval_every=args.eval_every, seed=args.seed,
+                      command=command, log=log)
+        return 0
+    data = BenchmarkFeatures(args.benchmark, args.features_key)
+    common = dict(steps=args.steps or 3000, lr=args.lr or 1e-3, seed=args.seed, eval_every=args.eval_every, data=data,
                   command=command, log=log)
     if args.model == "stage1":
         from .train.stage1 import ONE_BRANCH, VARIANTS, train_one_branch, train_stage1
@@ -229,16 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build_footage_set)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
-    p.add_argument("model", choices=("stage1", "stage2"))
+    p.add_argument("model", choices=("backbone", "stage1", "stage2"),
+                   help="backbone: fine-tune the feature extractor on the train classes' clips")
     p.add_argument("--benchmark", required=True, help="folder made by build-benchmark (with features)")
     p.add_argument("--features-key", help="feature folder key (default: the only one)")
     p.add_argument("--out", default="checkpoints")
     p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared, triplet, "
                                      "arcface; "
                                      "stage2: attn_prod (default), prod, attn, attn_concat, none (BMN), tan2d, video_reloc; or all")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, help="default 64 (stage1) / 8 (stage2)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, help="default 1500 (backbone) / 3000")
+    p.add_argument("--batch-size", type=int, help="default 6 clips (backbone) / 64 (stage1) / 8 (stage2)")
+    p.add_argument("--lr", type=float, help="default 1e-4 (backbone) / 1e-3")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)

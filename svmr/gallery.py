@@ -114,11 +114,33 @@ class Gallery:
             self._save()
         return entry
 
+    def thumbnail(self, video_id: str, width: int = 160) -> str | None:
+        """A JPEG of the video's middle frame (made once, kept in ``thumbs/``); None when the
+        video file is gone."""
+        path = os.path.join(self.root, "thumbs", f"{video_id}.jpg")
+        if not os.path.exists(path):
+            video = self.videos[video_id]
+            try:
+                frames, _ = V.read_frames(video.path, times=[video.duration / 2])
+            except V.VideoError:
+                return None
+            import cv2
+
+            frame = frames[0]
+            height = max(2, round(frame.shape[0] * width / frame.shape[1]))
+            small = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp.jpg"
+            cv2.imwrite(tmp, cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+            os.replace(tmp, path)
+        return path
+
     def remove(self, video_id: str) -> None:
         with self._lock:
             if video_id not in self.videos:
                 raise KeyError(f"{video_id} is not in the gallery")
             del self.videos[video_id]
             self._save()
-        if os.path.exists(self.feature_path(video_id)):
-            os.remove(self.feature_path(video_id))
+        for path in (self.feature_path(video_id), os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
+            if os.path.exists(path):
+                os.remove(path)

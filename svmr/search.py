@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -77,11 +78,16 @@ class Searcher:
         self.extractor = extractor or FeatureExtractor(gallery.config)
         self._embeddings: dict[str, tuple[str, torch.Tensor]] = {}   # id -> (digest, e_r (D, T_emb))
         self._index: tuple[tuple, torch.Tensor] | None = None        # (ids + digests, (N·T_emb, D) matrix)
+        self._lock = threading.Lock()  # the caches above are shared by concurrent searches
 
     @torch.no_grad()
     def _reference_embeddings(self) -> tuple[list[str], torch.Tensor]:
         """Gallery ids and the stage-1 search matrix ``(N·T_emb, D)``; embeddings are computed
         once per file and the matrix once per gallery state."""
+        with self._lock:
+            return self._update_index()
+
+    def _update_index(self) -> tuple[list[str], torch.Tensor]:
         ids = [v.id for v in self.gallery.list()]
         for video in self.gallery.list():
             cached = self._embeddings.get(video.id)
@@ -118,6 +124,11 @@ class Searcher:
         started = time.perf_counter()
         sequence = self.query_features(query, start, end)
         timings["query_features_s"] = time.perf_counter() - started
+        query_seconds = sequence.length / sequence.rate
+        longest = max(v.duration for v in self.gallery.list())
+        if query_seconds > longest + 1 / sequence.rate:
+            raise ValueError(f"The query ({query_seconds:.1f} s) is longer than every video in the gallery "
+                             f"(longest {longest:.1f} s): choose a shorter clip.")
 
         mark = time.perf_counter()
         ids, index = self._reference_embeddings()

@@ -1,40 +1,145 @@
-"""The app end to end through gradio_client against a running server."""
-import socket
+"""The app end to end through gradio_client against a running server (a small demo gallery:
+the real-footage set plus a few procedural videos, built once for the module)."""
+import json
+import os
 
 import pytest
 
 gradio = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
+from demo import service as S  # noqa: E402
+from demo.browser_flow import serve  # noqa: E402
 from demo.ui import build_ui  # noqa: E402
+from svmr import video as V  # noqa: E402
+
+SMALL_SYNTHETIC = dict(num_sources=8, seed=5, num_classes=4, size=96)
+
+
+@pytest.fixture(scope="session")
+def demo_gallery(tmp_path_factory, vtest, bikes) -> S.DemoGallery:
+    return S.DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=SMALL_SYNTHETIC).ensure(log=lambda _: None)
 
 
 @pytest.fixture(scope="module")
-def client():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = build_ui().queue()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    app.close()
+def url(demo_gallery):
+    with serve(build_ui(demo_gallery), allowed_paths=[demo_gallery.root]) as address:
+        yield address
+
+
+@pytest.fixture
+def client(url):
+    """A fresh client: a new visitor with their own session."""
+    return Client(url, verbose=False)
+
+
+def _search(client, query, start=0.0, end=None, gallery=S.DEMO_GALLERY, model=S.PAPER, top=5, per_video=3,
+            threshold=0.0):
+    if end is None:
+        try:
+            end = V.probe(query).duration
+        except V.VideoError:
+            end = 1.0
+    return client.predict(handle_file(query), start, end, gallery, model, top,
+                          per_video, threshold, api_name="/search")
+
+
+def _rows(table) -> list:
+    return table["data"] if table else []
+
+
+def _path(value):
+    return value["video"] if isinstance(value, dict) and "video" in value else value
 
 
 def test_probe_and_analyze_a_real_video(client, bikes):
-    info, start, end = client.predict(handle_file(bikes), api_name="/probe")
+    info, start, end, preview = client.predict(handle_file(bikes), api_name="/probe")
     assert "10.00 s" in info and "640×272" in info
+    assert end["value"] == pytest.approx(10.0) and V.probe(_path(preview)).duration == pytest.approx(10.0, abs=0.1)
     clip, plot, status = client.predict(handle_file(bikes), 2.0, 6.0, api_name="/analyze")
-    path = clip["video"] if isinstance(clip, dict) else clip
-    assert path.endswith(".mp4")
-    from svmr import video as V
-
-    assert V.probe(path).duration == pytest.approx(4.0, abs=0.05)
+    assert V.probe(_path(clip)).duration == pytest.approx(4.0, abs=0.05)
     assert "16 feature steps × 1280 channels" in status
     assert plot is not None
 
 
-def test_bad_upload_gets_a_message_not_a_trace(client, tmp_path):
+def test_demo_gallery_is_listed_with_thumbnails(client, demo_gallery):
+    note, table, thumbs, removable = client.predict(S.DEMO_GALLERY, api_name="/show_gallery")
+    names = [row[0] for row in _rows(table)]
+    assert "ref_vtest1" in names and any(n.startswith("synthetic_") for n in names)
+    assert f"{len(demo_gallery.gallery)} videos" in note
+    assert len(thumbs) == len(names)
+    assert removable["choices"] == []  # the demo gallery is read-only
+
+
+@pytest.mark.parametrize("model", S.MODELS)
+def test_search_demo_gallery_with_an_example_query(client, demo_gallery, model, tmp_path):
+    example = next(e for e in demo_gallery.examples() if e["label"] == "bikes_a")
+    status, table, json_file, chooser, timeline, heatmap, clip, clip_file = _search(client, example["path"], model=model)
+    assert "total" in status and "stage 1" in status and "stage 2" in status
+    rows = _rows(table)
+    assert rows and [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    scores = [r[4] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    with open(json_file) as handle:
+        results = json.load(handle)
+    assert results["model"] == model and len(results["moments"]) == len(rows)
+    assert {"m_c", "m_r"} <= set(results["videos"][0])
+    best = results["moments"][0]
+    assert best["video"] == rows[0][1] and best["start"] < best["end"]
+    assert V.probe(_path(clip)).duration == pytest.approx(best["end"] - best["start"], abs=0.15)
+    assert timeline is not None and heatmap is not None
+    assert len(chooser["choices"]) == len(rows)
+
+
+def test_choosing_another_moment_renders_its_clip(client, demo_gallery):
+    example = next(e for e in demo_gallery.examples() if e["label"] == "vtest_a")
+    _, table, *_ = _search(client, example["path"], top=3, per_video=2)
+    second = _rows(table)[1]
+    timeline, heatmap, clip, clip_file = client.predict(1, api_name="/show_moment")
+    assert V.probe(_path(clip)).duration == pytest.approx(second[3] - second[2], abs=0.15)
+
+
+def test_score_threshold_filters_moments(client, demo_gallery):
+    example = demo_gallery.examples()[0]
+    status, table, *_ = _search(client, example["path"], threshold=1.0)
+    assert not _rows(table)
+    assert "No moment reaches the score threshold" in status
+
+
+def test_bad_inputs_get_messages_not_traces(client, tmp_path, bikes):
     bad = tmp_path / "notes.mp4"
     bad.write_text("this is not a video")
     clip, plot, status = client.predict(handle_file(str(bad)), 0.0, 1.0, api_name="/analyze")
     assert clip is None and "not a readable video" in status
+    status, *_ = _search(client, str(bad))
+    assert status.startswith("**Cannot search.**") and "not a readable video" in status
+    status, *_ = _search(client, bikes, start=12.0, end=15.0)
+    assert status.startswith("**Cannot search.**") and "10.00" in status
+    info, *_ = client.predict(handle_file(str(bad)), api_name="/probe")
+    assert "Cannot use this file" in info
+
+
+def test_own_gallery_is_private_and_checked(url, bikes, carphone, tmp_path):
+    alice, bob = Client(url, verbose=False), Client(url, verbose=False)
+    status, *_ = _search(alice, bikes, end=4.0, gallery=S.MY_GALLERY)
+    assert "Your gallery is empty" in status
+
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(os.urandom(5000))
+    session_out = alice.predict([handle_file(carphone), handle_file(str(broken))], api_name="/add_videos")
+    note, table, thumbs, removable, message, choice = session_out
+    assert "Added 1 video(s): carphone_pristine" in message and "Skipped" in message and "broken.avi" in message
+    assert [row[0] for row in _rows(table)] == ["carphone_pristine"] and len(thumbs) == 1
+
+    # Bob sees none of Alice's videos
+    note, table, thumbs, removable = bob.predict(S.MY_GALLERY, api_name="/show_gallery")
+    assert "empty" in note and removable["choices"] == []
+
+    # a 10-s query against a gallery whose only video lasts 4.2 s
+    status, *_ = _search(alice, bikes, gallery=S.MY_GALLERY)
+    assert "longer than every video in the gallery" in status
+    status, table, *_ = _search(alice, bikes, start=1.0, end=3.0, gallery=S.MY_GALLERY)
+    assert "total" in status and {row[1] for row in _rows(table)} == {"carphone_pristine"}
+
+    note, table, thumbs, removable, message = alice.predict("carphone_pristine", api_name="/remove_video")
+    assert message == "Removed carphone_pristine." and "empty" in note

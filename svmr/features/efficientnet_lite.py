@@ -17,6 +17,7 @@ import io
 import torch
 from torch import nn
 
+from ..checkpoints import register
 from .temporal_shift import TemporalShift
 
 #: Lite models were trained on inputs scaled as (x - 127) / 128, i.e. mean/std 0.498/0.502.
@@ -90,3 +91,9 @@ class EfficientNetLite0TSM(nn.Module):
     def classify(self, frames: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(N*T, 1000)`` (to check the weights are the real ones)."""
         return self.net._fc(self.forward(frames))
+
+
+@register("efficientnet_lite0_tsm")
+def _from_checkpoint(config: dict) -> EfficientNetLite0TSM:
+    """Builder for fine-tuned weights (``python -m svmr train backbone``)."""
+    return EfficientNetLite0TSM(fold_div=config.get("fold_div", 8), pretrained=False)

@@ -17,6 +17,7 @@ file's content hash, the extractor configuration and the time range.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -40,14 +41,28 @@ class ExtractorConfig:
     """Everything that changes the features (and so the cache key)."""
 
     backbone: str = "efficientnet_lite0"
-    checkpoint: str | None = None      # ResNet-50 TSM weights (official or mmaction2 layout)
+    #: weights: required for resnet50_tsm (official or mmaction2 layout); for efficientnet_lite0
+    #: a fine-tuned checkpoint (``python -m svmr train backbone``) instead of ImageNet's. A bare
+    #: file name is looked up in the repository's ``checkpoints/``.
+    checkpoint: str | None = None
     rate: float = 4.0                  # feature steps per second
     size: int = 128                    # frames are resized to size × size
     fold_div: int = 8                  # 1/fold_div of channels shift each way
 
     def key(self) -> str:
-        """Short stable hash of the configuration."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """Short stable hash of the configuration (and of the weights' content when a checkpoint
+        is named, so retrained weights never reuse stale cached features)."""
+        fields = asdict(self)
+        if self.checkpoint:
+            fields["checkpoint_sha256"] = _digest_cached(self.checkpoint_path())
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+    def checkpoint_path(self) -> str | None:
+        if not self.checkpoint or os.path.dirname(self.checkpoint):
+            return self.checkpoint
+        from ..checkpoints import REPO_CHECKPOINTS
+
+        return os.path.join(REPO_CHECKPOINTS, self.checkpoint)
 
 
 @dataclass
@@ -100,6 +115,17 @@ def file_digest(path: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=16)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    return file_digest(path)
+
+
+def _digest_cached(path: str) -> str:
+    """SHA-256 of a file, recomputed only when its size or modification time changes."""
+    stat = os.stat(path)
+    return _digest_of(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -109,6 +135,13 @@ def build_backbone(config: ExtractorConfig) -> torch.nn.Module:
     if config.backbone == "efficientnet_lite0":
         from .efficientnet_lite import EfficientNetLite0TSM
 
+        if config.checkpoint:
+            from ..checkpoints import load_checkpoint
+
+            model, meta = load_checkpoint(config.checkpoint_path())
+            if meta["config"].get("fold_div", 8) != config.fold_div:
+                raise ValueError(f"{config.checkpoint} was trained with fold_div {meta['config']['fold_div']}")
+            return model
         return EfficientNetLite0TSM(fold_div=config.fold_div, pretrained=True)
     if config.backbone == "resnet50_tsm":
         from .resnet_tsm import ResNet50TSM, load_tsm_checkpoint
@@ -169,6 +202,8 @@ class FeatureExtractor:
         self.context = sum(isinstance(m, TemporalShift) for m in model.modules())
         self.cache_dir = cache_dir
         self.window = window
+        # the shift layers' segment count is module state: one trunk pass at a time per extractor
+        self._trunk_lock = threading.Lock()
 
     @torch.no_grad()
     def _stem(self, frames: np.ndarray) -> torch.Tensor:
@@ -180,8 +215,9 @@ class FeatureExtractor:
     @torch.no_grad()
     def _trunk(self, stem: torch.Tensor) -> np.ndarray:
         """Stem activations of one contiguous stretch of the sequence → float32 ``(n, C)``."""
-        set_num_segments(self.model, len(stem))
-        return self.model.temporal_trunk(stem).float().cpu().numpy()
+        with self._trunk_lock:
+            set_num_segments(self.model, len(stem))
+            return self.model.temporal_trunk(stem).float().cpu().numpy()
 
     def _forward(self, frames: np.ndarray) -> np.ndarray:
         """The whole network on one contiguous stretch, shifting along all of it: ``(n, C)``."""

@@ -1,0 +1,90 @@
+"""The app's main flow in a real headless Chromium (Debian's, driven by Playwright).
+
+Used by the browser test and by ``scripts/screenshot.py``: upload a query video, trim it, search
+the demo gallery, wait for the results to render, and optionally save screenshots.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(app, **launch):
+    """Run a Gradio app on a free local port; yields its URL."""
+    port = free_port()
+    app.queue(default_concurrency_limit=2).launch(server_name="127.0.0.1", server_port=port,
+                                                  prevent_thread_lock=True, quiet=True, **launch)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000):
+    """A page in headless Chromium (never ``playwright install``: the Debian build is used)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def text_of(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def wait_text(page, elem_id: str, needle: str, timeout_ms: int = 180_000) -> str:
+    """Wait until the element's text contains ``needle``; returns the text."""
+    page.wait_for_function(
+        "([id, needle]) => (document.querySelector('#' + id)?.innerText || '').includes(needle)",
+        arg=[elem_id, needle], timeout=timeout_ms)
+    return text_of(page, elem_id)
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    """Type a value into a slider's number box and commit it (as a user does)."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def search_flow(page, url: str, video: str, start: float, end: float, screenshots: str | None = None) -> dict:
+    """Upload ``video``, trim to ``[start, end)``, search the demo gallery; returns what the page
+    shows (status texts and the number of result rows)."""
+    page.goto(url)
+    wait_text(page, "gallery_note", "Demo gallery", 120_000)
+    page.locator("#query_video input[type=file]").set_input_files(video)
+    info = wait_text(page, "video_info", "fps", 120_000)
+    page.wait_for_selector("#query_preview video", timeout=120_000)
+    set_slider(page, "range_start", start)
+    set_slider(page, "range_end", end)
+    range_note = wait_text(page, "range_note", f"{start:.2f}–{end:.2f} s", 120_000)
+    page.locator("#search").click()
+    status = wait_text(page, "search_status", "total", 300_000)
+    page.wait_for_selector("#timeline img, #timeline svg, #timeline canvas", timeout=120_000)
+    page.wait_for_selector("#heatmap img, #heatmap svg, #heatmap canvas", timeout=120_000)
+    page.wait_for_selector("#moment_clip video", timeout=120_000)
+    rows = page.locator("#results_table tbody tr").count()
+    page.wait_for_timeout(1000)
+    if screenshots:
+        os.makedirs(screenshots, exist_ok=True)
+        page.screenshot(path=os.path.join(screenshots, "search.png"), full_page=True)
+    return {"info": info, "range_note": range_note, "status": status, "rows": rows,
+            "clip_src": page.locator("#moment_clip video").get_attribute("src")}

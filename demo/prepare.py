@@ -1,0 +1,125 @@
+"""The bundled demo gallery, built ahead so the app's first search is fast.
+
+    python -m demo.prepare [--out data/demo]
+
+It holds two kinds of videos, each with ground truth:
+
+* real footage (:mod:`svmr.data.footage_set`): 7 real videos into which transformed copies of
+  9 real query clips were inserted; the label of an inserted moment is its query's id;
+* procedural videos (:mod:`svmr.data.render`): a small benchmark of the synthetic motion
+  classes, the label of a moment is its class.
+
+Layout of ``out``::
+
+    footage/    queries/, references/, manifest.json     (the real-footage set)
+    synthetic/  queries/, references/, manifest.json     (the procedural mini benchmark)
+    gallery/    gallery.json, features/                  (every reference, indexed)
+    demo.json   ground truth per gallery video and the example queries
+
+Everything is rebuilt from the sample footage and code (no downloads); parts already present
+are kept, so an interrupted build resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from typing import Callable
+
+from svmr.data.benchmark import Benchmark
+from svmr.features import ExtractorConfig, FeatureExtractor
+from svmr.gallery import Gallery
+
+DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
+SYNTHETIC = dict(num_sources=24, seed=7, num_classes=8, size=128)
+MAX_SYNTHETIC_QUERIES = 6
+
+
+def _annotations(bench: Benchmark, source: str) -> dict[str, dict]:
+    """Gallery video id → its source kind and labelled segments."""
+    return {r.id: {"source": source, "duration": r.duration,
+                   "segments": [{"label": s.label, "start": s.start, "end": s.end} for s in r.segments]}
+            for r in bench.references}
+
+
+def _examples(bench: Benchmark, folder: str, source: str, limit: int | None = None) -> list[dict]:
+    """Example queries whose label occurs in at least one gallery video."""
+    present = {s.label for r in bench.references for s in r.segments}
+    chosen, seen = [], set()
+    for query in bench.queries:
+        if query.label in present and query.label not in seen:
+            seen.add(query.label)
+            chosen.append({"path": os.path.join(folder, "queries", f"{query.id}.mp4"), "label": query.label,
+                           "source": source, "id": query.id})
+    return chosen[:limit]
+
+
+def prepare_demo(root: str = DEFAULT_ROOT, config: ExtractorConfig | None = None,
+                 log: Callable[[str], None] = print, synthetic: dict | None = None) -> dict:
+    """Build (or finish building) the demo gallery under ``root``; returns ``demo.json``'s content.
+
+    Args:
+        synthetic: arguments of the procedural part (default :data:`SYNTHETIC`; tests make it smaller).
+    """
+    from svmr.data.footage_set import build_footage_set
+    from svmr.data.render import build_synthetic_benchmark
+
+    started = time.time()
+    footage_dir, synthetic_dir = os.path.join(root, "footage"), os.path.join(root, "synthetic")
+    if not os.path.exists(os.path.join(footage_dir, "manifest.json")):
+        log("demo: cutting the real-footage set")
+        build_footage_set(footage_dir, seed=0)
+    if not os.path.exists(os.path.join(synthetic_dir, "manifest.json")):
+        log("demo: rendering procedural videos")
+        build_synthetic_benchmark(synthetic_dir, **(synthetic or SYNTHETIC))
+    footage = Benchmark.load(os.path.join(footage_dir, "manifest.json"))
+    synthetic = Benchmark.load(os.path.join(synthetic_dir, "manifest.json"))
+
+    config = config or ExtractorConfig()
+    gallery_dir = os.path.join(root, "gallery")
+    if os.path.exists(gallery_dir) and Gallery(gallery_dir).config != config:
+        log("demo: the feature extractor changed; re-indexing")
+        shutil.rmtree(gallery_dir)
+    gallery = Gallery(gallery_dir, config)
+    extractor = FeatureExtractor(gallery.config)
+    videos = [(os.path.join(footage_dir, "references", f"{r.id}.mp4"), r.id) for r in footage.references]
+    videos += [(os.path.join(synthetic_dir, "references", f"{r.id}.mp4"), f"synthetic_{r.id}")
+               for r in synthetic.references]
+    for done, (path, video_id) in enumerate(videos, 1):
+        if video_id not in gallery:
+            log(f"demo: indexing {video_id} ({done}/{len(videos)})")
+            gallery.add(path, extractor, video_id=video_id)
+    truth = _annotations(footage, "real footage")
+    truth.update({f"synthetic_{k}": v for k, v in _annotations(synthetic, "procedural").items()})
+    demo = {"videos": truth,
+            "examples": _examples(footage, footage_dir, "real footage")
+            + _examples(synthetic, synthetic_dir, "procedural", MAX_SYNTHETIC_QUERIES),
+            "extractor_key": gallery.config.key()}
+    tmp = os.path.join(root, "demo.json.tmp")
+    with open(tmp, "w") as handle:
+        json.dump(demo, handle, indent=1)
+    os.replace(tmp, os.path.join(root, "demo.json"))
+    log(f"demo: {len(gallery)} videos indexed, {len(demo['examples'])} example queries ({time.time() - started:.0f} s)")
+    return demo
+
+
+def load_demo(root: str = DEFAULT_ROOT) -> dict | None:
+    """``demo.json`` of a finished build, or None."""
+    path = os.path.join(root, "demo.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=DEFAULT_ROOT)
+    prepare_demo(parser.parse_args(argv).out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

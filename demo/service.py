@@ -1,0 +1,187 @@
+"""What the app does, without the UI: models, the demo gallery, per-visitor galleries, search.
+
+One feature extractor and one copy of each model serve every visitor (they are read-only; the
+extractor serializes its stateful part). The demo gallery is shared and read-only; every
+visitor's own uploads go to a private gallery folder that is deleted when their session ends.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from svmr import video as V
+from svmr.checkpoints import load_checkpoint
+from svmr.features import ExtractorConfig, FeatureExtractor
+from svmr.features.extractor import file_digest
+from svmr.gallery import Gallery, safe_id
+from svmr.models.baselines import MeanPoolRetrieval, SlidingWindowLocalizer
+from svmr.search import DEFAULT_STAGE1, DEFAULT_STAGE2, SearchResult, Searcher
+
+from .prepare import DEFAULT_ROOT, load_demo, prepare_demo
+
+PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
+BASELINE = "Training-free baseline: mean-pooled features + sliding-window cosine"
+MODELS = (PAPER, BASELINE)
+DEMO_GALLERY = "Demo gallery"
+MY_GALLERY = "My videos"
+MAX_UPLOAD_SECONDS = 20 * 60     # per uploaded gallery video
+MAX_SESSION_VIDEOS = 20
+SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
+
+
+@functools.lru_cache(maxsize=1)
+def extractor() -> FeatureExtractor:
+    return FeatureExtractor(ExtractorConfig())
+
+
+@functools.lru_cache(maxsize=None)
+def models(name: str) -> tuple:
+    """``(stage 1, stage 2)`` for a model choice."""
+    stage1, _ = load_checkpoint(DEFAULT_STAGE1)
+    if name == PAPER:
+        return stage1, load_checkpoint(DEFAULT_STAGE2)[0]
+    if name == BASELINE:
+        # the baselines standardize features with the same training statistics as the paper's model
+        retrieval = MeanPoolRetrieval(stage1.config.feature_dim, stage1.config.num_embeddings)
+        localizer = SlidingWindowLocalizer(stage1.config.feature_dim)
+        for model in (retrieval, localizer):
+            model.set_normalization(stage1.mean, stage1.std)
+            model.eval()
+        return retrieval, localizer
+    raise ValueError(f"unknown model {name!r}")
+
+
+class DemoGallery:
+    """The bundled gallery (built on first use when missing) and its ground truth."""
+
+    def __init__(self, root: str = DEFAULT_ROOT, synthetic: dict | None = None):
+        self.root = root
+        self.synthetic = synthetic
+        self._lock = threading.Lock()
+        self._searchers: dict[str, Searcher] = {}
+        self.info: dict | None = None
+        self.gallery: Gallery | None = None
+
+    def ensure(self, log=print) -> "DemoGallery":
+        with self._lock:
+            if self.gallery is None:
+                info = load_demo(self.root)
+                if info is None or info.get("extractor_key") != extractor().config.key():
+                    info = prepare_demo(self.root, extractor().config, log=log, synthetic=self.synthetic)
+                self.info = info
+                self.gallery = Gallery(os.path.join(self.root, "gallery"))
+        return self
+
+    def searcher(self, model: str) -> Searcher:
+        self.ensure()
+        with self._lock:
+            if model not in self._searchers:
+                stage1, stage2 = models(model)
+                self._searchers[model] = Searcher(self.gallery, stage1, stage2, extractor())
+            return self._searchers[model]
+
+    def examples(self) -> list[dict]:
+        return self.ensure().info["examples"]
+
+    def truth(self, video_id: str) -> dict | None:
+        return self.ensure().info["videos"].get(video_id)
+
+    def label_of(self, query_path: str | None) -> str | None:
+        """The ground-truth label of a query that is one of the examples (by file content)."""
+        if not query_path:
+            return None
+        digest = file_digest(query_path)
+        return next((e["label"] for e in self.examples() if _example_digest(e["path"]) == digest), None)
+
+
+@functools.lru_cache(maxsize=64)
+def _example_digest(path: str) -> str | None:
+    return file_digest(path) if os.path.exists(path) else None
+
+
+@dataclass
+class Session:
+    """One visitor's private gallery (a folder of copied uploads and their features)."""
+
+    root: str = field(default_factory=lambda: os.path.join(SESSIONS_ROOT, uuid.uuid4().hex))
+
+    @property
+    def gallery(self) -> Gallery:
+        return Gallery(os.path.join(self.root, "gallery"), extractor().config)
+
+    def add(self, upload: str, progress=None) -> str:
+        """Copy an upload into the session and index it; returns the video id.
+
+        Raises:
+            VideoError: not a usable video (nothing is kept then).
+        """
+        gallery = self.gallery
+        if len(gallery) >= MAX_SESSION_VIDEOS:
+            raise V.VideoError(f"Your gallery already holds {MAX_SESSION_VIDEOS} videos; remove some first.")
+        info = V.probe(upload)
+        if info.duration > MAX_UPLOAD_SECONDS:
+            raise V.VideoError(f"{os.path.basename(upload)} lasts {info.duration / 60:.0f} min; gallery videos "
+                               f"may last at most {MAX_UPLOAD_SECONDS // 60} min here.")
+        video_id = safe_id(upload)
+        base, n = video_id, 2
+        while video_id in gallery:
+            video_id, n = f"{base}_{n}", n + 1
+        folder = os.path.join(self.root, "videos")
+        os.makedirs(folder, exist_ok=True)
+        kept = os.path.join(folder, video_id + os.path.splitext(upload)[1].lower())
+        shutil.copyfile(upload, kept)
+        try:
+            gallery.add(kept, extractor(), video_id=video_id, progress=progress)
+        except BaseException:
+            os.remove(kept)
+            raise
+        return video_id
+
+    def remove(self, video_id: str) -> None:
+        gallery = self.gallery
+        path = gallery.videos[video_id].path
+        gallery.remove(video_id)
+        if os.path.dirname(path) == os.path.join(self.root, "videos") and os.path.exists(path):
+            os.remove(path)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def close_session(session: Session | None) -> None:
+    """Gradio's delete callback for a visitor's state."""
+    if session is not None:
+        session.close()
+
+
+def search(gallery_choice: str, model: str, session: Session | None, demo: DemoGallery, query: str,
+           start: float, end: float, top_videos: int, moments_per_video: int, min_score: float) -> tuple[SearchResult, Gallery]:
+    """Run one search on the chosen gallery; returns the result and the gallery searched.
+
+    Raises:
+        VideoError / ValueError with a message for the user.
+    """
+    if gallery_choice == DEMO_GALLERY:
+        searcher = demo.searcher(model)
+    else:
+        if session is None or not len(session.gallery):
+            raise ValueError("Your gallery is empty: add videos under “My videos” first, or search the demo gallery.")
+        stage1, stage2 = models(model)
+        searcher = Searcher(session.gallery, stage1, stage2, extractor())
+    result = searcher.search(query, start, end, top_videos=top_videos, moments_per_video=moments_per_video,
+                             min_score=min_score)
+    return result, searcher.gallery
+
+
+def result_json(result: SearchResult, gallery_choice: str, model: str, path: str) -> str:
+    """Write all results (with the maps) as JSON; returns ``path``."""
+    data = {"gallery": gallery_choice, "model": model, **result.to_json(with_maps=True)}
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+    return path

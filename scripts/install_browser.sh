@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Debian's headless Chromium for the browser tests (Playwright drives it; never `playwright install`).
+set -euo pipefail
+if [ -x /usr/bin/chromium ]; then exit 0; fi
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get install -y -qq chromium >/dev/null 2>&1 || { $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq chromium >/dev/null; }
+echo "chromium: $(/usr/bin/chromium --version)"

@@ -1,0 +1,163 @@
+"""Fine-tune the EfficientNet-Lite0 TSM backbone on the train classes' query clips.
+
+The analogue of TSM's Kinetics pre-training: ImageNet weights know appearance but their shift
+layers were never trained, and the benchmark's classes differ by motion. The network learns to
+classify the 40 train classes from short clips (consecutive feature steps at the extractor's
+rate and size, the shift running along the clip as it does during extraction); batch-norm
+statistics stay frozen at their ImageNet values, so extraction (eval mode) sees the same
+normalization as training. Validation and test classes are never seen: the selection metric is
+class-retrieval mAP among the val queries, each clip mean-pooled, cosine similarity.
+
+    clip (T, 128, 128, 3) uint8 ──backbone (shift over T)──► (T, 1280) ──mean──► (1280,) ──linear──► 40 logits
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import video as V
+from ..checkpoints import save_checkpoint
+from ..data.benchmark import Benchmark
+from ..features.efficientnet_lite import EfficientNetLite0TSM
+from ..features.extractor import ExtractorConfig
+from ..features.temporal_shift import set_num_segments
+from .loop import fit
+
+
+def load_clips(root: str, split: str, config: ExtractorConfig) -> tuple[list[np.ndarray], list[str]]:
+    """Decoded query clips of one split: uint8 ``(L_i, size, size, 3)`` each, and their labels."""
+    benchmark = Benchmark.load(os.path.join(root, "manifest.json"))
+    clips, labels = [], []
+    for query in benchmark.queries_of(split):
+        path = os.path.join(root, "queries", f"{query.id}.mp4")
+        frames, _ = V.read_frames(path, rate=config.rate, size=(config.size, config.size))
+        clips.append(frames)
+        labels.append(query.label)
+    return clips, labels
+
+
+class ClipClassifier(torch.nn.Module):
+    """Backbone + linear head; ``forward`` takes normalized frames ``(B*T, 3, H, W)``."""
+
+    def __init__(self, num_classes: int, fold_div: int = 8):
+        super().__init__()
+        self.backbone = EfficientNetLite0TSM(fold_div=fold_div, pretrained=True)
+        self.head = torch.nn.Linear(self.backbone.feature_dim, num_classes)
+        scale = torch.tensor(self.backbone.mean).view(1, 3, 1, 1) * 255, torch.tensor(self.backbone.std).view(1, 3, 1, 1) * 255
+        self.register_buffer("pixel_mean", scale[0], persistent=False)
+        self.register_buffer("pixel_std", scale[1], persistent=False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self.backbone.modules():  # frozen batch-norm statistics
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+        return self
+
+    def clip_features(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(B, T, H, W, 3)`` → per-step features ``(B, T, 1280)``."""
+        b, t = clips.shape[:2]
+        x = clips.flatten(0, 1).permute(0, 3, 1, 2).float()
+        x = ((x - self.pixel_mean) / self.pixel_std).contiguous(memory_format=torch.channels_last)
+        set_num_segments(self.backbone, t)
+        return self.backbone(x).view(b, t, -1)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.head(self.clip_features(clips).mean(dim=1))
+
+
+def random_windows(clips: list[np.ndarray], indices: np.ndarray, length: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """A random window of ``length`` consecutive steps from each chosen clip (short clips are
+    padded by repeating their last frame): uint8 ``(B, length, H, W, 3)``."""
+    out = []
+    for index in indices:
+        clip = clips[index]
+        if len(clip) < length:
+            clip = np.concatenate([clip, np.repeat(clip[-1:], length - len(clip), axis=0)])
+        start = int(rng.integers(0, len(clip) - length + 1))
+        out.append(clip[start:start + length])
+    return np.stack(out)
+
+
+@torch.no_grad()
+def pooled_features(model: ClipClassifier, clips: list[np.ndarray]) -> torch.Tensor:
+    """Each whole clip through the backbone, mean-pooled and L2-normalized: ``(N, 1280)``."""
+    model.eval()
+    return F.normalize(torch.stack([model.clip_features(torch.from_numpy(c)[None])[0].mean(0) for c in clips]), dim=1)
+
+
+def class_retrieval_map(embeddings: torch.Tensor, labels: list[str]) -> dict:
+    """Each clip queries all others by cosine similarity: mAP and 1-NN accuracy of the class."""
+    similarity = embeddings @ embeddings.T
+    similarity.fill_diagonal_(float("-inf"))
+    target = np.array(labels)
+    aps, hits = [], []
+    for i in range(len(labels)):
+        order = torch.argsort(similarity[i], descending=True)[:-1].numpy()
+        relevant = target[order] == target[i]
+        if not relevant.any():
+            continue
+        precision = np.cumsum(relevant) / np.arange(1, len(relevant) + 1)
+        aps.append(float((precision * relevant).sum() / relevant.sum()))
+        hits.append(bool(relevant[0]))
+    return {"map": float(np.mean(aps)), "nn_acc": float(np.mean(hits))}
+
+
+def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length: int = 12, lr: float = 1e-4,
+                      eval_every: int = 250, seed: int = 0, config: ExtractorConfig = ExtractorConfig(),
+                      log=print) -> tuple[EfficientNetLite0TSM, dict]:
+    """Fine-tune on the train split, select by val class-retrieval mAP.
+
+    Returns:
+        ``(backbone with the best weights, metrics)``; metrics hold the val (and test) retrieval
+        scores before and after, the history and the training time.
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    started = time.time()
+    train_clips, train_labels = load_clips(root, "train", config)
+    val_clips, val_labels = load_clips(root, "val", config)
+    log(f"[backbone] decoded {len(train_clips)} train / {len(val_clips)} val clips ({time.time() - started:.0f} s)")
+    classes = sorted(set(train_labels))
+    targets = torch.tensor([classes.index(label) for label in train_labels])
+    model = ClipClassifier(len(classes), config.fold_div).to(memory_format=torch.channels_last)
+
+    def step() -> dict:
+        chosen = rng.integers(0, len(train_clips), batch_size)
+        batch = torch.from_numpy(random_windows(train_clips, chosen, length, rng))
+        logits = model(batch)
+        loss = F.cross_entropy(logits, targets[chosen])
+        return {"loss": loss, "acc": (logits.argmax(1) == targets[chosen]).float().mean()}
+
+    def validate() -> dict:
+        return class_retrieval_map(pooled_features(model, val_clips), val_labels)
+
+    before = validate()
+    log(f"[backbone] val before fine-tuning: {before}")
+    history, seconds = fit(model, step, validate, "map", steps, lr, eval_every, "backbone", log)
+    after = validate()
+    test_clips, test_labels = load_clips(root, "test", config)
+    metrics = {"val_before": before, "val": after, "history": history, "train_seconds": round(seconds, 1),
+               "test": class_retrieval_map(pooled_features(model, test_clips), test_labels),
+               "classes": classes}
+    with torch.no_grad():
+        pretrained = ClipClassifier(1, config.fold_div)
+        metrics["test_before"] = class_retrieval_map(pooled_features(pretrained, test_clips), test_labels)
+    log(f"[backbone] val after {after} test before {metrics['test_before']} after {metrics['test']}")
+    return model.backbone.eval(), metrics
+
+
+def save_backbone(root: str, out: str, name: str = "backbone_motion", command: str = "", **kw) -> str:
+    """Fine-tune (see :func:`finetune_backbone`) and write ``out/<name>.safetensors`` + JSON."""
+    config = ExtractorConfig()
+    backbone, metrics = finetune_backbone(root, config=config, **kw)
+    train_config = {k: v for k, v in kw.items() if k != "log"}
+    return save_checkpoint(backbone, os.path.join(out, f"{name}.safetensors"), "efficientnet_lite0_tsm",
+                           {"fold_div": config.fold_div}, metrics=metrics, training=train_config,
+                           data={"benchmark": os.path.abspath(root), "split": "train", "rate": config.rate,
+                                 "size": config.size}, command=command)
