@@ -56,7 +56,7 @@ def _examples(bench: Benchmark, folder: str, source: str, limit: int | None = No
     return chosen[:limit]
 
 
-def prepare_demo(root: str = DEFAULT_ROOT, config: ExtractorConfig | None = None,
+def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = None,
                  log: Callable[[str], None] = print, synthetic: dict | None = None) -> dict:
     """Build (or finish building) the demo gallery under ``root``; returns ``demo.json``'s content.
 
@@ -70,33 +70,36 @@ def prepare_demo(root: str = DEFAULT_ROOT, config: ExtractorConfig | None = None
     footage_dir, synthetic_dir = os.path.join(root, "footage"), os.path.join(root, "synthetic")
     if not os.path.exists(os.path.join(footage_dir, "manifest.json")):
         log("demo: cutting the real-footage set")
-        build_footage_set(footage_dir, seed=0)
+        try:
+            build_footage_set(footage_dir, seed=0)
+        except FileNotFoundError as err:  # Debian's opencv-doc absent: the procedural part still works
+            log(f"demo: no real footage ({err})")
     if not os.path.exists(os.path.join(synthetic_dir, "manifest.json")):
         log("demo: rendering procedural videos")
         build_synthetic_benchmark(synthetic_dir, **(synthetic or SYNTHETIC))
-    footage = Benchmark.load(os.path.join(footage_dir, "manifest.json"))
-    synthetic = Benchmark.load(os.path.join(synthetic_dir, "manifest.json"))
+    parts = [(name, folder, Benchmark.load(os.path.join(folder, "manifest.json")))
+             for name, folder in (("real footage", footage_dir), ("procedural", synthetic_dir))
+             if os.path.exists(os.path.join(folder, "manifest.json"))]
 
-    config = config or ExtractorConfig()
+    extractor = extractor or FeatureExtractor(ExtractorConfig())
+    config = extractor.config
     gallery_dir = os.path.join(root, "gallery")
     if os.path.exists(gallery_dir) and Gallery(gallery_dir).config != config:
         log("demo: the feature extractor changed; re-indexing")
         shutil.rmtree(gallery_dir)
     gallery = Gallery(gallery_dir, config)
-    extractor = FeatureExtractor(gallery.config)
-    videos = [(os.path.join(footage_dir, "references", f"{r.id}.mp4"), r.id) for r in footage.references]
-    videos += [(os.path.join(synthetic_dir, "references", f"{r.id}.mp4"), f"synthetic_{r.id}")
-               for r in synthetic.references]
+    prefix = {"real footage": "", "procedural": "synthetic_"}
+    videos = [(os.path.join(folder, "references", f"{r.id}.mp4"), prefix[name] + r.id)
+              for name, folder, bench in parts for r in bench.references]
     for done, (path, video_id) in enumerate(videos, 1):
         if video_id not in gallery:
             log(f"demo: indexing {video_id} ({done}/{len(videos)})")
             gallery.add(path, extractor, video_id=video_id)
-    truth = _annotations(footage, "real footage")
-    truth.update({f"synthetic_{k}": v for k, v in _annotations(synthetic, "procedural").items()})
-    demo = {"videos": truth,
-            "examples": _examples(footage, footage_dir, "real footage")
-            + _examples(synthetic, synthetic_dir, "procedural", MAX_SYNTHETIC_QUERIES),
-            "extractor_key": gallery.config.key()}
+    truth, examples = {}, []
+    for name, folder, bench in parts:
+        truth.update({prefix[name] + k: v for k, v in _annotations(bench, name).items()})
+        examples += _examples(bench, folder, name, None if name == "real footage" else MAX_SYNTHETIC_QUERIES)
+    demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key()}
     tmp = os.path.join(root, "demo.json.tmp")
     with open(tmp, "w") as handle:
         json.dump(demo, handle, indent=1)

@@ -73,7 +73,7 @@ class DemoGallery:
             if self.gallery is None:
                 info = load_demo(self.root)
                 if info is None or info.get("extractor_key") != extractor().config.key():
-                    info = prepare_demo(self.root, extractor().config, log=log, synthetic=self.synthetic)
+                    info = prepare_demo(self.root, extractor(), log=log, synthetic=self.synthetic)
                 self.info = info
                 self.gallery = Gallery(os.path.join(self.root, "gallery"))
         return self

@@ -1,66 +1,41 @@
-"""Drive the app in headless Chromium (Debian's, via Playwright) and save a screenshot.
+"""Drive the app in headless Chromium (Debian's, via Playwright) and save the README screenshot.
 
-    python scripts/screenshot.py [--video PATH] [--start 2 --end 6] [--out assets/screenshot.png]
+    python scripts/screenshot.py [--video PATH] [--start 0.5 --end 4.5] [--out assets]
 
-Starts the app on a free local port, uploads the video, sets the range, runs the analysis,
-waits for the plot, and saves a full-page PNG.
+Starts the app on the bundled demo gallery (built first if missing), uploads the video, trims
+it, searches, waits for the results, and saves ``<out>/screenshot.png`` (the whole page).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import socket
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
+from demo.browser_flow import browser_page, search_flow, serve  # noqa: E402
+from demo.prepare import DEFAULT_ROOT  # noqa: E402
+from demo.service import DemoGallery  # noqa: E402
 from demo.ui import build_ui  # noqa: E402
 from svmr.data.footage import footage_path  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def set_number(page, elem_id: str, value: float) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=footage_path("vtest.avi") or footage_path("bikes.mp4"))
-    parser.add_argument("--start", type=float, default=10.0)
-    parser.add_argument("--end", type=float, default=40.0)
-    parser.add_argument("--out", default="assets/screenshot.png")
+    parser.add_argument("--video", default=footage_path("bikes.mp4"))
+    parser.add_argument("--start", type=float, default=0.5)
+    parser.add_argument("--end", type=float, default=4.5)
+    parser.add_argument("--out", default="assets")
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = build_ui().queue()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.locator("#query_video input[type=file]").set_input_files(args.video)
-            page.wait_for_function("document.querySelector('#video_info').innerText.includes('fps')", timeout=60000)
-            set_number(page, "range_start", args.start)
-            set_number(page, "range_end", args.end)
-            page.locator("#analyze").click()
-            page.wait_for_selector("#feature_plot img, #feature_plot canvas, #feature_plot svg", timeout=180000)
-            page.wait_for_function("document.querySelector('#status').innerText.includes('frames/s')", timeout=180000)
-            page.wait_for_timeout(1500)
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            page.screenshot(path=args.out, full_page=True)
-            print(page.locator("#status").inner_text())
-            browser.close()
-    finally:
-        app.close()
+    demo = DemoGallery(DEFAULT_ROOT).ensure()
+    shots = tempfile.mkdtemp()
+    with serve(build_ui(demo), allowed_paths=[DEFAULT_ROOT]) as url, browser_page() as page:
+        shown = search_flow(page, url, args.video, args.start, args.end, screenshots=shots)
+    os.makedirs(args.out, exist_ok=True)
+    shutil.copyfile(os.path.join(shots, "search.png"), os.path.join(args.out, "screenshot.png"))
+    print(shown["status"])
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def _progress(desc: str):
 
 def _extractor_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default="efficientnet_lite0", choices=("efficientnet_lite0", "resnet50_tsm"))
-    parser.add_argument("--checkpoint", help="ResNet-50 TSM weights (official TSM or mmaction2 .pth)")
+    parser.add_argument("--checkpoint", help="weights: ResNet-50 TSM (official TSM or mmaction2 .pth), or a "
+                                             "fine-tuned EfficientNet-Lite0 TSM (e.g. backbone_motion.safetensors "
+                                             "from checkpoints/)")
     parser.add_argument("--rate", type=float, default=4.0, help="feature steps per second (default 4)")
     parser.add_argument("--size", type=int, default=128, help="frames are resized to SIZE x SIZE (default 128)")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
@@ -118,7 +120,7 @@ def cmd_train(args) -> int:
     if args.model == "backbone":
         from .train.backbone import save_backbone
 
-        save_backbone(args.benchmark, args.out, steps=args.steps or 1500, lr=args.lr or 1e-4,
+        save_backbone(args.benchmark, args.out, steps=args.steps or 1500, lr=args.lr or 3e-5,
                       batch_size=args.batch_size or 6, eval_every=args.eval_every, seed=args.seed,
                       command=command, log=log)
         return 0

@@ -46,3 +46,12 @@ def tiny_benchmark(tmp_path_factory) -> str:
     assert main(["build-benchmark", "--out", root, "--sources", "40", "--classes", "10", "--seed", "3",
                  "--features", "--size", "96"]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_gallery(tmp_path_factory, vtest, bikes):
+    """The app's demo gallery, small: the real-footage set and a few procedural videos."""
+    from demo.service import DemoGallery
+
+    small = dict(num_sources=8, seed=5, num_classes=4, size=96)
+    return DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=small).ensure(log=lambda _: None)

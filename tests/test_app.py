@@ -13,14 +13,6 @@ from demo.browser_flow import serve  # noqa: E402
 from demo.ui import build_ui  # noqa: E402
 from svmr import video as V  # noqa: E402
 
-SMALL_SYNTHETIC = dict(num_sources=8, seed=5, num_classes=4, size=96)
-
-
-@pytest.fixture(scope="session")
-def demo_gallery(tmp_path_factory, vtest, bikes) -> S.DemoGallery:
-    return S.DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=SMALL_SYNTHETIC).ensure(log=lambda _: None)
-
-
 @pytest.fixture(scope="module")
 def url(demo_gallery):
     with serve(build_ui(demo_gallery), allowed_paths=[demo_gallery.root]) as address:

@@ -43,9 +43,12 @@ def load_clips(root: str, split: str, config: ExtractorConfig) -> tuple[list[np.
 class ClipClassifier(torch.nn.Module):
     """Backbone + linear head; ``forward`` takes normalized frames ``(B*T, 3, H, W)``."""
 
-    def __init__(self, num_classes: int, fold_div: int = 8):
+    def __init__(self, num_classes: int, fold_div: int = 8, train_from_block: int = 0):
         super().__init__()
         self.backbone = EfficientNetLite0TSM(fold_div=fold_div, pretrained=True)
+        net = self.backbone.net
+        for module in [net._conv_stem, net._bn0, *net._blocks[:train_from_block]]:
+            module.requires_grad_(False)
         self.head = torch.nn.Linear(self.backbone.feature_dim, num_classes)
         scale = torch.tensor(self.backbone.mean).view(1, 3, 1, 1) * 255, torch.tensor(self.backbone.std).view(1, 3, 1, 1) * 255
         self.register_buffer("pixel_mean", scale[0], persistent=False)
@@ -53,9 +56,9 @@ class ClipClassifier(torch.nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for module in self.backbone.modules():  # frozen batch-norm statistics
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.eval()
+        # the backbone always runs as in extraction: frozen batch-norm statistics, and no
+        # stochastic depth (it would drop residual branches frame by frame)
+        self.backbone.eval()
         return self
 
     def clip_features(self, clips: torch.Tensor) -> torch.Tensor:
@@ -108,9 +111,9 @@ def class_retrieval_map(embeddings: torch.Tensor, labels: list[str]) -> dict:
     return {"map": float(np.mean(aps)), "nn_acc": float(np.mean(hits))}
 
 
-def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length: int = 12, lr: float = 1e-4,
-                      eval_every: int = 250, seed: int = 0, config: ExtractorConfig = ExtractorConfig(),
-                      log=print) -> tuple[EfficientNetLite0TSM, dict]:
+def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length: int = 12, lr: float = 3e-5,
+                      eval_every: int = 250, seed: int = 0, train_from_block: int = 6,
+                      config: ExtractorConfig = ExtractorConfig(), log=print) -> tuple[EfficientNetLite0TSM, dict]:
     """Fine-tune on the train split, select by val class-retrieval mAP.
 
     Returns:
@@ -125,7 +128,7 @@ def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length:
     log(f"[backbone] decoded {len(train_clips)} train / {len(val_clips)} val clips ({time.time() - started:.0f} s)")
     classes = sorted(set(train_labels))
     targets = torch.tensor([classes.index(label) for label in train_labels])
-    model = ClipClassifier(len(classes), config.fold_div).to(memory_format=torch.channels_last)
+    model = ClipClassifier(len(classes), config.fold_div, train_from_block).to(memory_format=torch.channels_last)
 
     def step() -> dict:
         chosen = rng.integers(0, len(train_clips), batch_size)
@@ -139,7 +142,10 @@ def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length:
 
     before = validate()
     log(f"[backbone] val before fine-tuning: {before}")
-    history, seconds = fit(model, step, validate, "map", steps, lr, eval_every, "backbone", log)
+    # the new classifier learns much faster than the pretrained layers (Adam moves every weight
+    # by about lr per step: 1e-4 on all layers wrecked the ImageNet features here)
+    history, seconds = fit(model, step, validate, "map", steps, lr, eval_every, "backbone", log,
+                           lr_scale={"head.": 30.0})
     after = validate()
     test_clips, test_labels = load_clips(root, "test", config)
     metrics = {"val_before": before, "val": after, "history": history, "train_seconds": round(seconds, 1),

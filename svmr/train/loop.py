@@ -9,17 +9,25 @@ import torch
 
 
 def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[], dict], select: str,
-        steps: int, lr: float, eval_every: int, name: str, log=print) -> tuple[list[dict], float]:
+        steps: int, lr: float, eval_every: int, name: str, log=print,
+        lr_scale: dict[str, float] | None = None) -> tuple[list[dict], float]:
     """Train ``model`` for ``steps`` optimizer steps.
 
     Args:
         step: computes one batch's losses (``{"loss": tensor, ...}``) in training mode.
         validate: returns validation metrics (called in eval mode under ``no_grad``).
         select: the metric whose best value picks the weights kept.
+        lr_scale: learning-rate multipliers by parameter-name prefix (e.g. ``{"head.": 10}``).
     Returns:
         ``(history, seconds)``; ``model`` holds the best weights.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    groups: dict[float, list] = {}
+    for param_name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        scale = next((v for k, v in (lr_scale or {}).items() if param_name.startswith(k)), 1.0)
+        groups.setdefault(scale, []).append(parameter)
+    optimizer = torch.optim.Adam([{"params": p, "lr": lr * s} for s, p in groups.items()], lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     best, best_state, history = float("-inf"), None, []
     started = time.time()
