@@ -126,6 +126,7 @@ def cmd_train(args) -> int:
         return 0
     data = BenchmarkFeatures(args.benchmark, args.features_key)
     common = dict(steps=args.steps or 3000, lr=args.lr or 1e-3, seed=args.seed, eval_every=args.eval_every, data=data,
+                  key=data.key,
                   command=command, log=log)
     if args.model == "stage1":
         from .train.stage1 import ONE_BRANCH, VARIANTS, train_one_branch, train_stage1

@@ -21,7 +21,7 @@ import torch
 
 from . import evaluation as E
 from .checkpoints import load_checkpoint
-from .data.datasets import BenchmarkFeatures
+from .data.datasets import BenchmarkFeatures, features_config
 from .models.baselines import MeanPoolRetrieval, SlidingWindowLocalizer
 from .postprocess import map_proposals, soft_nms
 from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
@@ -142,20 +142,23 @@ def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: 
         "**With vs. without the query branch, by classes per reference (Table 6).**\n\n" + table6,
         "**End to end (Table 9).** Moments from the top-10 stage-1 videos, 10 per video, ranked by "
         "p·M_R·M_C; a clip counts when tIoU > 0.5 with a moment of the query's class.\n\n" + table9,
-    ] + (["**End to end on real footage.** " + footage_table(footage, directory)] if footage else []))
+    ] + (["**End to end on real footage.** " + footage_table(footage, directory, features_config(benchmark, key))]
+         if footage else []))
 
 
-def footage_table(footage_dir: str, directory: str) -> str:
+def footage_table(footage_dir: str, directory: str, config=None) -> str:
     """End to end on the real-footage set: each query clip searched in a gallery of the set's
-    references (indexed on first use); the correct video first (HR@1), the top moment matching
+    references (indexed on first use, one gallery per extractor configuration: the benchmark's,
+    which the models were trained on); the correct video first (HR@1), the top moment matching
     the inserted copy (tIoU > 0.5: Prec@1), and the top moment's tIoU in the correct video."""
     from .data.benchmark import Benchmark
-    from .features import FeatureExtractor
+    from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
     from .search import Searcher
 
     bench = Benchmark.load(os.path.join(footage_dir, "manifest.json"))
-    gallery = Gallery(os.path.join(footage_dir, "gallery"))
+    config = config or ExtractorConfig()
+    gallery = Gallery(os.path.join(footage_dir, f"gallery-{config.key()}"), config)
     extractor = FeatureExtractor(gallery.config)
     for ref in bench.references:
         gallery.add(os.path.join(footage_dir, "references", f"{ref.id}.mp4"), extractor)

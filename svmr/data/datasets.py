@@ -27,6 +27,15 @@ def feature_dir(root: str, key: str | None = None) -> str:
     return os.path.dirname(found[0])
 
 
+def features_config(root: str, key: str | None = None):
+    """The :class:`~svmr.features.ExtractorConfig` that produced a benchmark's features."""
+    from ..features import ExtractorConfig
+
+    folder = os.path.join(feature_dir(root, key), "references")
+    first = sorted(os.listdir(folder))[0]
+    return ExtractorConfig(**FeatureSequence.load(os.path.join(folder, first)).config)
+
+
 class BenchmarkFeatures:
     """Manifest + features of every query and reference, loaded once.
 
@@ -38,6 +47,7 @@ class BenchmarkFeatures:
         self.root = root
         self.benchmark = Benchmark.load(os.path.join(root, "manifest.json"))
         folder = feature_dir(root, key)
+        self.key = os.path.basename(folder)
         self.queries = {q.id: FeatureSequence.load(os.path.join(folder, "queries", f"{q.id}.npz")).features
                         for q in self.benchmark.queries}
         self.references = {r.id: FeatureSequence.load(os.path.join(folder, "references", f"{r.id}.npz")).features

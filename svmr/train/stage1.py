@@ -9,14 +9,14 @@ its config, the metrics (val and test) and the command into ``checkpoints/``.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
 
 from .. import evaluation as E
 from ..checkpoints import save_checkpoint
-from ..data.datasets import BenchmarkFeatures, Stage1Pairs, feature_dir
+from ..data.datasets import BenchmarkFeatures, Stage1Pairs, features_config
 from ..models.retrieval import (OneBranchEncoder, Stage1Config, TwoBranchAutoEncoder, arcface_loss, max_cosine_scores,
                                 resize_features, stage1_loss, triplet_loss)
 from .loop import fit
@@ -95,7 +95,8 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
         "training": {"variant": variant, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "reconstruction_loss": use_reconstruction, "similarity_weight": 2.0},
         "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
-                 "features": os.path.basename(feature_dir(benchmark, key)),
+                 "features": data.key,
+                 "extractor": asdict(features_config(benchmark, data.key)),
                  "train_queries": len(pairs.queries), "references": len(data.reference_ids)},
         "command": command,
     }
@@ -158,7 +159,8 @@ def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int
     meta = {"metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
             "training": {"variant": loss, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed},
             "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
-                     "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(queries)},
+                     "features": data.key,
+                 "extractor": asdict(features_config(benchmark, data.key)), "train_queries": len(queries)},
             "command": command}
     path = os.path.join(out, f"stage1_{loss}.safetensors")
     save_checkpoint(model, path, "stage1_one_branch", {**config.to_dict(), "num_classes": len(train_classes)

@@ -9,13 +9,14 @@ the best weights by val AUC are kept and written with config, metrics and comman
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from .. import evaluation as E
 from ..checkpoints import save_checkpoint
-from ..data.datasets import BenchmarkFeatures, feature_dir
+from ..data.datasets import BenchmarkFeatures, features_config
 from ..models.relocalization import ReLocalizationNetwork, Stage2Config, gt_iou_map, proposal_loss
 from ..models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
 from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels, boundary_loss
@@ -131,7 +132,8 @@ def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int
         "training": {"method": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "loss": "scaled-IoU BCE" if kind == "tan2d" else "BMN proposal evaluation: L_C + 10 L_R"},
         "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
-                 "features": os.path.basename(feature_dir(benchmark, key)), "train_queries": len(train_queries)},
+                 "features": data.key,
+                 "extractor": asdict(features_config(benchmark, data.key)), "train_queries": len(train_queries)},
         "command": command,
     }
     path = os.path.join(out, f"stage2_{fusion}.safetensors")
