@@ -65,9 +65,16 @@ def set_slider(page, elem_id: str, value: float) -> None:
     box.blur()
 
 
-def search_flow(page, url: str, video: str, start: float, end: float, screenshots: str | None = None) -> dict:
-    """Upload ``video``, trim to ``[start, end)``, search the demo gallery; returns what the page
-    shows (status texts and the number of result rows)."""
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick an option of a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def search_flow(page, url: str, video: str, start: float, end: float, screenshots: str | None = None,
+                model: str | None = None) -> dict:
+    """Upload ``video``, trim to ``[start, end)``, search the demo gallery (with ``model`` when
+    given); returns what the page shows (status texts and the number of result rows)."""
     page.goto(url)
     wait_text(page, "gallery_note", "Demo gallery", 120_000)
     page.locator("#query_video input[type=file]").set_input_files(video)
@@ -76,6 +83,8 @@ def search_flow(page, url: str, video: str, start: float, end: float, screenshot
     set_slider(page, "range_start", start)
     set_slider(page, "range_end", end)
     range_note = wait_text(page, "range_note", f"{start:.2f}–{end:.2f} s", 120_000)
+    if model:
+        choose(page, "model", model)
     page.locator("#search").click()
     status = wait_text(page, "search_status", "total", 300_000)
     page.wait_for_selector("#timeline img, #timeline svg, #timeline canvas", timeout=120_000)

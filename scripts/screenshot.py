@@ -3,7 +3,7 @@
     python scripts/screenshot.py [--video PATH] [--start 0.5 --end 4.5] [--out assets]
 
 Starts the app on the bundled demo gallery (built first if missing), uploads the video, trims
-it, searches, waits for the results, and saves ``<out>/screenshot.png`` (the whole page).
+it, searches, waits for the results, and saves ``<out>/<name>`` (the whole page).
 """
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def main() -> None:
     parser.add_argument("--start", type=float, default=0.5)
     parser.add_argument("--end", type=float, default=4.5)
     parser.add_argument("--out", default="assets")
+    parser.add_argument("--model", help="model choice as shown in the app (default: the app's default)")
+    parser.add_argument("--name", default="screenshot.png")
     args = parser.parse_args()
     demo = DemoGallery(DEFAULT_ROOT).ensure()
     shots = tempfile.mkdtemp()
     with serve(build_ui(demo), allowed_paths=[DEFAULT_ROOT]) as url, browser_page() as page:
-        shown = search_flow(page, url, args.video, args.start, args.end, screenshots=shots)
+        shown = search_flow(page, url, args.video, args.start, args.end, screenshots=shots, model=args.model)
     os.makedirs(args.out, exist_ok=True)
-    shutil.copyfile(os.path.join(shots, "search.png"), os.path.join(args.out, "screenshot.png"))
+    shutil.copyfile(os.path.join(shots, "search.png"), os.path.join(args.out, args.name))
     print(shown["status"])
 
 
