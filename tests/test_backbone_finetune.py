@@ -35,11 +35,12 @@ def test_tiny_finetune_writes_weights_the_extractor_loads(tiny_benchmark, tmp_pa
     assert meta["model"] == "efficientnet_lite0_tsm" and {"val_before", "val", "test"} <= set(meta["metrics"])
 
     tuned = ExtractorConfig(checkpoint=path)
-    assert tuned.key() != ExtractorConfig().key()
+    tuned_key = tuned.key()
+    assert tuned_key != ExtractorConfig().key()
     a = FeatureExtractor(tuned).extract(bikes, 0.0, 2.0).features
     b = FeatureExtractor(ExtractorConfig()).extract(bikes, 0.0, 2.0).features
     assert a.shape == b.shape == (1280, 8) and not np.allclose(a, b)
 
     with open(path, "ab") as handle:   # other weights under the same name: another cache key
         handle.write(b" ")
-    assert ExtractorConfig(checkpoint=path).key() != tuned.key()
+    assert ExtractorConfig(checkpoint=path).key() != tuned_key
