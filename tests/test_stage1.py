@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from svmr.checkpoints import load_checkpoint, save_checkpoint
 from svmr.models.ctc import ConceptTemporalConv, TemporalConv
@@ -136,3 +137,17 @@ def test_balanced_similarity_loss_resists_collapse():
     # every cosine at -1: the one positive quarter carries half the weight -> 0.5 * (−1 − 1)² = 2
     assert stage1_loss(collapsed, labels)["similarity"].item() == pytest.approx(2.0)
     assert stage1_loss(collapsed, labels, balanced=False)["similarity"].item() == pytest.approx(4 / 8)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reconstruction_loss_reaches_both_encoders(seed):
+    """CTC filters are shared by all concepts: a badly initialized 1→1 layer + ReLU switched whole
+    decoders off (constant output, zero gradient into the encoders) for most seeds."""
+    torch.manual_seed(seed)
+    model = TwoBranchAutoEncoder(Stage1Config(feature_dim=64))
+    out = model(torch.randn(4, 64, 7), torch.randn(4, 64, 50))
+    recon = F.mse_loss(out["query_recon"], out["query_input"]) + F.mse_loss(out["reference_recon"], out["reference_input"])
+    recon.backward()
+    assert model.query_encoder.project.weight.grad.norm() > 1e-3
+    assert model.reference_encoder.project.weight.grad.norm() > 1e-3
+    assert out["query_recon"].std() > 1e-2

@@ -25,6 +25,15 @@ class ConceptTemporalConv(nn.Module):
     def __init__(self, in_filters: int, out_filters: int, kernel_size: int = 3):
         super().__init__()
         self.conv = nn.Conv1d(in_filters, out_filters, kernel_size, padding=kernel_size // 2)
+        # Start near the identity: every output filter = the mean of the inputs at the centre tap
+        # (+ a little of the default random init to break symmetry), bias 0. One bank of filters
+        # serves all concepts, so with the default init a 1→1 layer (3 weights and a bias) followed
+        # by a ReLU can switch a whole branch off: seen here, the decoders output constants and
+        # the reconstruction loss never reached the encoders.
+        with torch.no_grad():
+            self.conv.weight.mul_(0.1)
+            self.conv.weight[:, :, kernel_size // 2] += 1.0 / in_filters
+            self.conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.ndim == 4 and x.shape[-1] == self.conv.in_channels, \
