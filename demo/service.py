@@ -20,7 +20,7 @@ from svmr.checkpoints import load_checkpoint
 from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.features.extractor import file_digest
 from svmr.gallery import Gallery, safe_id
-from svmr.models.baselines import MeanPoolRetrieval, SlidingWindowLocalizer
+from svmr.models.baselines import training_free_pair
 from svmr.search import DEFAULT_STAGE1, DEFAULT_STAGE2, SearchResult, Searcher
 
 from .prepare import DEFAULT_ROOT, load_demo, prepare_demo
@@ -48,12 +48,7 @@ def models(name: str) -> tuple:
         return stage1, load_checkpoint(DEFAULT_STAGE2)[0]
     if name == BASELINE:
         # the baselines standardize features with the same training statistics as the paper's model
-        retrieval = MeanPoolRetrieval(stage1.config.feature_dim, stage1.config.num_embeddings)
-        localizer = SlidingWindowLocalizer(stage1.config.feature_dim)
-        for model in (retrieval, localizer):
-            model.set_normalization(stage1.mean, stage1.std)
-            model.eval()
-        return retrieval, localizer
+        return training_free_pair(stage1.mean, stage1.std, stage1.config.num_embeddings)
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -93,16 +88,21 @@ class DemoGallery:
         return self.ensure().info["videos"].get(video_id)
 
     def label_of(self, query_path: str | None) -> str | None:
-        """The ground-truth label of a query that is one of the examples (by file content)."""
-        if not query_path:
+        """The ground-truth label of a query that is one of the examples (same content; only
+        files of an example's exact size are hashed, so big uploads cost nothing per search)."""
+        if not query_path or not os.path.exists(query_path):
+            return None
+        size = os.path.getsize(query_path)
+        candidates = [e for e in self.examples() if os.path.exists(e["path"]) and os.path.getsize(e["path"]) == size]
+        if not candidates:
             return None
         digest = file_digest(query_path)
-        return next((e["label"] for e in self.examples() if _example_digest(e["path"]) == digest), None)
+        return next((e["label"] for e in candidates if _example_digest(e["path"]) == digest), None)
 
 
 @functools.lru_cache(maxsize=64)
-def _example_digest(path: str) -> str | None:
-    return file_digest(path) if os.path.exists(path) else None
+def _example_digest(path: str) -> str:
+    return file_digest(path)
 
 
 @dataclass

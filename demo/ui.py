@@ -13,6 +13,7 @@ import gradio as gr
 
 from svmr import video as V
 from svmr.data.footage import footage_path
+from svmr.gallery import Gallery
 
 from . import service as S
 from .render import feature_figure, heatmap_figure, timeline_figure
@@ -39,17 +40,23 @@ def _work_dir() -> str:
 def on_query_upload(path: str | None):
     """New query video: metadata, sliders set to the whole video, a playable preview."""
     if not path:
-        return "Upload a video or pick an example.", gr.update(value=0, maximum=1), gr.update(value=1, maximum=1), None
+        return ("Upload a video or pick an example.", *_full_range(V.MAX_DURATION_S), None)
     try:
         info = V.probe(path)
     except V.VideoError as err:
-        return (_message("Cannot use this file", str(err)), gr.update(value=0, maximum=1),
-                gr.update(value=1, maximum=1), None)
+        return (_message("Cannot use this file", str(err)), *_full_range(V.MAX_DURATION_S),
+                None)
     duration = round(info.duration, 2)
     text = (f"**{os.path.basename(path)}** — {info.duration:.2f} s, {info.num_frames} frames at "
             f"{info.fps:.2f} fps, {info.width}×{info.height}")
     preview, note = _preview(path, 0.0, duration)
-    return (text + note, gr.update(value=0, maximum=duration), gr.update(value=duration, maximum=duration), preview)
+    return (text + note, *_full_range(duration), preview)
+
+
+def _full_range(maximum: float) -> tuple:
+    """Start and end sliders set to ``[0, maximum]`` (the bound follows the video; without one it
+    is the longest video accepted, so API clients can pass any range)."""
+    return gr.update(value=0, maximum=maximum), gr.update(value=maximum, maximum=maximum)
 
 
 def _preview(path: str, start: float, end: float) -> tuple[str | None, str]:
@@ -213,8 +220,6 @@ def show_moment(index: int | None, state: dict | None, demo: S.DemoGallery):
     truth = demo.truth(moment.video) if state["choice"] == S.DEMO_GALLERY else None
     timeline = timeline_figure(hit, moment, truth["segments"] if truth else None, state["label"])
     heatmap = heatmap_figure(hit, moment)
-    from svmr.gallery import Gallery
-
     source = Gallery(state["gallery"]).videos[moment.video].path
     clip = os.path.join(_work_dir(), f"{moment.video}_{moment.start:.2f}-{moment.end:.2f}.mp4")
     try:

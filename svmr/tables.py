@@ -22,7 +22,7 @@ import torch
 from . import evaluation as E
 from .checkpoints import load_checkpoint
 from .data.datasets import BenchmarkFeatures, features_config
-from .models.baselines import MeanPoolRetrieval, SlidingWindowLocalizer
+from .models.baselines import training_free_pair
 from .postprocess import map_proposals, soft_nms
 from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
 from .train.stage2 import evaluation_pairs, localization_metrics
@@ -49,11 +49,7 @@ def _load(directory: str, name: str):
 
 
 def _baselines(data: BenchmarkFeatures):
-    mean, std = data.normalization("train")
-    retrieval, localizer = MeanPoolRetrieval(data.feature_dim), SlidingWindowLocalizer(data.feature_dim)
-    retrieval.set_normalization(mean, std)
-    localizer.set_normalization(mean, std)
-    return retrieval, localizer
+    return training_free_pair(*data.normalization("train"))
 
 
 def stage1_table(data: BenchmarkFeatures, directory: str, split: str = "test") -> tuple[str, dict]:
@@ -163,17 +159,13 @@ def footage_table(footage_dir: str, directory: str, config=None) -> str:
     for ref in bench.references:
         gallery.add(os.path.join(footage_dir, "references", f"{ref.id}.mp4"), extractor)
     truth = {s.label: (r.id, s.start, s.end) for r in bench.references for s in r.segments}
-    mean, std = None, None
     methods = []
     stage1, stage2 = _load(directory, "stage1_ctc_ae"), _load(directory, "stage2_attn_prod")
     if stage1 is not None and stage2 is not None:
         methods.append(("CTC w/ AE + Attn+Prod (paper)", stage1, stage2))
-        mean, std = stage1.mean, stage1.std
-    retrieval, localizer = MeanPoolRetrieval(), SlidingWindowLocalizer()
-    if mean is not None:
-        retrieval.set_normalization(mean, std)
-        localizer.set_normalization(mean, std)
-    methods.append(("mean-pool + sliding window (training-free)", retrieval, localizer))
+    # the baselines standardize with the paper model's training statistics when it is there
+    statistics = (stage1.mean, stage1.std) if stage1 is not None else ()
+    methods.append(("mean-pool + sliding window (training-free)", *training_free_pair(*statistics)))
     rows = []
     for name, first, second in methods:
         searcher = Searcher(gallery, first, second, extractor)

@@ -126,6 +126,17 @@ def _digest_cached(path: str) -> str:
     return _digest_of(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
 
 
+def pixel_statistics(model: torch.nn.Module, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backbone's input mean and std in 0–255 units, shaped ``(1, 3, 1, 1)``."""
+    return tuple(torch.tensor(v, device=device).view(1, 3, 1, 1) * 255 for v in (model.mean, model.std))
+
+
+def frames_to_input(frames: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB frames ``(N, H, W, 3)`` → normalized float ``(N, 3, H, W)`` (channels last)."""
+    x = frames.permute(0, 3, 1, 2).float()
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -196,8 +207,7 @@ class FeatureExtractor:
         self.model = model.to(memory_format=torch.channels_last)
         if self.half:
             self.model = self.model.half()
-        self.mean = torch.tensor(model.mean, device=self.device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(model.std, device=self.device).view(1, 3, 1, 1) * 255
+        self.mean, self.std = pixel_statistics(model, self.device)
         self.feature_dim = model.feature_dim
         self.context = sum(isinstance(m, TemporalShift) for m in model.modules())
         self.cache_dir = cache_dir
@@ -208,8 +218,7 @@ class FeatureExtractor:
     @torch.no_grad()
     def _stem(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 ``(n, H, W, 3)`` → activations before the first shift layer (per frame)."""
-        x = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float()
-        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = frames_to_input(torch.from_numpy(frames).to(self.device), self.mean, self.std)
         return self.model.frame_stem(x.half() if self.half else x)
 
     @torch.no_grad()

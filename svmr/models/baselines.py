@@ -60,3 +60,16 @@ class SlidingWindowLocalizer(Standardized):
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.maps_from_encodings(self.encode_query(query), self.encode_reference(reference))
+
+
+def training_free_pair(mean: torch.Tensor | None = None, std: torch.Tensor | None = None,
+                       num_embeddings: int = 4) -> tuple[MeanPoolRetrieval, SlidingWindowLocalizer]:
+    """Both baselines in eval mode, standardizing with ``mean``/``std`` (``(C,)``; identity when
+    None), e.g. the training statistics a learned model carries in its buffers."""
+    feature_dim = 1280 if mean is None else mean.shape[0]
+    pair = (MeanPoolRetrieval(feature_dim, num_embeddings), SlidingWindowLocalizer(feature_dim))
+    for model in pair:
+        if mean is not None:
+            model.set_normalization(mean, std)
+        model.eval()
+    return pair

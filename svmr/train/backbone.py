@@ -23,7 +23,7 @@ from .. import video as V
 from ..checkpoints import save_checkpoint
 from ..data.benchmark import Benchmark
 from ..features.efficientnet_lite import EfficientNetLite0TSM
-from ..features.extractor import ExtractorConfig
+from ..features.extractor import ExtractorConfig, frames_to_input, pixel_statistics
 from ..features.temporal_shift import set_num_segments
 from .loop import fit
 
@@ -50,9 +50,9 @@ class ClipClassifier(torch.nn.Module):
         for module in [net._conv_stem, net._bn0, *net._blocks[:train_from_block]]:
             module.requires_grad_(False)
         self.head = torch.nn.Linear(self.backbone.feature_dim, num_classes)
-        scale = torch.tensor(self.backbone.mean).view(1, 3, 1, 1) * 255, torch.tensor(self.backbone.std).view(1, 3, 1, 1) * 255
-        self.register_buffer("pixel_mean", scale[0], persistent=False)
-        self.register_buffer("pixel_std", scale[1], persistent=False)
+        pixel_mean, pixel_std = pixel_statistics(self.backbone)
+        self.register_buffer("pixel_mean", pixel_mean, persistent=False)
+        self.register_buffer("pixel_std", pixel_std, persistent=False)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -64,8 +64,7 @@ class ClipClassifier(torch.nn.Module):
     def clip_features(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 ``(B, T, H, W, 3)`` → per-step features ``(B, T, 1280)``."""
         b, t = clips.shape[:2]
-        x = clips.flatten(0, 1).permute(0, 3, 1, 2).float()
-        x = ((x - self.pixel_mean) / self.pixel_std).contiguous(memory_format=torch.channels_last)
+        x = frames_to_input(clips.flatten(0, 1), self.pixel_mean, self.pixel_std)
         set_num_segments(self.backbone, t)
         return self.backbone(x).view(b, t, -1)
 
@@ -144,13 +143,15 @@ def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length:
     log(f"[backbone] val before fine-tuning: {before}")
     # the new classifier learns much faster than the pretrained layers (Adam moves every weight
     # by about lr per step: 1e-4 on all layers wrecked the ImageNet features here)
-    history, seconds = fit(model, step, validate, "map", steps, lr, eval_every, "backbone", log,
-                           lr_scale={"head.": 30.0})
+    lr_scale = {"head.": 30.0}
+    history, seconds = fit(model, step, validate, "map", steps, lr, eval_every, "backbone", log, lr_scale=lr_scale)
     after = validate()
     test_clips, test_labels = load_clips(root, "test", config)
     metrics = {"val_before": before, "val": after, "history": history, "train_seconds": round(seconds, 1),
                "test": class_retrieval_map(pooled_features(model, test_clips), test_labels),
-               "classes": classes}
+               "classes": classes,
+               "settings": {"steps": steps, "batch_size": batch_size, "length": length, "lr": lr,
+                            "lr_scale": lr_scale, "train_from_block": train_from_block, "seed": seed}}
     with torch.no_grad():
         pretrained = ClipClassifier(1, config.fold_div)
         metrics["test_before"] = class_retrieval_map(pooled_features(pretrained, test_clips), test_labels)
@@ -162,8 +163,8 @@ def save_backbone(root: str, out: str, name: str = "backbone_motion", command: s
     """Fine-tune (see :func:`finetune_backbone`) and write ``out/<name>.safetensors`` + JSON."""
     config = ExtractorConfig()
     backbone, metrics = finetune_backbone(root, config=config, **kw)
-    train_config = {k: v for k, v in kw.items() if k != "log"}
+    settings = metrics.pop("settings")
     return save_checkpoint(backbone, os.path.join(out, f"{name}.safetensors"), "efficientnet_lite0_tsm",
-                           {"fold_div": config.fold_div}, metrics=metrics, training=train_config,
+                           {"fold_div": config.fold_div}, metrics=metrics, training=settings,
                            data={"benchmark": os.path.abspath(root), "split": "train", "rate": config.rate,
                                  "size": config.size}, command=command)
