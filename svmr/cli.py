@@ -135,7 +135,8 @@ def cmd_train(args) -> int:
             if variant in ONE_BRANCH:
                 train_one_branch(args.benchmark, args.out, loss=variant, batch_size=args.batch_size or 64, **common)
             else:
-                train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64, **common)
+                train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64,
+                             init=args.init, freeze_projection=args.freeze_projection, **common)
     else:
         from .models.relocalization import FUSIONS
         from .train.stage2 import train_stage2
@@ -252,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="default 1e-4 (backbone) / 1e-3")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", choices=("random", "pca"), default="random",
+                   help="stage1 two-branch models: start the projections at the features' principal components")
+    p.add_argument("--freeze-projection", action="store_true",
+                   help="stage1 two-branch models: train only the CTC filters (with --init pca)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="the paper's tables on a benchmark's test split")

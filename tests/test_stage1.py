@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from svmr.checkpoints import load_checkpoint, save_checkpoint
 from svmr.models.ctc import ConceptTemporalConv, TemporalConv
-from svmr.models.retrieval import (Stage1Config, TwoBranchAutoEncoder, max_cosine_scores, quarter_labels,
+from svmr.models.retrieval import (Stage1Config, TwoBranchAutoEncoder, init_from_pca, max_cosine_scores, quarter_labels,
                                    stage1_loss)
 
 
@@ -151,3 +151,35 @@ def test_reconstruction_loss_reaches_both_encoders(seed):
     assert model.query_encoder.project.weight.grad.norm() > 1e-3
     assert model.reference_encoder.project.weight.grad.norm() > 1e-3
     assert out["query_recon"].std() > 1e-2
+
+
+def test_pca_init_starts_as_a_pca_auto_encoder():
+    """Data on a 6-dimensional subspace of 24 channels: with the PCA init the untrained model
+    reconstructs every step (up to the CTC filters' small random part and the query's pooling in
+    time) and ranks by the subspace coordinates; with the random init it does not."""
+    torch.manual_seed(0)
+    config = Stage1Config(feature_dim=24, embed_dim=12)
+    basis = torch.linalg.qr(torch.randn(24, 6))[0]                      # (24, 6) orthonormal
+    steps = torch.randn(5000, 6) @ basis.T                               # (N, 24) on the subspace
+    pca, random_init = TwoBranchAutoEncoder(config), TwoBranchAutoEncoder(config)
+    assert init_from_pca(pca, steps) == pytest.approx(1.0, abs=1e-5)     # 6 components explain all
+    reference = (torch.randn(8, 6) @ basis.T)[:, :, None].expand(8, 24, 100)  # constant in time
+    query = torch.randn(8, 24, 4)
+    errors = {}
+    for name, model in (("pca", pca), ("random", random_init)):
+        out = model(query, reference)
+        errors[name] = F.mse_loss(out["reference_recon"], out["reference_input"]).item()
+    assert errors["pca"] < 0.05 * F.mse_loss(reference, torch.zeros_like(reference)).item()
+    assert errors["pca"] < 0.1 * errors["random"]
+    # each reference is most similar to a query showing the same content
+    scores = max_cosine_scores(pca.encode_query(reference[:, :, :4]), pca.encode_reference(reference))
+    assert (scores.argmax(dim=1) == torch.arange(8)).all()
+
+
+def test_pca_init_training_records_the_initial_validation(tiny_benchmark, tmp_path):
+    from svmr.train.stage1 import train_stage1
+
+    meta = train_stage1(tiny_benchmark, str(tmp_path), steps=4, batch_size=4, eval_every=2, init="pca",
+                        log=lambda *_: None)
+    assert meta["history"][0]["step"] == 0 and "mAP@10" in meta["history"][0]
+    assert meta["training"]["init"] == "pca" and 0 < meta["training"]["pca_explained_variance"] <= 1

@@ -3,7 +3,11 @@
 Queries are clips cut from real camera footage (and two animated samples). Each reference is
 another real video (or a part of one) into which transformed copies of one or two query clips
 are inserted: cropped, rescaled, brightness-shifted, blurred, resampled to the host's frame
-rate and re-encoded. Ground truth: where each inserted copy sits in the reference. The manifest
+rate and re-encoded. Ground truth: where each inserted copy sits in the reference, and where a
+host video replays a query's own frames untransformed (the sample videos are 4–11 s long, so a
+host cut from the same file as a query cannot avoid them; such a host holds the query's moment as
+much as the inserted copy does, and leaving it out of the truth scored a method that finds it as
+wrong). The manifest
 uses the same :class:`~svmr.data.benchmark.Benchmark` format as the other benchmarks (the label
 of an inserted moment is the id of its query; source video names are file names found by
 :func:`~svmr.data.footage.footage_path`).
@@ -128,14 +132,31 @@ def build_footage_set(out_dir: str, seed: int = 0) -> dict:
                     for frame in chunk:
                         writer.write(transform_frame(frame, params, size) if params else letterbox(frame, size))
                 cursor_new += length
+        segments = sorted(segments + host_copies(pieces, clips, host), key=lambda seg: seg.start)
         references.append(Reference(rid, cursor_new, pieces, segments, 1 + len(inserted)))
     bench = Benchmark({"train": [], "val": [], "test": [q for q, *_ in QUERY_CLIPS]}, queries, references, seed,
                       {"kind": "real footage", "transforms": transforms,
                        "queries": len(queries), "references": len(references),
-                       "inserted_moments": sum(len(r.segments) for r in references)})
+                       "inserted_moments": len(transforms),
+                       "host_replays": sum(len(r.segments) for r in references) - len(transforms)})
     bench.save(os.path.join(out_dir, "manifest.json"))
     with open(os.path.join(out_dir, "manifest.json")) as handle:
         return json.load(handle)
+
+
+def host_copies(pieces: list[Piece], clips: dict, host: str, min_cover: float = 0.5) -> list[Segment]:
+    """Segments where a piece of the ``host`` file replays at least ``min_cover`` of a query
+    clip cut from that file: the overlap, in the reference's time, labelled with the query id."""
+    found = []
+    for piece in pieces:
+        if piece.video != host:
+            continue
+        for qid, (name, q_start, q_end) in clips.items():
+            overlap = min(piece.src_end, q_end) - max(piece.src_start, q_start)
+            if name == host and overlap >= min_cover * (q_end - q_start):
+                start = piece.at + max(piece.src_start, q_start) - piece.src_start
+                found.append(Segment(round(start, 3), round(start + overlap, 3), qid))
+    return found
 
 
 def _query_of(name: str, start: float, clips: dict) -> str:

@@ -157,6 +157,36 @@ class TwoBranchAutoEncoder(Standardized):
                 "reference_input": xr, "reference_recon": self.reference_decoder(zr)}
 
 
+@torch.no_grad()
+def init_from_pca(model: "TwoBranchAutoEncoder", features: torch.Tensor) -> float:
+    """Start an auto-encoder at PCA: every encoder projection maps a step to its top
+    ``d_e / 2`` principal components and their negatives (``[P; −P]``, so the ReLU after it keeps
+    the sign), every decoder projection maps back with ``[Pᵀ, −Pᵀ]``. With the CTC filters'
+    near-identity init the untrained model then reconstructs each step's PCA projection and its
+    embeddings are local means of that projection — the training-free mean-pool baseline in a
+    ``d_e``-dimensional space — and training starts from there instead of from random directions.
+
+    Args:
+        features: ``(N, C)`` standardized feature steps (e.g. a sample of the training steps).
+    Returns:
+        the fraction of the variance the kept components explain.
+    """
+    centred = features - features.mean(dim=0)
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    components = min(model.config.embed_dim // 2, vh.shape[0])               # fewer when C < d_e / 2
+    basis = vh[:components]                                                  # (k, C)
+    encode = torch.cat([basis, -basis])                                      # (2k, C)
+    for encoder in {model.query_encoder, model.reference_encoder}:
+        encoder.project.weight[:2 * components] = encode[:, :, None]         # other rows keep their init
+        encoder.project.bias.zero_()
+    for decoder in {model.query_decoder, model.reference_decoder}:
+        decoder.project.weight.zero_()
+        decoder.project.weight[:, :2 * components] = encode.T[:, :, None]
+        decoder.project.bias.zero_()
+    variance = singular ** 2
+    return float(variance[:components].sum() / variance.sum())
+
+
 def quarter_cosines(e_q: torch.Tensor, e_r: torch.Tensor) -> torch.Tensor:
     """``(B, D)`` and ``(B, D, T)`` → cosine of the query with each reference embedding ``(B, T)``."""
     return F.cosine_similarity(e_q.unsqueeze(-1), e_r, dim=1)

@@ -10,7 +10,7 @@ import torch
 
 def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[], dict], select: str,
         steps: int, lr: float, eval_every: int, name: str, log=print,
-        lr_scale: dict[str, float] | None = None) -> tuple[list[dict], float]:
+        lr_scale: dict[str, float] | None = None, validate_first: bool = False) -> tuple[list[dict], float]:
     """Train ``model`` for ``steps`` optimizer steps.
 
     Args:
@@ -18,6 +18,7 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         validate: returns validation metrics (called in eval mode under ``no_grad``).
         select: the metric whose best value picks the weights kept.
         lr_scale: learning-rate multipliers by parameter-name prefix (e.g. ``{"head.": 10}``).
+        validate_first: also validate the initial weights (history step 0; recorded, never kept).
     Returns:
         ``(history, seconds)``; ``model`` holds the best weights.
     """
@@ -30,6 +31,12 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
     optimizer = torch.optim.Adam([{"params": p, "lr": lr * s} for s, p in groups.items()], lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     best, best_state, history = float("-inf"), None, []
+    if validate_first:
+        model.eval()
+        with torch.no_grad():
+            metrics = validate()
+        history.append({"step": 0, **metrics})
+        log(f"[{name}] step 0 (initial weights) | val {select} {metrics[select]:.4f}")
     started = time.time()
     for index in range(1, steps + 1):
         model.train()

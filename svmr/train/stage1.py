@@ -18,7 +18,7 @@ from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, Stage1Pairs, features_config
 from ..models.retrieval import (OneBranchEncoder, Stage1Config, TwoBranchAutoEncoder, arcface_loss, max_cosine_scores,
-                                resize_features, stage1_loss, triplet_loss)
+                                init_from_pca, resize_features, stage1_loss, triplet_loss)
 from .loop import fit
 
 #: The paper's Table 1 configurations.
@@ -52,6 +52,17 @@ def retrieval_scores(model: TwoBranchAutoEncoder, data: BenchmarkFeatures, split
     return queries, max_cosine_scores(e_q, e_r).numpy()
 
 
+def training_steps(data: BenchmarkFeatures, model: TwoBranchAutoEncoder, count: int = 20000,
+                   seed: int = 0) -> torch.Tensor:
+    """A random sample of ``count`` standardized feature steps of the train split's queries and
+    of all references (the data the normalization statistics come from): ``(count, C)``."""
+    sequences = [data.queries[q.id] for q in data.benchmark.queries_of("train")] + list(data.references.values())
+    steps = torch.from_numpy(np.concatenate(sequences, axis=1))                   # (C, N)
+    chosen = np.random.default_rng(seed).choice(steps.shape[1], min(count, steps.shape[1]), replace=False)
+    chosen = torch.from_numpy(np.sort(chosen))
+    return model._normalize(steps[:, chosen][None])[0].T
+
+
 def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray,
                       ks=(1, 5, 10, 50), map_ks=(1, 5, 10, 50, 100)) -> dict:
     """HR@K and mAP@K; a retrieved video is relevant when it holds a moment of the query's class."""
@@ -67,14 +78,29 @@ def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray
 
 def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int = 3000, batch_size: int = 64,
                  lr: float = 1e-3, seed: int = 0, eval_every: int = 250, key: str | None = None,
-                 data: BenchmarkFeatures | None = None, command: str | None = None, log=print) -> dict:
-    """Train one stage-1 variant; returns its metadata (config, metrics, timings)."""
+                 data: BenchmarkFeatures | None = None, command: str | None = None, init: str = "random",
+                 freeze_projection: bool = False, log=print) -> dict:
+    """Train one stage-1 variant; returns its metadata (config, metrics, timings).
+
+    ``init="pca"`` starts the projections at the training features' principal components
+    (:func:`~svmr.models.retrieval.init_from_pca`) instead of PyTorch's random init;
+    ``freeze_projection`` then keeps them there, so training shapes only the CTC filters, which are
+    shared by all concepts and so cannot learn the training classes' directions in feature space.
+    """
     torch.manual_seed(seed)
     data = data or BenchmarkFeatures(benchmark, key)
     overrides, use_reconstruction = VARIANTS[variant]
     config = replace(Stage1Config(feature_dim=data.feature_dim), **overrides)
     model = TwoBranchAutoEncoder(config)
     model.set_normalization(*data.normalization("train"))
+    explained = None
+    if init == "pca":
+        explained = init_from_pca(model, training_steps(data, model, seed=seed))
+        log(f"[{variant}] PCA init: {config.embed_dim // 2} components explain {explained:.3f} of the variance")
+    if freeze_projection:
+        for name, parameter in model.named_parameters():
+            if ".project." in name:
+                parameter.requires_grad_(False)
     pairs = Stage1Pairs(data, "train", config.reference_length, config.num_embeddings, seed=seed)
 
     def step() -> dict:
@@ -85,7 +111,8 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
     def validate() -> dict:
         return retrieval_metrics(data, *retrieval_scores(model, data, "val", pairs.references))
 
-    history, train_seconds = fit(model, step, validate, "mAP@10", steps, lr, eval_every, variant, log)
+    history, train_seconds = fit(model, step, validate, "mAP@10", steps, lr, eval_every, variant, log,
+                                 validate_first=True)
     metrics = {}
     for split in ("val", "test"):
         split_queries, scores = retrieval_scores(model, data, split, pairs.references)
@@ -93,7 +120,9 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
     meta = {
         "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
         "training": {"variant": variant, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-                     "reconstruction_loss": use_reconstruction, "similarity_weight": 2.0},
+                     "reconstruction_loss": use_reconstruction, "similarity_weight": 2.0, "init": init,
+                     "freeze_projection": freeze_projection,
+                     "pca_explained_variance": explained},
         "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
                  "features": data.key,
                  "extractor": asdict(features_config(benchmark, data.key)),
