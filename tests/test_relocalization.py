@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from svmr.checkpoints import load_checkpoint, save_checkpoint
 from svmr.models.relocalization import (FUSIONS, ReLocalizationNetwork, Stage2Config, gt_iou_map,
                                         proposal_loss)
 
@@ -17,15 +18,39 @@ def test_maps_shapes_and_validity(fusion):
     assert (m_c[:, ~valid] == 0).all() and (m_c[:, valid] > 0).all() and (m_c <= 1).all()
 
 
-def test_fused_atln_equals_dense_reference():
+@pytest.mark.parametrize("attention", ["cosine", "dot"])
+def test_fused_atln_equals_dense_reference(attention):
     torch.manual_seed(0)
-    model = ReLocalizationNetwork(Stage2Config(**SMALL)).eval()
+    model = ReLocalizationNetwork(Stage2Config(attention=attention, **SMALL)).eval()
     query, reference = torch.randn(2, 16, 6), torch.randn(2, 16, 20)
     with torch.no_grad():
         fast = model(query, reference)
         slow = model.dense_forward(query, reference)
     torch.testing.assert_close(fast[0], slow[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fast[1], slow[1], atol=1e-5, rtol=1e-4)
+
+
+def test_cosine_attention_stays_off_the_sigmoid_ends():
+    """The dot-product attention saturates once features grow (seen in training: all 1 or all 0,
+    no gradient); the cosine form is bounded by σ(±s) whatever the scale of the features."""
+    torch.manual_seed(0)
+    for attention in ("cosine", "dot"):
+        model = ReLocalizationNetwork(Stage2Config(attention=attention, **SMALL))
+        f_c, f_r = 50 * torch.rand(2, 8), 50 * torch.rand(2, 8, 20)     # large ReLU-like features
+        att = model.attention_map(f_c, f_r)
+        saturated = ((att < 1e-3) | (att > 1 - 1e-3)).float().mean()
+        if attention == "cosine":
+            bound = torch.sigmoid(torch.tensor(model.config.attention_scale))
+            assert saturated == 0 and (att <= bound + 1e-6).all() and (att >= 1 - bound - 1e-6).all()
+        else:
+            assert saturated > 0.5
+
+
+def test_checkpoints_without_the_attention_option_load_as_dot(tmp_path):
+    config = {k: v for k, v in Stage2Config(**SMALL).to_dict().items() if k not in ("attention", "attention_scale")}
+    model = ReLocalizationNetwork(Stage2Config(attention="dot", **SMALL))
+    save_checkpoint(model, str(tmp_path / "old.safetensors"), "stage2", config)
+    assert load_checkpoint(str(tmp_path / "old.safetensors"))[0].config.attention == "dot"
 
 
 def test_gt_iou_map():

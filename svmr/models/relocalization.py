@@ -2,7 +2,7 @@
 
     query f_Q (B, C_o, l_q) ─base─► mean over time ─► f_c (B, C)
     ref   f_R (B, C_o, T)   ─base─► f_r (B, C, T) ─BM layer─► F_r (B, C, N, T, D)  (never built)
-    attention  Att = σ(⟨Conv3d_{N×1×1}(F_r), f_c⟩)              (B, T, D)
+    attention  Att = σ(s · cos(Conv3d_{N×1×1}(F_r), f_c))       (B, T, D)   (paper: σ(⟨·,·⟩), see below)
     fusion     F'_r = (Att · F_r) ⊙ f_c                          (B, C, N, T, D)
     head       Conv3d_{N×1×1} C→512, ReLU ─► 2D convs ─► σ ─► M_C, M_R   (B, T, D) each
 
@@ -11,6 +11,12 @@ and per-channel factors, so they are folded into the projection before sampling
 (:meth:`BoundaryMatching.project_and_sample`): the same maps as the dense implementation at a
 fraction of its cost. ``fusion`` selects the paper's ablations: ``"attn_prod"`` (the paper's),
 ``"prod"``, ``"attn"``, ``"attn_concat"``, and ``"none"`` (BMN without the query branch).
+
+``attention="dot"`` is the paper's formula as written: the sigmoid of a plain dot product over
+``C = 128`` channels. Trained here, its logits grew until every proposal's attention was exactly 1
+(Attn+Prod: the attention did nothing) or exactly 0 (Attn: the maps became constant, val AUC 0.107),
+and a saturated sigmoid passes no gradient back. ``attention="cosine"`` (default) bounds the
+logit: ``s · cos`` with a fixed ``s = 5`` (attention in [0.007, 0.993]).
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ class Stage2Config:
     hidden_3d: int = 512         # BMN's Conv3d width
     hidden_2d: int = 128
     fusion: str = "attn_prod"
+    attention: str = "cosine"    # or "dot" (the paper's formula; saturates, see the module docstring)
+    attention_scale: float = 5.0  # s, for "cosine"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +70,8 @@ class ReLocalizationNetwork(Standardized):
         super().__init__(config.feature_dim)
         if config.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}")
+        if config.attention not in ("cosine", "dot"):
+            raise ValueError("attention must be 'cosine' or 'dot'")
         self.config = config
         c, n = config.channels, config.num_bins
         self.base = BaseModule(config.feature_dim, c)
@@ -87,10 +97,15 @@ class ReLocalizationNetwork(Standardized):
         return self.base(resize_features(self._normalize(reference), self.config.length))
 
     def attention_map(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
-        """``Att = σ(Σ_c f_c[c] · (W_d * F_r)[c])`` per valid proposal: ``(B, P)``."""
-        weight = torch.einsum("bc,ckn->bkn", f_c, self.attention).unsqueeze(1)      # (B, 1, C, N)
-        logits = self.bm.project_and_sample(f_r, weight).squeeze(1)                  # (B, P)
-        return torch.sigmoid(logits + (f_c * self.attention_bias).sum(dim=1, keepdim=True))
+        """``Att`` per valid proposal ``(B, P)``: ``σ(s · cos(f_c, W_d * F_r + b))`` ("cosine") or
+        ``σ(Σ_c f_c[c] · (W_d * F_r + b)[c])`` ("dot")."""
+        if self.config.attention == "dot":
+            weight = torch.einsum("bc,ckn->bkn", f_c, self.attention).unsqueeze(1)      # (B, 1, C, N)
+            logits = self.bm.project_and_sample(f_r, weight).squeeze(1)                  # (B, P)
+            return torch.sigmoid(logits + (f_c * self.attention_bias).sum(dim=1, keepdim=True))
+        down = self.bm.project_and_sample(f_r, self.attention) + self.attention_bias[None, :, None]  # (B, C, P)
+        cosine = F.cosine_similarity(down, f_c[:, :, None], dim=1, eps=1e-6)                         # (B, P)
+        return torch.sigmoid(self.config.attention_scale * cosine)
 
     def proposal_features(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
         """The head's Conv3d applied to the fused BM map, ReLU'd: ``(B, hidden_3d, P)``."""
@@ -130,7 +145,11 @@ class ReLocalizationNetwork(Standardized):
         f_c, f_r = self.encode_query(query), self.encode_reference(reference)
         bm = self.bm.dense_feature_map(f_r)                                            # (B, C, N, D, S)
         down = torch.einsum("ckn,bknds->bcds", self.attention, bm) + self.attention_bias[None, :, None, None]
-        attention = torch.sigmoid(torch.einsum("bcds,bc->bds", down, f_c))             # (B, D, S)
+        if self.config.attention == "dot":
+            attention = torch.sigmoid(torch.einsum("bcds,bc->bds", down, f_c))         # (B, D, S)
+        else:
+            cosine = F.cosine_similarity(down, f_c[:, :, None, None], dim=1, eps=1e-6)
+            attention = torch.sigmoid(self.config.attention_scale * cosine)
         fused = attention[:, None, None] * bm * f_c[:, :, None, None, None]
         hidden = F.relu(torch.einsum("ocn,bcnds->bods", self.head_3d, fused)
                         + self.head_3d_bias[None, :, None, None])
@@ -140,7 +159,8 @@ class ReLocalizationNetwork(Standardized):
 
 @register("stage2")
 def _build_stage2(config: dict) -> ReLocalizationNetwork:
-    return ReLocalizationNetwork(Stage2Config(**config))
+    # checkpoints written before the "attention" option used the paper's dot product
+    return ReLocalizationNetwork(Stage2Config(**{"attention": "dot", **config}))
 
 
 def gt_iou_map(segments: list[tuple[float, float]], duration: float, length: int) -> torch.Tensor:
