@@ -177,9 +177,30 @@ def test_pca_init_starts_as_a_pca_auto_encoder():
 
 
 def test_pca_init_training_records_the_initial_validation(tiny_benchmark, tmp_path):
+    from svmr.data.datasets import BenchmarkFeatures
     from svmr.train.stage1 import train_stage1
 
+    data = BenchmarkFeatures(tiny_benchmark)
+    # the PCA sample: the steps the normalization uses, all of them when fewer than asked
+    every = np.concatenate([data.queries[q.id] for q in data.benchmark.queries_of("train")]
+                           + list(data.references.values()), axis=1)
+    picked = data.sample_steps("train", 50, seed=3)
+    assert picked.shape == (every.shape[0], 50)
+    assert {col.tobytes() for col in picked.T} <= {col.tobytes() for col in every.T}
+    np.testing.assert_array_equal(data.sample_steps("train", 10 ** 9), every)
+
     meta = train_stage1(tiny_benchmark, str(tmp_path), steps=4, batch_size=4, eval_every=2, init="pca",
-                        log=lambda *_: None)
+                        freeze_projection=True, data=data, log=lambda *_: None)
     assert meta["history"][0]["step"] == 0 and "mAP@10" in meta["history"][0]
     assert meta["training"]["init"] == "pca" and 0 < meta["training"]["pca_explained_variance"] <= 1
+    model, _ = load_checkpoint(str(tmp_path / "stage1_ctc_ae.safetensors"))
+    torch.manual_seed(0)                                   # the trainer's seed: the same initial weights
+    fresh = TwoBranchAutoEncoder(model.config)
+    fresh.set_normalization(model.mean, model.std)
+    init_from_pca(fresh, fresh._normalize(torch.from_numpy(data.sample_steps("train", 20000))[None])[0].T)
+    # frozen: the projections are still exactly the PCA ones; the CTC filters moved
+    torch.testing.assert_close(model.reference_encoder.project.weight, fresh.reference_encoder.project.weight)
+    assert not torch.equal(model.reference_encoder.layers[1].conv.weight, fresh.reference_encoder.layers[1].conv.weight)
+    torch.testing.assert_close(model.query_decoder.project.weight, fresh.query_decoder.project.weight)
+    with pytest.raises(ValueError, match="init='pca'"):
+        train_stage1(tiny_benchmark, str(tmp_path), steps=1, freeze_projection=True, data=data, log=lambda *_: None)

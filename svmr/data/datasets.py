@@ -72,14 +72,28 @@ class BenchmarkFeatures:
         return torch.cat([resize_features(torch.from_numpy(self.references[r])[None], length)
                           for r in self.reference_ids])
 
+    def _step_sequences(self, split: str) -> list[np.ndarray]:
+        """The ``(C, L)`` sequences whose steps the statistics come from: the split's queries and
+        all references."""
+        return [self.queries[q.id] for q in self.benchmark.queries_of(split)] + list(self.references.values())
+
     def normalization(self, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel mean and std over the steps of the split's queries and all references
         (computed once per split: it reads every feature step)."""
         if split not in self._normalization:
-            steps = [self.queries[q.id] for q in self.benchmark.queries_of(split)] + list(self.references.values())
-            stacked = np.concatenate(steps, axis=1)
+            stacked = np.concatenate(self._step_sequences(split), axis=1)
             self._normalization[split] = (torch.from_numpy(stacked.mean(axis=1)), torch.from_numpy(stacked.std(axis=1)))
         return self._normalization[split]
+
+    def sample_steps(self, split: str, count: int, seed: int = 0) -> np.ndarray:
+        """``count`` feature steps drawn without replacement from the same steps as
+        :meth:`normalization` (all of them when there are fewer): ``(C, count)``, raw."""
+        sequences = self._step_sequences(split)
+        ends = np.cumsum([sequence.shape[1] for sequence in sequences])
+        chosen = np.sort(np.random.default_rng(seed).choice(ends[-1], min(count, ends[-1]), replace=False))
+        owner = np.searchsorted(ends, chosen, side="right")                       # sequence of each step
+        offsets = chosen - np.concatenate([[0], ends[:-1]])[owner]
+        return np.stack([sequences[o][:, t] for o, t in zip(owner, offsets)], axis=1)
 
 
 class Stage1Pairs:

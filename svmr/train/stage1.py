@@ -52,17 +52,6 @@ def retrieval_scores(model: TwoBranchAutoEncoder, data: BenchmarkFeatures, split
     return queries, max_cosine_scores(e_q, e_r).numpy()
 
 
-def training_steps(data: BenchmarkFeatures, model: TwoBranchAutoEncoder, count: int = 20000,
-                   seed: int = 0) -> torch.Tensor:
-    """A random sample of ``count`` standardized feature steps of the train split's queries and
-    of all references (the data the normalization statistics come from): ``(count, C)``."""
-    sequences = [data.queries[q.id] for q in data.benchmark.queries_of("train")] + list(data.references.values())
-    steps = torch.from_numpy(np.concatenate(sequences, axis=1))                   # (C, N)
-    chosen = np.random.default_rng(seed).choice(steps.shape[1], min(count, steps.shape[1]), replace=False)
-    chosen = torch.from_numpy(np.sort(chosen))
-    return model._normalize(steps[:, chosen][None])[0].T
-
-
 def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray,
                       ks=(1, 5, 10, 50), map_ks=(1, 5, 10, 50, 100)) -> dict:
     """HR@K and mAP@K; a retrieved video is relevant when it holds a moment of the query's class."""
@@ -94,9 +83,12 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
     model = TwoBranchAutoEncoder(config)
     model.set_normalization(*data.normalization("train"))
     explained = None
+    if freeze_projection and init != "pca":
+        raise ValueError("freeze_projection keeps the projections where init='pca' put them; random ones would stay random")
     if init == "pca":
-        explained = init_from_pca(model, training_steps(data, model, seed=seed))
-        log(f"[{variant}] PCA init: {config.embed_dim // 2} components explain {explained:.3f} of the variance")
+        sample = torch.from_numpy(data.sample_steps("train", 20000, seed))                  # (C, N) raw
+        explained = init_from_pca(model, model._normalize(sample[None])[0].T)
+        log(f"[{variant}] PCA init: the kept components explain {explained:.3f} of the variance")
     if freeze_projection:
         for name, parameter in model.named_parameters():
             if ".project." in name:
