@@ -188,11 +188,11 @@ def cmd_search(args) -> int:
 
     if not os.path.exists(os.path.join(args.gallery, "gallery.json")):
         raise FileNotFoundError(f"no gallery at {args.gallery}: run `python -m svmr index --gallery ...` first")
-    from .checkpoints import load_checkpoint
-    from .search import DEFAULT_STAGE1, DEFAULT_STAGE2
+    from .pipelines import DEFAULT_PIPELINE, build_pipeline
 
-    searcher = Searcher(Gallery(args.gallery), load_checkpoint(args.stage1 or DEFAULT_STAGE1)[0],
-                        load_checkpoint(args.stage2 or DEFAULT_STAGE2)[0])
+    # naming checkpoints without a model means the paper's model (what --stage1/--stage2 always meant)
+    model = args.model or ("paper" if args.stage1 or args.stage2 else DEFAULT_PIPELINE)
+    searcher = Searcher(Gallery(args.gallery), *build_pipeline(model, args.stage1, args.stage2))
     result = searcher.search(args.query, args.start, args.end, top_videos=args.top_videos,
                              moments_per_video=args.moments_per_video)
     if args.json:
@@ -275,7 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=128)
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="find moments like a query clip in a gallery")
+    from .pipelines import DEFAULT_PIPELINE, PIPELINES
+
+    p = sub.add_parser("search", help="find moments like a query clip in a gallery",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="models (--model):\n" + "\n".join(f"  {k:9s} {v}" for k, v in PIPELINES.items()))
     p.add_argument("--gallery", required=True)
     p.add_argument("--query", required=True)
     p.add_argument("--start", type=float, default=0.0)
@@ -283,8 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-videos", type=int, default=10)
     p.add_argument("--moments-per-video", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--stage1", help="stage-1 checkpoint (default: the bundled one)")
-    p.add_argument("--stage2", help="stage-2 checkpoint (default: the bundled one)")
+    p.add_argument("--model", choices=tuple(PIPELINES),
+                   help=f"which pipeline (default {DEFAULT_PIPELINE}; paper when --stage1/--stage2 are given)")
+    p.add_argument("--stage1", help="stage-1 checkpoint of the paper model (default: the bundled one)")
+    p.add_argument("--stage2", help="stage-2 checkpoint of the paper model (default: the bundled one)")
     p.set_defaults(func=cmd_search)
     return parser
 

@@ -1,26 +1,24 @@
 """The search facade: query clip → ranked moments in the gallery.
 
-    query ──extract──► f_Q ──stage 1──► top videos by p = max_i cos(e_q, e_r[i])
-          ──stage 2 on each──► M_C, M_R ──soft-NMS──► moments, score = p · M_R · M_C
+    query ──extract──► f_Q ──stage 1 (retriever)──► top videos by p = max_i cos(e_q, e_r[i])
+          ──stage 2 on each (localizer)──► moments with M_C, M_R ──► score = p · M_R · M_C
+
+Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default).
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import torch
 
-from .checkpoints import REPO_CHECKPOINTS, load_checkpoint
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
-from .models.retrieval import TwoBranchAutoEncoder, reference_index, search_index
-from .postprocess import map_proposals, soft_nms
+from .models.alignment import FrameStatistics
+from .pipelines import DEFAULT_PIPELINE, DEFAULT_STAGE1, DEFAULT_STAGE2, as_localizer, as_retriever, build_pipeline
 
-DEFAULT_STAGE1 = os.path.join(REPO_CHECKPOINTS, "stage1_ctc_ae.safetensors")
-DEFAULT_STAGE2 = os.path.join(REPO_CHECKPOINTS, "stage2_attn_prod.safetensors")
+__all__ = ["DEFAULT_STAGE1", "DEFAULT_STAGE2", "Moment", "VideoHit", "SearchResult", "Searcher"]
 
 
 @dataclass
@@ -40,8 +38,10 @@ class VideoHit:
     video_score: float
     duration: float
     moments: list[Moment]
-    m_c: np.ndarray | None = field(default=None, repr=False)   # (T, D) start × duration
+    m_c: np.ndarray | None = field(default=None, repr=False)   # (S, D) start × duration
     m_r: np.ndarray | None = field(default=None, repr=False)
+    map_starts: np.ndarray | None = field(default=None, repr=False)     # (S,) seconds
+    map_durations: np.ndarray | None = field(default=None, repr=False)  # (D,) seconds
 
 
 @dataclass
@@ -58,57 +58,72 @@ class SearchResult:
         if with_maps:
             for entry, hit in zip(out["videos"], self.videos):
                 entry["m_c"], entry["m_r"] = hit.m_c.tolist(), hit.m_r.tolist()
+                entry["map_starts"], entry["map_durations"] = hit.map_starts.tolist(), hit.map_durations.tolist()
         return out
 
 
 class Searcher:
-    """Searches a :class:`Gallery` with the two-stage model.
+    """Searches a :class:`Gallery` with a retriever (stage 1) and a localizer (stage 2).
 
     Args:
         gallery: the indexed videos.
-        stage1, stage2: models (defaults: the bundled checkpoints).
+        stage1, stage2: a retriever and a localizer (:mod:`svmr.pipelines`), or stage-1 / stage-2
+            networks (wrapped); both None: the registry's ``model``.
         extractor: feature extractor matching the gallery's configuration (built if None).
+        model: registry name used when ``stage1`` and ``stage2`` are None (default ``align``).
     """
 
-    def __init__(self, gallery: Gallery, stage1: TwoBranchAutoEncoder | None = None, stage2=None,
-                 extractor: FeatureExtractor | None = None):
+    def __init__(self, gallery: Gallery, stage1=None, stage2=None, extractor: FeatureExtractor | None = None,
+                 model: str = DEFAULT_PIPELINE):
         self.gallery = gallery
-        self.stage1 = stage1 if stage1 is not None else load_checkpoint(DEFAULT_STAGE1)[0]
-        self.stage2 = stage2 if stage2 is not None else load_checkpoint(DEFAULT_STAGE2)[0]
+        if stage1 is None and stage2 is None:
+            stage1, stage2 = build_pipeline(model)
+        elif stage1 is None or stage2 is None:
+            default1, default2 = build_pipeline("paper")
+            stage1, stage2 = stage1 if stage1 is not None else default1, stage2 if stage2 is not None else default2
+        self.retriever, self.localizer = as_retriever(stage1), as_localizer(stage2)
         self.extractor = extractor or FeatureExtractor(gallery.config)
-        self._embeddings: dict[str, tuple[str, torch.Tensor]] = {}   # id -> (digest, e_r (D, T_emb))
-        self._index: tuple[tuple, torch.Tensor] | None = None        # (ids + digests, (N·T_emb, D) matrix)
+        # id -> (digest, raw stage-1 vectors (V, D), feature sum (C,), steps)
+        self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
+        self._index: tuple[tuple, np.ndarray, np.ndarray, FrameStatistics] | None = None
         self._lock = threading.Lock()  # the caches above are shared by concurrent searches
 
-    @torch.no_grad()
-    def _reference_embeddings(self) -> tuple[list[str], torch.Tensor]:
-        """Gallery ids and the stage-1 search matrix ``(N·T_emb, D)``; embeddings are computed
-        once per file and the matrix once per gallery state."""
-        with self._lock:
-            return self._update_index()
-
-    def _update_index(self) -> tuple[list[str], torch.Tensor]:
-        ids = [v.id for v in self.gallery.list()]
-        for video in self.gallery.list():
-            cached = self._embeddings.get(video.id)
+    def _update_index(self) -> tuple[list[str], np.ndarray, np.ndarray, FrameStatistics]:
+        """Gallery ids, the stage-1 search matrix ``(N, D)`` (unit rows), the video of each row
+        ``(N,)`` and the gallery's feature statistics; vectors are computed once per file and the
+        matrix once per gallery state."""
+        videos = self.gallery.list()
+        ids = [v.id for v in videos]
+        for video in videos:
+            cached = self._vectors.get(video.id)
             if cached is None or cached[0] != video.digest:
-                features = torch.from_numpy(self.gallery.features(video.id).features)[None]
-                self._embeddings[video.id] = (video.digest, self.stage1.encode_reference(features)[0])
-        for stale in set(self._embeddings) - set(ids):
-            del self._embeddings[stale]
-        if not ids:
-            return [], torch.zeros(0)
-        state = tuple((i, self._embeddings[i][0]) for i in ids)
+                sequence = self.gallery.features(video.id)
+                self._vectors[video.id] = (video.digest,
+                                           self.retriever.reference_vectors(sequence.features, sequence.rate),
+                                           sequence.features.sum(axis=1, dtype=np.float64), sequence.length)
+        for stale in set(self._vectors) - set(ids):
+            del self._vectors[stale]
+        state = tuple((i, self._vectors[i][0]) for i in ids)
         if self._index is None or self._index[0] != state:
-            self._index = (state, reference_index(torch.stack([self._embeddings[i][1] for i in ids])))
-        return ids, self._index[1]
+            entries = [self._vectors[i] for i in ids]
+            statistics = FrameStatistics.from_sums([e[2] for e in entries], [e[3] for e in entries])
+            matrix = self.retriever.finalize(np.concatenate([e[1] for e in entries]), statistics)
+            owner = np.concatenate([np.full(len(e[1]), k) for k, e in enumerate(entries)])
+            self._index = (state, matrix.astype(np.float32), owner, statistics)
+        return ids, *self._index[1:]
 
     def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
         if isinstance(query, FeatureSequence):
             return query
         return self.extractor.extract(query, start, end)
 
-    @torch.no_grad()
+    def check_query_length(self, seconds: float, rate: float) -> None:
+        """Raises ValueError when a query of ``seconds`` is longer than every gallery video."""
+        longest = max(v.duration for v in self.gallery.list())
+        if seconds > longest + 1 / rate:
+            raise ValueError(f"The query ({seconds:.1f} s) is longer than every video in the gallery "
+                             f"(longest {longest:.1f} s): choose a shorter clip.")
+
     def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
                top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0) -> SearchResult:
         """Find the gallery videos most similar to the query clip and localize the moments.
@@ -124,32 +139,31 @@ class Searcher:
         started = time.perf_counter()
         sequence = self.query_features(query, start, end)
         timings["query_features_s"] = time.perf_counter() - started
-        query_seconds = sequence.length / sequence.rate
-        longest = max(v.duration for v in self.gallery.list())
-        if query_seconds > longest + 1 / sequence.rate:
-            raise ValueError(f"The query ({query_seconds:.1f} s) is longer than every video in the gallery "
-                             f"(longest {longest:.1f} s): choose a shorter clip.")
+        self.check_query_length(sequence.length / sequence.rate, sequence.rate)
 
         mark = time.perf_counter()
-        ids, index = self._reference_embeddings()
-        q = torch.from_numpy(sequence.features)[None]
-        scores = search_index(self.stage1.encode_query(q), index, self.stage1.config.num_embeddings)[0].numpy()
+        with self._lock:
+            ids, matrix, owner, statistics = self._update_index()
+        query_vector = self.retriever.finalize(self.retriever.query_vector(sequence.features)[None], statistics)[0]
+        scores = np.full(len(ids), -np.inf)
+        np.maximum.at(scores, owner, matrix @ query_vector.astype(np.float32))
+        scores = self.retriever.video_score(scores)
         order = np.argsort(-scores, kind="stable")[:top_videos]
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         hits, moments = [], []
-        f_c = self.stage2.encode_query(q)
+        prepared = self.localizer.prepare_query(sequence, statistics)
         for index in order:
             video = self.gallery.videos[ids[index]]
-            reference = torch.from_numpy(self.gallery.features(video.id).features)[None]
-            m_c, m_r = (m[0].numpy() for m in self.stage2.maps_from_encodings(f_c, self.stage2.encode_reference(reference)))
+            found = self.localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics,
+                                            moments_per_video)
             p = float(scores[index])
-            proposals = map_proposals(m_c, m_r, video.duration)
-            kept = soft_nms(proposals, sigma=0.4, top_k=moments_per_video)
-            video_moments = [Moment(video.id, float(s), float(e), p * float(sc), p, float(c), float(r))
-                             for s, e, sc, c, r in kept if p * sc >= min_score]
-            hits.append(VideoHit(video.id, p, video.duration, video_moments, m_c, m_r))
+            video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), p * float(sc), p, float(c),
+                                    float(r))
+                             for s, e, sc, c, r in found.moments if p * sc >= min_score]
+            hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
+                                 found.starts, found.durations))
             moments += video_moments
         timings["stage2_s"] = time.perf_counter() - mark
         timings["total_s"] = time.perf_counter() - started

@@ -3,15 +3,18 @@
 Every failure to read a file surfaces as :class:`VideoError`, whose message is
 meant for the person who gave us the file ("this file is not a video ...").
 
-Times are seconds of the original video. A frame with index ``i`` is shown at
-``i / fps``; sampling at ``rate`` frames per second over ``[start, end)`` takes
-the frames nearest to ``start + k / rate`` for ``k = 0, 1, ...``.
+Times are seconds of the original video, taken from the container's timestamps: frame ``i`` is
+shown from its presentation time until the next frame's, so variable-frame-rate files (tree.avi:
+68 frames over 29.6 s behind a 15-fps header) keep their real length. Files whose timestamps are
+unusable (missing, non-monotonic, or garbage as in some AVIs with packed B-frames) fall back to
+``i / fps``. Sampling at ``rate`` frames per second over ``[start, end)`` takes the frame shown at
+``start + k / rate`` for ``k = 0, 1, ...``.
 """
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator, Sequence
 
@@ -32,15 +35,28 @@ class VideoInfo:
     """What we know about a video file before decoding its pixels."""
 
     path: str
-    fps: float
+    fps: float             # the stream's nominal (average) rate
     num_frames: int
     width: int
     height: int
+    #: start time in seconds of every frame ``(num_frames,)`` from the container, or None when
+    #: the file's timestamps are unusable (then frame ``i`` starts at ``i / fps``)
+    frame_starts: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: end of the last frame (seconds), with ``frame_starts``
+    end_time: float | None = field(default=None, compare=False)
 
     @property
     def duration(self) -> float:
-        """Length in seconds (``num_frames / fps``)."""
-        return self.num_frames / self.fps
+        """Length in seconds: the end of the last frame (``num_frames / fps`` without timestamps)."""
+        return self.end_time if self.end_time is not None else self.num_frames / self.fps
+
+    @property
+    def variable_rate(self) -> bool:
+        """Whether the frames are unevenly spaced in time (more than 10 % off ``i / fps``)."""
+        if self.frame_starts is None:
+            return False
+        nominal = np.arange(self.num_frames) / self.fps
+        return bool(np.abs(self.frame_starts - nominal).max() > 0.1 * self.duration + 1 / self.fps)
 
 
 def _name(path: str) -> str:
@@ -79,9 +95,6 @@ def probe(path: str) -> VideoInfo:
         raise VideoError(f"{_name(path)}: the video has no frames.")
     if not np.isfinite(fps) or fps <= 0:
         raise VideoError(f"{_name(path)}: the video has no usable frame rate.")
-    if num_frames / fps > MAX_DURATION_S:
-        raise VideoError(f"{_name(path)}: the video is {num_frames / fps / 3600:.1f} h long; "
-                         f"the limit is {MAX_DURATION_S / 3600:.0f} h.")
     try:
         first = reader[0].asnumpy()
         reader[num_frames - 1].asnumpy()
@@ -89,7 +102,28 @@ def probe(path: str) -> VideoInfo:
         raise VideoError(f"{_name(path)}: the video is truncated or corrupt "
                          f"(its frames cannot all be decoded).") from err
     height, width = first.shape[:2]
-    return VideoInfo(path=str(path), fps=fps, num_frames=num_frames, width=width, height=height)
+    starts, end_time = _frame_times(reader, num_frames, fps)
+    info = VideoInfo(path=str(path), fps=fps, num_frames=num_frames, width=width, height=height,
+                     frame_starts=starts, end_time=end_time)
+    if info.duration > MAX_DURATION_S:
+        raise VideoError(f"{_name(path)}: the video is {info.duration / 3600:.1f} h long; "
+                         f"the limit is {MAX_DURATION_S / 3600:.0f} h.")
+    return info
+
+
+def _frame_times(reader, num_frames: int, fps: float) -> tuple[np.ndarray | None, float | None]:
+    """Every frame's ``(start, end)`` presentation time from the container, shifted so the first
+    frame starts at 0; ``(None, None)`` when they are missing, non-finite or out of order."""
+    try:
+        stamps = np.asarray(reader.get_frame_timestamp(np.arange(num_frames)), dtype=np.float64)
+    except Exception:
+        return None, None
+    if stamps.shape != (num_frames, 2) or not np.isfinite(stamps).all():
+        return None, None
+    starts, ends = stamps[:, 0] - stamps[0, 0], stamps[:, 1] - stamps[0, 0]
+    if abs(stamps[0, 0]) > 1.0 or (np.diff(starts) <= 0).any() or ends[-1] <= starts[-1]:
+        return None, None
+    return starts, float(ends[-1])
 
 
 def check_range(info: VideoInfo, start: float = 0.0, end: float | None = None) -> tuple[float, float]:
@@ -120,8 +154,13 @@ def sample_times(start: float, end: float, rate: float) -> np.ndarray:
 
 
 def frame_indices(info: VideoInfo, times: Sequence[float]) -> np.ndarray:
-    """Index of the frame shown at each time (nearest frame start, clamped into the video)."""
-    idx = np.floor(np.asarray(times, dtype=np.float64) * info.fps + 1e-6).astype(np.int64)
+    """Index of the frame shown at each time (the last frame starting at or before it, clamped
+    into the video)."""
+    times = np.asarray(times, dtype=np.float64)
+    if info.frame_starts is not None:
+        idx = np.searchsorted(info.frame_starts, times + 1e-6, side="right") - 1
+    else:
+        idx = np.floor(times * info.fps + 1e-6).astype(np.int64)
     return np.clip(idx, 0, info.num_frames - 1)
 
 
@@ -169,7 +208,7 @@ def iter_frames(path: str, times: Sequence[float], *, size: tuple[int, int] | No
                 yield forward.frames(wanted)
         except Exception as err:
             raise VideoError(f"{_name(path)}: decoding failed near "
-                             f"{wanted[0] / info.fps:.1f} s (corrupt data).") from err
+                             f"{float(np.asarray(times)[lo]):.1f} s (corrupt data).") from err
 
 
 class _ForwardDecoder:
@@ -275,12 +314,13 @@ def write_frames(path: str, frames: np.ndarray | Sequence[np.ndarray], fps: floa
 
 
 def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | None = 640,
-               fps: float | None = None) -> VideoInfo:
+               fps: float | None = None, crf: int = 23) -> VideoInfo:
     """Cut ``[start, end)`` of ``src`` into a browser-playable H.264 mp4 at ``dst``.
 
     Args:
         max_side: downscale so the longer side is at most this many pixels (None keeps size).
         fps: output frame rate (default: the source's).
+        crf: x264 quality (higher: smaller file, more compression artefacts).
     Returns:
         The written clip's :class:`VideoInfo`.
     """
@@ -293,7 +333,7 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
         size = (_even(round(info.width * scale)), _even(round(info.height * scale)))
     tmp = f"{dst}.part.mp4"
     try:
-        with ClipWriter(tmp, out_fps) as writer:
+        with ClipWriter(tmp, out_fps, crf=crf) as writer:
             for chunk in iter_frames(src, sample_times(start, end, out_fps), size=size, info=info):
                 for frame in chunk:
                     writer.write(frame)

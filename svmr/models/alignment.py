@@ -1,0 +1,226 @@
+"""The default pipeline for real footage: multi-scale window retrieval and frame alignment.
+
+Training-free, on the extractor's per-step features (no statistics from procedural video):
+
+* **Frame descriptors.** Every step is centred with the *gallery's* mean feature and L2
+  normalized (:class:`FrameStatistics`). ImageNet features are all positive (after ReLU and
+  pooling), so raw cosines of unrelated frames sit near 0.8; centring puts them near 0 and
+  makes a cosine a measure of what two frames share beyond "a video frame". The step's change
+  from the previous step (L2 normalized, weight ``β = 0.5``) is appended, so what moves in a
+  shot counts beside what it shows (a street camera's people over its fixed background).
+* **Stage 1** (:class:`WindowRetrieval`): each video is stored as the mean descriptors of windows
+  of 2, 4, 8 and 16 s (half-window stride; one whole-video vector when it is shorter), so a short
+  clip meets windows of about its own length instead of a quarter of the video. Score
+  ``p = max(0, max_w cos(mean(Q) − μ, mean(W) − μ))``, grouped by video.
+* **Stage 2** (:class:`AlignmentLocalizer`): the query × reference step similarity matrix ``S``
+  (centred cosines); for every start ``s`` (one per step) and duration ``d`` (0.5× to 2× the
+  query, in 9 geometric steps) the query is laid over ``[s, s + d)`` and ``M(s, d)`` is the mean
+  of ``S`` along that path (linear interpolation): a start × duration map whose resolution follows
+  the clip, not the video's length. Its local maxima are the candidates; each is trimmed to the
+  run of query steps that actually match (maximum-sum run of ``S − τ`` along the path, ``τ`` half
+  the path's mean), which handles clips only partly present. This is the diagonal-alignment family
+  of video copy localization (VCSL's DP/temporal-network methods find runs of high similarity in
+  the same matrix) restricted to near-constant speed.
+
+Scores, each in [0, 1]: ``p`` (stage 1, above), ``M_C`` the mean centred cosine between the
+query's steps and the moment's steps along the alignment (clipped at 0), and ``M_R`` the share of
+the query's steps the trimmed match covers. The moment's score is ``p · M_C · M_R``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: stage-1 window lengths in seconds (stride: half a window)
+WINDOW_SECONDS = (2.0, 4.0, 8.0, 16.0)
+#: stage-2 durations relative to the query's length
+DURATION_SCALES = tuple(2.0 ** (k / 4) for k in range(-4, 5))
+
+
+@dataclass
+class FrameStatistics:
+    """The gallery's mean feature ``(C,)``, from per-video sums (so adding or removing a video
+    updates it without reading the others)."""
+
+    mean: np.ndarray
+    change_weight: float = 0.5   # β
+
+    @classmethod
+    def from_sums(cls, sums: list[np.ndarray], counts: list[int]) -> "FrameStatistics":
+        total = np.sum(sums, axis=0) if sums else None
+        count = max(1, int(np.sum(counts)))
+        return cls((total / count).astype(np.float32) if total is not None else np.zeros(0, np.float32))
+
+    def descriptors(self, features: np.ndarray) -> np.ndarray:
+        """``(C, L)`` raw features → unit-norm step descriptors ``(2C, L)``: the centred step and
+        ``β`` × its change from the previous step (the first step uses the second's change)."""
+        appearance = _unit_columns(features - self.mean[:, None])
+        change = np.diff(features, axis=1)
+        change = np.concatenate([change[:, :1], change], axis=1) if change.shape[1] else np.zeros_like(features)
+        return _unit_columns(np.concatenate([appearance, self.change_weight * _unit_columns(change)]))
+
+
+def _unit_columns(x: np.ndarray) -> np.ndarray:
+    return (x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-6)).astype(np.float32)
+
+
+def window_means(features: np.ndarray, rate: float, seconds=WINDOW_SECONDS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean raw feature of every window: ``(C, L)`` → ``(V, C)`` means and ``(V, 2)`` step ranges
+    ``[start, end)``. Windows of each length in ``seconds`` at half-window stride, the last one
+    flush with the end; a video shorter than a window gets one whole-video window instead."""
+    length = features.shape[1]
+    cumulative = np.concatenate([np.zeros((features.shape[0], 1), np.float64),
+                                 np.cumsum(features, axis=1, dtype=np.float64)], axis=1)
+    ranges = set()
+    for window_s in seconds:
+        width = max(1, int(round(window_s * rate)))
+        if width >= length:
+            ranges.add((0, length))
+            continue
+        stride = max(1, width // 2)
+        starts = list(range(0, length - width + 1, stride))
+        if starts[-1] != length - width:
+            starts.append(length - width)
+        ranges.update((s, s + width) for s in starts)
+    spans = np.array(sorted(ranges), dtype=np.int64)
+    means = (cumulative[:, spans[:, 1]] - cumulative[:, spans[:, 0]]) / (spans[:, 1] - spans[:, 0])
+    return means.T.astype(np.float32), spans
+
+
+class WindowRetrieval:
+    """Stage 1 of the default pipeline (see the module docstring). Vectors are stored raw
+    (uncentred) so the gallery's mean can change without recomputing them from features."""
+
+    name = "windows"
+
+    def __init__(self, seconds=WINDOW_SECONDS):
+        self.seconds = tuple(seconds)
+
+    def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
+        """``(C, L)`` → ``(V, C)`` raw window means."""
+        return window_means(features, rate, self.seconds)[0]
+
+    def query_vector(self, features: np.ndarray) -> np.ndarray:
+        """``(C, L)`` → ``(C,)`` raw mean."""
+        return features.mean(axis=1).astype(np.float32)
+
+    @staticmethod
+    def finalize(vectors: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
+        """Raw vectors ``(N, C)`` → centred, unit-norm rows (the search matrix)."""
+        centred = vectors - statistics.mean[None]
+        return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-6)
+
+    @staticmethod
+    def video_score(cosine: np.ndarray) -> np.ndarray:
+        """Max cosine → ``p`` in [0, 1]."""
+        return np.clip(cosine, 0.0, 1.0)
+
+
+@dataclass
+class Alignment:
+    """A localizer's output for one reference video.
+
+    Attributes:
+        moments: rows ``(start_s, end_s, score, confidence, regression)``, best first.
+        m_c, m_r: ``(S, D)`` maps over start × duration (``M_C`` and ``M_R``).
+        starts, durations: ``(S,)`` and ``(D,)`` seconds: the maps' axes.
+    """
+
+    moments: np.ndarray
+    m_c: np.ndarray
+    m_r: np.ndarray
+    starts: np.ndarray
+    durations: np.ndarray
+
+
+def path_similarities(similarity: np.ndarray, starts: np.ndarray, duration: float) -> np.ndarray:
+    """``S`` ``(Lq, Lr)`` sampled along the query laid over ``[s, s + duration)`` for each start:
+    ``(len(starts), Lq)``, linear interpolation between reference steps."""
+    lq, lr = similarity.shape
+    positions = starts[:, None] + (np.arange(lq)[None, :] + 0.5) * duration / lq - 0.5   # (S, Lq)
+    positions = np.clip(positions, 0, lr - 1)
+    lo = np.floor(positions).astype(np.int64)
+    hi = np.minimum(lo + 1, lr - 1)
+    weight = positions - lo
+    rows = np.arange(lq)[None, :]
+    return similarity[rows, lo] * (1 - weight) + similarity[rows, hi] * weight
+
+
+def best_run(values: np.ndarray, threshold: float) -> tuple[int, int]:
+    """``[a, b)``: the contiguous run maximizing ``Σ (values − threshold)`` (at least one step)."""
+    gains = values - threshold
+    best, best_span, current, start = -np.inf, (0, 1), 0.0, 0
+    for index, gain in enumerate(gains):
+        if current <= 0:
+            current, start = 0.0, index
+        current += gain
+        if current > best:
+            best, best_span = current, (start, index + 1)
+    return best_span
+
+
+class AlignmentLocalizer:
+    """Stage 2 of the default pipeline (see the module docstring)."""
+
+    name = "alignment"
+
+    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5):
+        self.scales = tuple(scales)
+        self.trim = trim
+
+    def maps(self, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``S (Lq, Lr)`` → ``M (Lr, D)`` mean path similarity (NaN where the path leaves the
+        reference), the durations in steps ``(D,)`` and the coverage map ``(Lr, D)`` (share of
+        path steps above half the map's peak)."""
+        lq, lr = similarity.shape
+        durations = np.unique(np.clip(np.round(np.array(self.scales) * lq), 1, lr)).astype(np.float64)
+        starts = np.arange(lr, dtype=np.float64)
+        mean_map = np.full((lr, len(durations)), np.nan, np.float32)
+        paths = []
+        for k, duration in enumerate(durations):
+            valid = starts + duration <= lr
+            values = path_similarities(similarity, starts[valid], duration)
+            mean_map[valid, k] = values.mean(axis=1)
+            paths.append((valid, values))
+        peak = max(float(np.nanmax(mean_map)), 1e-6) if np.isfinite(mean_map).any() else 1e-6
+        coverage = np.full_like(mean_map, np.nan)
+        for k, (valid, values) in enumerate(paths):
+            coverage[valid, k] = (values >= 0.5 * peak).mean(axis=1)
+        return mean_map, durations, coverage
+
+    def localize(self, query: np.ndarray, reference: np.ndarray, rate: float, top_k: int = 5,
+                 sigma: float = 0.4) -> Alignment:
+        """Moments of ``reference`` like ``query``.
+
+        Args:
+            query, reference: step descriptors ``(C, Lq)`` and ``(C, Lr)`` (:meth:`FrameStatistics.descriptors`).
+            rate: steps per second (both).
+        """
+        from ..postprocess import soft_nms
+
+        similarity = query.T @ reference                                    # (Lq, Lr)
+        lq, lr = similarity.shape
+        if lr < 1 or lq < 1:
+            raise ValueError("empty feature sequence")
+        mean_map, durations, coverage = self.maps(similarity)
+        filled = np.where(np.isfinite(mean_map), mean_map, -np.inf)
+        best_k = filled.argmax(axis=1)                                      # best duration per start
+        profile = filled[np.arange(lr), best_k]
+        radius = max(1, lq // 2)
+        candidates = [s for s in range(lr) if np.isfinite(profile[s])
+                      and profile[s] >= profile[max(0, s - radius):s + radius + 1].max()]
+        rows = []
+        for s in candidates:
+            duration = durations[best_k[s]]
+            values = path_similarities(similarity, np.array([float(s)]), duration)[0]     # (Lq,)
+            a, b = best_run(values, self.trim * max(float(values.mean()), 0.0))
+            confidence = float(np.clip(values[a:b].mean(), 0.0, 1.0))
+            regression = (b - a) / lq
+            start = (s + a * duration / lq) / rate
+            end = (s + b * duration / lq) / rate
+            rows.append((start, end, confidence * regression, confidence, regression))
+        proposals = np.array(rows, dtype=np.float64).reshape(-1, 5)
+        kept = soft_nms(proposals, sigma=sigma, top_k=top_k)
+        return Alignment(kept, np.nan_to_num(np.clip(mean_map, 0, 1)), np.nan_to_num(coverage),
+                         np.arange(lr) / rate, durations / rate)
