@@ -60,18 +60,27 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
 
 
 def heatmap_figure(hit: VideoHit, chosen: Moment | None):
-    """BM confidence map ``M_C`` over (start, duration) in seconds; the chosen moment circled."""
-    m_c = np.asarray(hit.m_c)                                   # (T, D): [start index, duration index]
-    steps = m_c.shape[0]
-    step = hit.duration / steps
-    valid = np.add.outer(np.arange(steps), np.arange(m_c.shape[1])) < steps
+    """Confidence map ``M_C`` over (start, duration) in seconds, on the localizer's own axes (the
+    paper model's T × T bins, or the default's one start per step × durations around the
+    query's); the chosen moment circled."""
+    m_c = np.asarray(hit.m_c, dtype=np.float64)                 # (S, D): [start index, duration index]
+    starts, durations = np.asarray(hit.map_starts), np.asarray(hit.map_durations)
+    valid = starts[:, None] + durations[None, :] <= hit.duration + 1e-6
     shown = np.where(valid, m_c, np.nan)
     fig, ax = plt.subplots(figsize=(4.8, 4), constrained_layout=True)
-    image = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=max(1e-6, np.nanmax(shown)),
-                      extent=[0, hit.duration, step / 2, hit.duration + step / 2])
+    image = ax.pcolormesh(_edges(starts), _edges(durations), shown.T, cmap="viridis", vmin=0,
+                          vmax=max(1e-6, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0))
     fig.colorbar(image, ax=ax, shrink=0.85, label="M_C")
     if chosen is not None:
         ax.plot([chosen.start], [chosen.end - chosen.start], marker="o", markersize=12, markerfacecolor="none",
                 markeredgecolor="red", markeredgewidth=2)
     ax.set(xlabel="start (s)", ylabel="duration (s)", title=hit.video)
     return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around increasing cell positions ``(n,)`` → ``(n + 1,)``."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    middle = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])

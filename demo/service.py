@@ -16,18 +16,19 @@ import uuid
 from dataclasses import dataclass, field
 
 from svmr import video as V
-from svmr.checkpoints import load_checkpoint
 from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.features.extractor import file_digest
 from svmr.gallery import Gallery, safe_id
-from svmr.models.baselines import training_free_pair
-from svmr.search import DEFAULT_STAGE1, DEFAULT_STAGE2, SearchResult, Searcher
+from svmr.pipelines import build_pipeline
+from svmr.search import SearchResult, Searcher
 
 from .prepare import DEFAULT_ROOT, load_demo, prepare_demo
 
+ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
 PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
 BASELINE = "Training-free baseline: mean-pooled features + sliding-window cosine"
-MODELS = (PAPER, BASELINE)
+#: menu label → registry name (:mod:`svmr.pipelines`)
+MODELS = {ALIGN: "align", PAPER: "paper", BASELINE: "baseline"}
 DEMO_GALLERY = "Demo gallery"
 MY_GALLERY = "My videos"
 MAX_UPLOAD_SECONDS = 20 * 60     # per uploaded gallery video
@@ -42,14 +43,8 @@ def extractor() -> FeatureExtractor:
 
 @functools.lru_cache(maxsize=None)
 def models(name: str) -> tuple:
-    """``(stage 1, stage 2)`` for a model choice."""
-    stage1, _ = load_checkpoint(DEFAULT_STAGE1)
-    if name == PAPER:
-        return stage1, load_checkpoint(DEFAULT_STAGE2)[0]
-    if name == BASELINE:
-        # the baselines standardize features with the same training statistics as the paper's model
-        return training_free_pair(stage1.mean, stage1.std, stage1.config.num_embeddings)
-    raise ValueError(f"unknown model {name!r}")
+    """``(retriever, localizer)`` for a menu label (or a registry name)."""
+    return build_pipeline(MODELS.get(name, name))
 
 
 class DemoGallery:

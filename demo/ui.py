@@ -22,10 +22,15 @@ PREVIEW_MAX_SECONDS = 60.0
 RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video score p", "M_C", "M_R"]
 GALLERY_COLUMNS = ["video", "duration (s)", "size", "source", "annotated moments"]
 INTRO = """# svmr — semantic video moments retrieval
-Give a **query clip**; svmr finds the gallery videos holding semantically similar moments and
-localizes them (stage 1 ranks videos by max cosine of auto-encoder embeddings, stage 2 predicts a
-boundary-matching map of start × duration). Pick an example or upload a video, trim the query,
-choose a gallery and press **Search**."""
+Give a **query clip**; svmr finds the gallery videos holding the same or similar moments and
+localizes them (stage 1 ranks videos, stage 2 scores every start × duration in the best ones).
+Pick an example or upload a video, trim the query, choose a gallery and press **Search**."""
+SCORES_NOTE = """**Reading the scores** (each in 0–1; score = p · M_C · M_R):
+**p** — how much the video as a whole resembles the query (stage 1: its best-matching stretch).
+**M_C** — how closely the moment's frames match the query's frames, in order (default model: mean
+frame similarity along the alignment; paper model: BM confidence). **M_R** — how well the moment's
+boundaries fit (default model: the share of the query that the moment covers; paper model: predicted
+overlap with the true moment)."""
 
 
 def _message(kind: str, text: str) -> str:
@@ -282,19 +287,20 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                     gallery_status = gr.Markdown(elem_id="gallery_status")
         gr.Markdown("### 3. Search")
         with gr.Row():
-            model = gr.Dropdown(list(S.MODELS), value=S.PAPER, label="Model", elem_id="model", scale=3)
+            model = gr.Dropdown(list(S.MODELS), value=S.ALIGN, label="Model", elem_id="model", scale=3)
             top_videos = gr.Slider(1, 20, value=5, step=1, label="Top videos", elem_id="top_videos")
             moments_per_video = gr.Slider(1, 10, value=3, step=1, label="Moments per video", elem_id="moments_per_video")
             min_score = gr.Slider(0, 1, value=0, step=0.01, label="Score threshold", elem_id="min_score")
         search = gr.Button("Search", variant="primary", elem_id="search")
         search_status = gr.Markdown(elem_id="search_status")
         table = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, elem_id="results_table", max_height=300)
+        gr.Markdown(SCORES_NOTE, elem_id="scores_note")
         with gr.Row():
             chooser = gr.Dropdown([], label="Moment", elem_id="moment_choice", scale=3)
             json_file = gr.File(label="All results (JSON)", elem_id="results_json", scale=1)
         with gr.Row():
             timeline = gr.Plot(label="Timeline", elem_id="timeline")
-            heatmap = gr.Plot(label="BM confidence map", elem_id="heatmap")
+            heatmap = gr.Plot(label="Confidence map M_C (start × duration)", elem_id="heatmap")
         with gr.Row():
             clip = gr.Video(label="Moment clip", interactive=False, elem_id="moment_clip", height=320)
             clip_file = gr.File(label="Download the moment", elem_id="moment_file")

@@ -107,8 +107,16 @@ def cmd_extract_benchmark(args) -> int:
 def cmd_build_footage_set(args) -> int:
     from .data.footage_set import build_footage_set
 
-    manifest = build_footage_set(args.out, seed=args.seed)
+    manifest = build_footage_set(args.out, seed=args.seed, extended=args.extended)
     print(json.dumps(manifest["info"], indent=1))
+    return 0
+
+
+def cmd_build_own_clips(args) -> int:
+    from .data.own_clips import build_own_clips
+
+    manifest = build_own_clips(args.out, seed=args.seed)
+    print(json.dumps({k: v for k, v in manifest["info"].items() if k != "reshared"}, indent=1))
     return 0
 
 
@@ -149,7 +157,10 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .tables import evaluate_all
 
-    report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage)
+    if not (args.benchmark or args.footage or args.own_clips):
+        raise ValueError("give --benchmark, --footage or --own-clips (or several)")
+    report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage,
+                          args.own_clips)
     print(report)
     if args.out:
         with open(args.out, "w") as handle:
@@ -237,7 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-footage-set", help="real-footage localization set from the BSD sample videos")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--extended", action="store_true", help="31 queries (the evaluation's set) instead of the demo's 9")
     p.set_defaults(func=cmd_build_footage_set)
+
+    p = sub.add_parser("build-own-clips", help="'clip from my own video' set: 40 real clips, half re-shared, "
+                                               "in a gallery of the real sample videos")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_build_own_clips)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
     p.add_argument("model", choices=("backbone", "stage1", "stage2"),
@@ -259,12 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage1 two-branch models: train only the CTC filters (with --init pca)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="the paper's tables on a benchmark's test split")
-    p.add_argument("--benchmark", required=True)
+    p = sub.add_parser("evaluate", help="real-footage tables (every model) and the paper's tables on a benchmark's "
+                                        "test split")
+    p.add_argument("--benchmark", help="procedural or other built benchmark (with features)")
     p.add_argument("--checkpoints", default="checkpoints")
     p.add_argument("--features-key")
     p.add_argument("--split", default="test", choices=("val", "test"))
-    p.add_argument("--footage", help="a real-footage set (build-footage-set) for the end-to-end table")
+    p.add_argument("--footage", help="a real-footage set (build-footage-set --extended)")
+    p.add_argument("--own-clips", help="a 'clip from my own video' set (build-own-clips)")
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 

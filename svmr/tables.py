@@ -122,8 +122,21 @@ def end_to_end_table(data: BenchmarkFeatures, directory: str, stage1_scores: dic
     return _markdown(rows, [f"Prec@{n}" for n in ns])
 
 
-def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: str = "test",
-                 footage: str | None = None) -> str:
+def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, split: str = "test",
+                 footage: str | None = None, own_clips: str | None = None) -> str:
+    """Real-footage tables first (every set given), then the paper's tables on ``benchmark``."""
+    real = []
+    config = features_config(benchmark, key) if benchmark else None
+    for title, set_dir in (("Clip from my own video", own_clips), ("Real-footage set, transformed inserted clips",
+                                                                   footage)):
+        if set_dir:
+            real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory))
+    if not benchmark:
+        return "\n\n".join(real)
+    return "\n\n".join(real + [_procedural_tables(benchmark, directory, key, split)])
+
+
+def _procedural_tables(benchmark: str, directory: str, key: str | None, split: str) -> str:
     data = BenchmarkFeatures(benchmark, key)
     counts = (f"{len(data.benchmark.queries_of(split))} {split} queries (unseen classes), "
               f"{len(data.reference_ids)} references")
@@ -138,55 +151,77 @@ def evaluate_all(benchmark: str, directory: str, key: str | None = None, split: 
         "**With vs. without the query branch, by classes per reference (Table 6).**\n\n" + table6,
         "**End to end (Table 9).** Moments from the top-10 stage-1 videos, 10 per video, ranked by "
         "p·M_R·M_C; a clip counts when tIoU > 0.5 with a moment of the query's class.\n\n" + table9,
-    ] + (["**End to end on real footage.** " + footage_table(footage, directory, features_config(benchmark, key))]
-         if footage else []))
+    ])
 
 
-def footage_table(footage_dir: str, directory: str, config=None) -> str:
-    """End to end on the real-footage set: each query clip searched in a gallery of the set's
-    references (indexed on first use, one gallery per extractor configuration: the benchmark's,
-    which the models were trained on). A video is correct when it holds the query's moment (the
-    inserted copy, or the host's own replay of it); HR@1: a correct video first; Prec@1: the top
-    moment matches one of the query's moments (tIoU > 0.5); tIoU: the best-ranked moment in the
-    best-ranked correct video against that video's moments of the query (0 when none is found)."""
+def reference_path(set_dir: str, video_id: str) -> str:
+    """A real-footage set's reference video file (``references/<id>.mp4`` or ``gallery/<id>.*``)."""
+    for folder in ("references", "gallery"):
+        root = os.path.join(set_dir, folder)
+        if os.path.isdir(root):
+            match = sorted(f for f in os.listdir(root) if os.path.splitext(f)[0] == video_id)
+            if match:
+                return os.path.join(root, match[0])
+    raise FileNotFoundError(f"no video {video_id} in {set_dir}")
+
+
+def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
+    """Every query of a real-footage set (Benchmark format) searched with each ``name → Searcher``.
+
+    Per method: HR@1 (a video holding the query's moment comes first), top-moment tIoU ≥ 0.5 (the
+    best-ranked moment overall overlaps one of the query's moments in its video), the mean of that
+    tIoU (0 when the top moment's video holds none), and the median search time.
+    """
     from .data.benchmark import Benchmark
-    from .features import ExtractorConfig, FeatureExtractor
-    from .gallery import Gallery
-    from .search import Searcher
 
-    bench = Benchmark.load(os.path.join(footage_dir, "manifest.json"))
-    config = config or ExtractorConfig()
-    gallery = Gallery(os.path.join(footage_dir, f"gallery-{config.key()}"), config)
-    extractor = FeatureExtractor(gallery.config)
-    for ref in bench.references:
-        gallery.add(os.path.join(footage_dir, "references", f"{ref.id}.mp4"), extractor)
+    bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
     truth: dict[str, dict[str, list]] = {}          # query id → {video id: [[start, end], ...]}
     for ref in bench.references:
         for seg in ref.segments:
             truth.setdefault(seg.label, {}).setdefault(ref.id, []).append([seg.start, seg.end])
-    methods = []
-    stage1, stage2 = _load(directory, "stage1_ctc_ae"), _load(directory, "stage2_attn_prod")
-    if stage1 is not None and stage2 is not None:
-        methods.append(("CTC w/ AE + Attn+Prod (paper)", stage1, stage2))
-    # the baselines standardize with the paper model's training statistics when it is there
-    statistics = (stage1.mean, stage1.std) if stage1 is not None else ()
-    methods.append(("mean-pool + sliding window (training-free)", *training_free_pair(*statistics)))
-    rows = []
-    for name, first, second in methods:
-        searcher = Searcher(gallery, first, second, extractor)
-        hits, precise, overlaps = [], [], []
+    rows = {}
+    for name, searcher in searchers.items():
+        hits, overlaps, seconds = [], [], []
         for query in bench.queries:
-            result = searcher.search(os.path.join(footage_dir, "queries", f"{query.id}.mp4"), top_videos=3,
+            result = searcher.search(os.path.join(set_dir, "queries", f"{query.id}.mp4"), top_videos=3,
                                      moments_per_video=5)
             moments = truth[query.id]
             hits.append(result.videos[0].video in moments)
             top = result.moments[0]
-            precise.append(top.video in moments and E.tiou([top.start, top.end], moments[top.video]).max() > 0.5)
-            in_video = next((m for m in result.moments if m.video in moments), None)
-            overlaps.append(E.tiou([in_video.start, in_video.end], moments[in_video.video]).max() if in_video else 0.0)
-        rows.append((name, {"HR@1": float(np.mean(hits)), "Prec@1": float(np.mean(precise)),
-                            "top-moment tIoU": float(np.mean(overlaps))}))
+            overlaps.append(float(E.tiou([top.start, top.end], moments[top.video]).max()) if top.video in moments
+                            else 0.0)
+            seconds.append(result.timings["total_s"])
+        rows[name] = {"HR@1": float(np.mean(hits)), "top tIoU ≥ 0.5": float(np.mean(np.array(overlaps) >= 0.5)),
+                      "mean top tIoU": float(np.mean(overlaps)), "median s / search": float(np.median(seconds))}
+    return rows
+
+
+def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints") -> str:
+    """:func:`real_footage_scores` for every registry model (:mod:`svmr.pipelines`) on one set,
+    its references indexed into ``<set>/gallery-<extractor key>`` on first use."""
+    from .data.benchmark import Benchmark
+    from .features import ExtractorConfig, FeatureExtractor
+    from .gallery import Gallery
+    from .pipelines import PIPELINES, build_pipeline
+    from .search import Searcher
+
+    bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
+    config = config or ExtractorConfig()
+    gallery = Gallery(os.path.join(set_dir, f"gallery-{config.key()}"), config)
+    extractor = FeatureExtractor(gallery.config)
+    for ref in bench.references:
+        gallery.add(reference_path(set_dir, ref.id), extractor, video_id=ref.id)
+    stage1 = os.path.join(directory, "stage1_ctc_ae.safetensors")
+    stage2 = os.path.join(directory, "stage2_attn_prod.safetensors")
+    searchers = {}
+    for name in PIPELINES:
+        if name != "align" and not os.path.exists(stage1):
+            continue
+        searchers[name] = Searcher(gallery, *build_pipeline(name, stage1, stage2), extractor=extractor)
+    rows = real_footage_scores(set_dir, searchers)
     annotated = sum(len(r.segments) for r in bench.references)
-    return (f"{len(bench.queries)} real query clips, {len(bench.references)} real reference videos, "
-            f"{annotated} annotated moments.\n\n"
-            + _markdown(rows, ["HR@1", "Prec@1", "top-moment tIoU"]))
+    keys = ["HR@1", "top tIoU ≥ 0.5", "mean top tIoU", "median s / search"]
+    return (f"{bench.info.get('kind', 'real footage')}: {len(bench.queries)} real query clips, "
+            f"{len(bench.references)} real gallery videos, {annotated} annotated moments.\n\n"
+            + _markdown([(f"{name} ({PIPELINES[name].split(':')[0]})" if name == "align" else name, rows[name])
+                         for name in searchers], keys))

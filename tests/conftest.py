@@ -55,3 +55,9 @@ def demo_gallery(tmp_path_factory, vtest, bikes):
 
     small = dict(num_sources=8, seed=5, num_classes=4, size=96)
     return DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=small).ensure(log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def tree() -> str:
+    """tree.avi: 68 frames over 29.6 s behind a 15-fps header (variable frame rate)."""
+    return _path_or_skip("tree.avi")

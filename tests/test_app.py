@@ -25,7 +25,7 @@ def client(url):
     return Client(url, verbose=False)
 
 
-def _search(client, query, start=0.0, end=None, gallery=S.DEMO_GALLERY, model=S.PAPER, top=5, per_video=3,
+def _search(client, query, start=0.0, end=None, gallery=S.DEMO_GALLERY, model=S.ALIGN, top=5, per_video=3,
             threshold=0.0):
     if end is None:
         try:

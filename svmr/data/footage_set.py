@@ -47,6 +47,24 @@ REFERENCES = (
     ("ref_bunny", "bigbuckbunny.mp4", 0.0, 5.2, ("megamind_a",)),
     ("ref_vtest4", "vtest.avi", 30.0, 50.0, ()),   # a distractor with nothing inserted
 )
+#: more clips for the evaluation (``extended=True``): 31 queries in all. Clips of one file never
+#: overlap by half, so an inserted copy holds its own query only.
+EXTRA_QUERY_CLIPS = (
+    ("vtest_c", "vtest.avi", 0.5, 4.5), ("vtest_d", "vtest.avi", 16.0, 20.0), ("vtest_e", "vtest.avi", 22.0, 26.5),
+    ("vtest_f", "vtest.avi", 28.0, 32.0), ("vtest_g", "vtest.avi", 34.0, 38.0), ("vtest_h", "vtest.avi", 40.0, 44.5),
+    ("vtest_i", "vtest.avi", 46.0, 50.0), ("vtest_j", "vtest.avi", 60.0, 64.0), ("vtest_k", "vtest.avi", 66.0, 70.5),
+    ("vtest_l", "vtest.avi", 72.0, 76.0), ("tree_b", "tree.avi", 8.0, 12.0), ("tree_c", "tree.avi", 16.0, 20.0),
+    ("tree_d", "tree.avi", 23.0, 27.5),
+)
+EXTRA_REFERENCES = (
+    ("ref_tree1", "tree.avi", 0.0, 15.0, ("vtest_c", "vtest_d", "tree_c")),
+    ("ref_tree2", "tree.avi", 15.0, 29.6, ("vtest_e", "vtest_f", "tree_b")),
+    ("ref_bikes2", "bikes.mp4", 0.0, 10.0, ("vtest_g", "tree_d")),
+    ("ref_megamind2", "Megamind.avi", 0.0, 11.2, ("vtest_h", "vtest_i")),
+    ("ref_bunny2", "bigbuckbunny.mp4", 0.0, 5.2, ("vtest_j",)),
+    ("ref_carphone", "carphone_pristine.mp4", 0.0, 4.0, ("vtest_k",)),
+    ("ref_vtest5", "vtest.avi", 0.0, 20.0, ("vtest_l",)),
+)
 OUT_SIDE = 480  # longer side of reference videos, pixels
 
 
@@ -89,18 +107,25 @@ def _require(name: str) -> str:
     return path
 
 
-def build_footage_set(out_dir: str, seed: int = 0) -> dict:
-    """Write ``queries/``, ``references/`` (H.264) and ``manifest.json`` into ``out_dir``."""
+def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> dict:
+    """Write ``queries/``, ``references/`` (H.264) and ``manifest.json`` into ``out_dir``.
+
+    Args:
+        extended: also the :data:`EXTRA_QUERY_CLIPS` and :data:`EXTRA_REFERENCES` (the evaluation's
+            set; the app's demo gallery uses the first part only). The first part is the same
+            either way.
+    """
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(out_dir, "queries"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "references"), exist_ok=True)
-    clips = {qid: (name, start, end) for qid, name, start, end in QUERY_CLIPS}
+    query_clips = QUERY_CLIPS + (EXTRA_QUERY_CLIPS if extended else ())
+    clips = {qid: (name, start, end) for qid, name, start, end in query_clips}
     queries = []
     for qid, (name, start, end) in clips.items():
         V.write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=OUT_SIDE)
         queries.append(Query(qid, name, start, end, qid, "test"))
     references, transforms = [], {}
-    for rid, host, h_start, h_end, inserted in REFERENCES:
+    for rid, host, h_start, h_end, inserted in REFERENCES + (EXTRA_REFERENCES if extended else ()):
         info = V.probe(_require(host))
         fps = info.fps
         scale = OUT_SIDE / max(info.width, info.height)
@@ -134,7 +159,7 @@ def build_footage_set(out_dir: str, seed: int = 0) -> dict:
                 cursor_new += length
         segments = sorted(segments + host_copies(pieces, clips, host), key=lambda seg: seg.start)
         references.append(Reference(rid, cursor_new, pieces, segments, 1 + len(inserted)))
-    bench = Benchmark({"train": [], "val": [], "test": [q for q, *_ in QUERY_CLIPS]}, queries, references, seed,
+    bench = Benchmark({"train": [], "val": [], "test": [q for q, *_ in query_clips]}, queries, references, seed,
                       {"kind": "real footage", "transforms": transforms,
                        "queries": len(queries), "references": len(references),
                        "inserted_moments": len(transforms),

@@ -11,20 +11,21 @@ Training-free, on the extractor's per-step features (no statistics from procedur
 * **Stage 1** (:class:`WindowRetrieval`): each video is stored as the mean descriptors of windows
   of 2, 4, 8 and 16 s (half-window stride; one whole-video vector when it is shorter), so a short
   clip meets windows of about its own length instead of a quarter of the video. Score
-  ``p = max(0, max_w cos(mean(Q) − μ, mean(W) − μ))``, grouped by video.
+  ``p = (1 + max_w cos(mean(Q) − μ, mean(W) − μ)) / 2``, grouped by video.
 * **Stage 2** (:class:`AlignmentLocalizer`): the query × reference step similarity matrix ``S``
   (centred cosines); for every start ``s`` (one per step) and duration ``d`` (0.5× to 2× the
   query, in 9 geometric steps) the query is laid over ``[s, s + d)`` and ``M(s, d)`` is the mean
   of ``S`` along that path (linear interpolation): a start × duration map whose resolution follows
   the clip, not the video's length. Its local maxima are the candidates; each is trimmed to the
   run of query steps that actually match (maximum-sum run of ``S − τ`` along the path, ``τ`` half
-  the path's mean), which handles clips only partly present. This is the diagonal-alignment family
+  the path's mean and at least 0.2), which handles clips only partly present. This is the diagonal-alignment family
   of video copy localization (VCSL's DP/temporal-network methods find runs of high similarity in
   the same matrix) restricted to near-constant speed.
 
-Scores, each in [0, 1]: ``p`` (stage 1, above), ``M_C`` the mean centred cosine between the
-query's steps and the moment's steps along the alignment (clipped at 0), and ``M_R`` the share of
-the query's steps the trimmed match covers. The moment's score is ``p · M_C · M_R``.
+Scores, each in [0, 1]: ``p`` (stage 1, above), ``M_C = (1 + c) / 2`` with ``c`` the mean
+cosine between the query's steps and the moment's steps along the alignment, and ``M_R`` the
+share of the query's steps the trimmed match covers. The moment's score is ``p · M_C · M_R``:
+never exactly 0 or 1, so moments do not tie (cosines are mapped, not clipped, to [0, 1]).
 """
 from __future__ import annotations
 
@@ -113,8 +114,8 @@ class WindowRetrieval:
 
     @staticmethod
     def video_score(cosine: np.ndarray) -> np.ndarray:
-        """Max cosine → ``p`` in [0, 1]."""
-        return np.clip(cosine, 0.0, 1.0)
+        """Max cosine → ``p = (1 + cos) / 2`` in [0, 1]."""
+        return (1.0 + np.clip(cosine, -1.0, 1.0)) / 2
 
 
 @dataclass
@@ -165,9 +166,10 @@ class AlignmentLocalizer:
 
     name = "alignment"
 
-    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5):
+    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5, min_match: float = 0.2):
         self.scales = tuple(scales)
         self.trim = trim
+        self.min_match = min_match
 
     def maps(self, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``S (Lq, Lr)`` → ``M (Lr, D)`` mean path similarity (NaN where the path leaves the
@@ -214,13 +216,13 @@ class AlignmentLocalizer:
         for s in candidates:
             duration = durations[best_k[s]]
             values = path_similarities(similarity, np.array([float(s)]), duration)[0]     # (Lq,)
-            a, b = best_run(values, self.trim * max(float(values.mean()), 0.0))
-            confidence = float(np.clip(values[a:b].mean(), 0.0, 1.0))
+            a, b = best_run(values, max(self.trim * float(values.mean()), self.min_match))
+            confidence = float((1.0 + np.clip(values[a:b].mean(), -1.0, 1.0)) / 2)
             regression = (b - a) / lq
             start = (s + a * duration / lq) / rate
             end = (s + b * duration / lq) / rate
             rows.append((start, end, confidence * regression, confidence, regression))
         proposals = np.array(rows, dtype=np.float64).reshape(-1, 5)
         kept = soft_nms(proposals, sigma=sigma, top_k=top_k)
-        return Alignment(kept, np.nan_to_num(np.clip(mean_map, 0, 1)), np.nan_to_num(coverage),
+        return Alignment(kept, np.nan_to_num((1 + np.clip(mean_map, -1, 1)) / 2), np.nan_to_num(coverage),
                          np.arange(lr) / rate, durations / rate)

@@ -1,0 +1,125 @@
+"""The default pipeline: window retrieval, frame alignment, their scores, and real-footage search."""
+import json
+
+import numpy as np
+import pytest
+
+from svmr import video as V
+from svmr.cli import main
+from svmr.features import FeatureExtractor
+from svmr.gallery import Gallery
+from svmr.models.alignment import AlignmentLocalizer, FrameStatistics, best_run, window_means
+from svmr.search import Searcher
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=0, keepdims=True)
+
+
+def test_window_means_are_the_means_of_their_windows():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(6, 50)).astype(np.float32)
+    means, spans = window_means(features, rate=4.0, seconds=(2.0, 4.0))
+    assert {e - s for s, e in spans} == {8, 16} and spans[:, 1].max() == 50   # last window flush with the end
+    for mean, (s, e) in zip(means, spans):
+        np.testing.assert_allclose(mean, features[:, s:e].mean(axis=1), atol=1e-5)
+    short, spans = window_means(features[:, :5], rate=4.0, seconds=(2.0, 4.0))
+    assert spans.tolist() == [[0, 5]]                                            # one whole-video window
+
+
+def test_best_run_finds_the_matching_stretch():
+    values = np.array([0.0, 0.1, 0.9, 0.8, 0.85, 0.05, 0.0])
+    assert best_run(values, 0.3) == (2, 5)
+    assert best_run(np.full(4, -1.0), 0.0)[1] - best_run(np.full(4, -1.0), 0.0)[0] == 1
+
+
+def test_alignment_finds_a_copy_and_trims_a_partial_one():
+    rng = np.random.default_rng(1)
+    reference = _unit(rng.normal(size=(64, 200)))
+    query = reference[:, 120:140] + 0.3 * _unit(rng.normal(size=(64, 20)))      # a noisy copy of steps 120–139
+    found = AlignmentLocalizer().localize(_unit(query), reference, rate=4.0, top_k=3)
+    start, end, score, confidence, regression = found.moments[0]
+    assert (start, end) == pytest.approx((30.0, 35.0), abs=0.26)
+    assert 0 < score <= 1 and 0 < confidence <= 1 and regression == pytest.approx(1.0)
+    assert len(set(found.moments[:, 2])) == len(found.moments)                   # no ties
+    assert found.m_c.shape == (200, len(found.durations)) and found.m_c.min() >= 0 and found.m_c.max() <= 1
+
+    # only the second half of the query is in the reference (steps 0–9 of it are elsewhere)
+    partial = np.concatenate([_unit(rng.normal(size=(64, 10))), reference[:, 50:60]], axis=1)
+    start, end, score, confidence, regression = AlignmentLocalizer().localize(_unit(partial), reference, 4.0).moments[0]
+    assert (start, end) == pytest.approx((12.5, 15.0), abs=0.3) and regression == pytest.approx(0.5, abs=0.1)
+
+
+def test_frame_statistics_centre_on_the_gallery():
+    sums, counts = [np.full(3, 2.0), np.full(3, 4.0)], [1, 1]
+    statistics = FrameStatistics.from_sums(sums, counts)
+    np.testing.assert_allclose(statistics.mean, [3.0, 3.0, 3.0])
+    descriptors = statistics.descriptors(np.array([[4.0, 2.0], [3.0, 3.0], [3.0, 3.0]]))
+    np.testing.assert_allclose(np.linalg.norm(descriptors, axis=0), 1.0, atol=1e-5)
+
+
+def test_variable_frame_rate_times_come_from_the_container(tree, tmp_path):
+    info = V.probe(tree)
+    assert info.num_frames == 68 and info.fps == pytest.approx(15.0, abs=0.01)
+    assert info.duration == pytest.approx(29.6, abs=0.05) and info.variable_rate   # not 68 / 15 = 4.5 s
+    # the frame shown at t is the last one starting at or before t
+    times = [0.0, 10.0, 20.0, 29.55]
+    expected = [int(np.searchsorted(info.frame_starts, t + 1e-6, side="right") - 1) for t in times]
+    np.testing.assert_array_equal(V.frame_indices(info, times), expected)
+    assert expected[-1] == 67 and expected[1] > 15
+    import decord
+    frames, _ = V.read_frames(tree, times=times[1:3])
+    reader = decord.VideoReader(tree)
+    direct = reader.get_batch(expected[1:3]).asnumpy()
+    assert np.abs(frames.astype(int) - direct).mean() < 2.0
+    # a gallery records the real duration, and a clip of its last seconds can be cut
+    gallery = Gallery(str(tmp_path / "g"))
+    assert gallery.add(tree, FeatureExtractor(gallery.config)).duration == pytest.approx(29.6, abs=0.05)
+    assert V.write_clip(tree, str(tmp_path / "end.mp4"), 25.0, 29.0).duration == pytest.approx(4.0, abs=0.1)
+
+
+@pytest.fixture(scope="module")
+def real_gallery(tmp_path_factory, bikes, carphone, vtest):
+    gallery = Gallery(str(tmp_path_factory.mktemp("real")))
+    extractor = FeatureExtractor(gallery.config)
+    for path in (bikes, carphone, vtest):
+        gallery.add(path, extractor)
+    return gallery, extractor
+
+
+@pytest.mark.parametrize("source, start, end, reshare", [("vtest", 31.0, 35.0, False), ("vtest", 61.5, 66.5, True),
+                                                          ("bikes", 5.0, 8.0, True)])
+def test_default_search_finds_real_clips(real_gallery, tmp_path, source, start, end, reshare):
+    """A clip of a gallery video, as is or re-shared (half size, 12.5 fps, crf 34): the default
+    search puts its top moment on the clip's own place, with scores in [0, 1]."""
+    gallery, extractor = real_gallery
+    path = gallery.videos[source].path
+    query = str(tmp_path / "clip.mp4")
+    info = V.probe(path)
+    V.write_clip(path, query, start, end, max_side=max(info.width, info.height) // 2 if reshare else None,
+                 fps=12.5 if reshare else None, crf=34 if reshare else 23)
+    result = Searcher(gallery, extractor=extractor).search(query, top_videos=3, moments_per_video=3)
+    top = result.moments[0]
+    assert result.videos[0].video == source and top.video == source
+    overlap = min(top.end, end) - max(top.start, start)
+    assert overlap / (max(top.end, end) - min(top.start, start)) >= 0.5
+    for moment in result.moments:
+        assert 0 <= moment.score <= 1 and 0 <= moment.video_score <= 1
+        assert moment.score == pytest.approx(moment.video_score * moment.confidence * moment.regression, abs=1e-6) \
+            or moment.score < moment.video_score * moment.confidence * moment.regression   # soft-NMS only decays
+    scores = [m.score for m in result.moments]
+    assert len(set(scores)) == len(scores)
+
+
+def test_cli_search_models(real_gallery, capsys, bikes):
+    gallery, _ = real_gallery
+    for model in ("align", "paper", "baseline"):
+        assert main(["search", "--gallery", gallery.root, "--query", bikes, "--start", "2", "--end", "6",
+                     "--top-videos", "2", "--json", "--model", model]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert set(result) == {"moments", "videos", "timings", "query"}
+        assert set(result["moments"][0]) == {"video", "start", "end", "score", "video_score", "confidence",
+                                             "regression"}
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    assert "align" in capsys.readouterr().out
