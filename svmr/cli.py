@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-footage-set", help="real-footage localization set from the BSD sample videos")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--extended", action="store_true", help="31 queries (the evaluation's set) instead of the demo's 9")
+    p.add_argument("--extended", action="store_true", help="32 queries (the evaluation's set) instead of the demo's 9")
     p.set_defaults(func=cmd_build_footage_set)
 
     p = sub.add_parser("build-own-clips", help="'clip from my own video' set: 40 real clips, half re-shared, "

@@ -97,12 +97,12 @@ def test_soft_nms_decays_overlaps():
 
 
 def test_bundled_checkpoints_search_real_footage(tmp_path, bikes, carphone):
-    """The app's default path: bundled stage-1/stage-2 weights, default extractor, real videos."""
+    """The paper model's path: bundled stage-1/stage-2 weights, default extractor, real videos."""
     gallery = Gallery(str(tmp_path / "default"))
     extractor = FeatureExtractor(gallery.config)
     for path in (bikes, carphone):
         gallery.add(path, extractor)
-    searcher = Searcher(gallery, extractor=extractor)
+    searcher = Searcher(gallery, extractor=extractor, model="paper")
     result = searcher.search(bikes, 3.0, 6.0, top_videos=2, moments_per_video=3)
     assert {h.video for h in result.videos} == {"bikes", "carphone_pristine"}
     assert result.videos[0].m_c.shape == (100, 100)

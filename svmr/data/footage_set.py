@@ -47,14 +47,17 @@ REFERENCES = (
     ("ref_bunny", "bigbuckbunny.mp4", 0.0, 5.2, ("megamind_a",)),
     ("ref_vtest4", "vtest.avi", 30.0, 50.0, ()),   # a distractor with nothing inserted
 )
-#: more clips for the evaluation (``extended=True``): 31 queries in all. Clips of one file never
-#: overlap by half, so an inserted copy holds its own query only.
+#: more clips for the evaluation (``extended=True``): 32 queries in all. Clips of one file overlap
+#: by at most a third of either, so an inserted copy holds its own query only.
 EXTRA_QUERY_CLIPS = (
     ("vtest_c", "vtest.avi", 0.5, 4.5), ("vtest_d", "vtest.avi", 16.0, 20.0), ("vtest_e", "vtest.avi", 22.0, 26.5),
     ("vtest_f", "vtest.avi", 28.0, 32.0), ("vtest_g", "vtest.avi", 34.0, 38.0), ("vtest_h", "vtest.avi", 40.0, 44.5),
     ("vtest_i", "vtest.avi", 46.0, 50.0), ("vtest_j", "vtest.avi", 60.0, 64.0), ("vtest_k", "vtest.avi", 66.0, 70.5),
     ("vtest_l", "vtest.avi", 72.0, 76.0), ("tree_b", "tree.avi", 8.0, 12.0), ("tree_c", "tree.avi", 16.0, 20.0),
-    ("tree_d", "tree.avi", 23.0, 27.5),
+    ("tree_d", "tree.avi", 23.0, 27.5), ("vtest_m", "vtest.avi", 5.0, 8.0), ("vtest_n", "vtest.avi", 13.0, 17.0),
+    ("vtest_o", "vtest.avi", 19.5, 22.5), ("vtest_p", "vtest.avi", 25.5, 28.5), ("vtest_q", "vtest.avi", 31.0, 34.5),
+    ("vtest_r", "vtest.avi", 37.5, 40.5), ("vtest_s", "vtest.avi", 44.0, 46.5), ("vtest_t", "vtest.avi", 49.5, 52.5),
+    ("vtest_u", "vtest.avi", 57.5, 60.5), ("vtest_v", "vtest.avi", 76.0, 79.0),
 )
 EXTRA_REFERENCES = (
     ("ref_tree1", "tree.avi", 0.0, 15.0, ("vtest_c", "vtest_d", "tree_c")),
@@ -64,6 +67,11 @@ EXTRA_REFERENCES = (
     ("ref_bunny2", "bigbuckbunny.mp4", 0.0, 5.2, ("vtest_j",)),
     ("ref_carphone", "carphone_pristine.mp4", 0.0, 4.0, ("vtest_k",)),
     ("ref_vtest5", "vtest.avi", 0.0, 20.0, ("vtest_l",)),
+    ("ref_tree3", "tree.avi", 0.0, 29.6, ("vtest_m", "vtest_n", "vtest_o")),
+    ("ref_megamind3", "Megamind.avi", 0.0, 11.2, ("vtest_p", "vtest_q")),
+    ("ref_bikes3", "bikes.mp4", 0.0, 10.0, ("vtest_r", "vtest_s")),
+    ("ref_bunny3", "bigbuckbunny.mp4", 0.0, 5.2, ("vtest_t",)),
+    ("ref_carphone2", "carphone_pristine.mp4", 0.0, 4.0, ("vtest_u", "vtest_v")),
 )
 OUT_SIDE = 480  # longer side of reference videos, pixels
 
