@@ -42,8 +42,6 @@ class EmbeddingRetriever:
     """A stage-1 network (``encode_query`` / ``encode_reference``, e.g. the CTC auto-encoder or
     the mean-pool baseline) as a retriever: a video's vectors are its ``T_emb`` embeddings."""
 
-    needs_statistics = False
-
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
 
@@ -71,8 +69,6 @@ class MapLocalizer:
     as a localizer: ``T × T`` maps over the reference resized to ``T`` steps, proposals scored
     ``M_C · M_R``, Gaussian soft-NMS."""
 
-    needs_statistics = False
-
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
 
@@ -93,8 +89,6 @@ class MapLocalizer:
 class FrameAlignment:
     """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors."""
 
-    needs_statistics = True
-
     def __init__(self, localizer: AlignmentLocalizer | None = None):
         self.localizer = localizer or AlignmentLocalizer()
 
@@ -106,15 +100,12 @@ class FrameAlignment:
         return self.localizer.localize(query, statistics.descriptors(reference.features), reference.rate, top_k)
 
 
-class WindowRetriever(WindowRetrieval):
-    needs_statistics = True
-
 
 def build_pipeline(name: str = DEFAULT_PIPELINE, stage1: str | None = None, stage2: str | None = None):
     """``(retriever, localizer)`` for a registry name; ``stage1``/``stage2`` replace the bundled
     checkpoints of ``paper`` (and ``stage1`` the statistics ``baseline`` standardizes with)."""
     if name == "align":
-        return WindowRetriever(), FrameAlignment()
+        return WindowRetrieval(), FrameAlignment()
     if name not in PIPELINES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PIPELINES)}")
     first = load_checkpoint(stage1 or DEFAULT_STAGE1)[0]
