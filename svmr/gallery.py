@@ -60,7 +60,7 @@ class Gallery:
         if os.path.exists(manifest):
             with open(manifest) as handle:
                 data = json.load(handle)
-            self.config = ExtractorConfig(**data["extractor"])
+            self.config = ExtractorConfig.from_dict(data["extractor"])
             self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
         else:
             self.config = config or ExtractorConfig()

@@ -9,10 +9,10 @@ from svmr.data.footage import footage_path
 from svmr.data.footage_set import build_footage_set, letterbox, transform_frame
 
 
-@pytest.fixture(scope="module")
-def footage_set(tmp_path_factory, vtest, bikes):
+@pytest.fixture(scope="module", params=[False, True], ids=["demo-set", "extended-set"])
+def footage_set(request, tmp_path_factory, vtest, bikes):
     out = tmp_path_factory.mktemp("footage")
-    build_footage_set(str(out), seed=0)
+    build_footage_set(str(out), seed=0, extended=request.param)
     return out, Benchmark.load(str(out / "manifest.json"))
 
 

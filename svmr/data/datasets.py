@@ -33,7 +33,7 @@ def features_config(root: str, key: str | None = None):
 
     folder = os.path.join(feature_dir(root, key), "references")
     first = sorted(os.listdir(folder))[0]
-    return ExtractorConfig(**FeatureSequence.load(os.path.join(folder, first)).config)
+    return ExtractorConfig.from_dict(FeatureSequence.load(os.path.join(folder, first)).config)
 
 
 class BenchmarkFeatures:

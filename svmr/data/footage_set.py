@@ -141,6 +141,7 @@ def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> di
         # insertion points inside the host range, in host time, sorted
         cuts = sorted(float(rng.uniform(h_start + 0.5, h_end - 0.5)) for _ in inserted)
         pieces, segments, cursor_host, cursor_new = [], [], h_start, 0.0
+        host_pieces = []   # the host's own footage (an inserted clip may come from the host's file too)
         plan = []  # (kind, source, start, end, params)
         for cut, qid in zip(cuts, inserted):
             plan.append(("host", host, cursor_host, cut, None))
@@ -160,12 +161,14 @@ def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> di
                 pieces.append(Piece(name, start, start + length, cursor_new))
                 if kind == "insert":
                     segments.append(Segment(cursor_new, cursor_new + length, _query_of(name, start, clips)))
+                else:
+                    host_pieces.append(pieces[-1])
                 src = _require(name)
                 for chunk in V.iter_frames(src, times):
                     for frame in chunk:
                         writer.write(transform_frame(frame, params, size) if params else letterbox(frame, size))
                 cursor_new += length
-        segments = sorted(segments + host_copies(pieces, clips, host), key=lambda seg: seg.start)
+        segments = sorted(segments + host_copies(host_pieces, clips, host), key=lambda seg: seg.start)
         references.append(Reference(rid, cursor_new, pieces, segments, 1 + len(inserted)))
     bench = Benchmark({"train": [], "val": [], "test": [q for q, *_ in query_clips]}, queries, references, seed,
                       {"kind": "real footage", "transforms": transforms,

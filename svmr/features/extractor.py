@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .. import video as V
+from .borders import crop_borders
 from .temporal_shift import TemporalShift, set_num_segments
 
 BACKBONES = ("efficientnet_lite0", "resnet50_tsm")
@@ -48,11 +49,22 @@ class ExtractorConfig:
     rate: float = 4.0                  # feature steps per second
     size: int = 128                    # frames are resized to size × size
     fold_div: int = 8                  # 1/fold_div of channels shift each way
+    #: cut letterbox / pillarbox bars before describing a frame (:mod:`svmr.features.borders`);
+    #: frames are then decoded at twice ``size`` and the picture resized to ``size``
+    crop_borders: bool = True
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "ExtractorConfig":
+        """A stored configuration; fields it predates take the value they had before they existed
+        (features stored without ``crop_borders`` were computed with the bars)."""
+        return cls(**{"crop_borders": False, **fields})
 
     def key(self) -> str:
         """Short stable hash of the configuration (and of the weights' content when a checkpoint
         is named, so retrained weights never reuse stale cached features)."""
         fields = asdict(self)
+        if not self.crop_borders:   # the features as they were before the option existed: same key
+            del fields["crop_borders"]
         if self.checkpoint:
             fields["checkpoint_sha256"] = _digest_cached(self.checkpoint_path())
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -289,7 +301,11 @@ class FeatureExtractor:
                 os.remove(cache_path)  # unreadable cache entry: recompute
         times = V.sample_times(start, end, self.config.rate)
         size = (self.config.size, self.config.size)
-        chunks = _prefetch(V.iter_frames(path, times, size=size, info=info, chunk=self.window))
+        if self.config.crop_borders:
+            decoded = V.iter_frames(path, times, size=(2 * size[0], 2 * size[1]), info=info, chunk=self.window)
+            chunks = _prefetch(crop_borders(chunk, size) for chunk in decoded)
+        else:
+            chunks = _prefetch(V.iter_frames(path, times, size=size, info=info, chunk=self.window))
         features = self._run(chunks, len(times), progress)
         result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config))
         if cache_path:
