@@ -120,6 +120,10 @@ class Session:
         if len(gallery) >= MAX_SESSION_VIDEOS:
             raise V.VideoError(f"Your gallery already holds {MAX_SESSION_VIDEOS} videos; remove some first.")
         info = V.probe(upload)
+        digest = file_digest(upload)
+        same = next((v.id for v in gallery.list() if v.digest == digest), None)
+        if same is not None:
+            raise V.VideoError(f"{os.path.basename(upload)} is already in your gallery as {same}; not added again.")
         if info.duration > MAX_UPLOAD_SECONDS:
             raise V.VideoError(f"{os.path.basename(upload)} lasts {info.duration / 60:.0f} min; gallery videos "
                                f"may last at most {MAX_UPLOAD_SECONDS // 60} min here.")
@@ -149,10 +153,35 @@ class Session:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def session_for(session_hash: str | None) -> Session:
+    """A visitor's session, its folder named after Gradio's session hash (so the page's unload
+    event, which only knows the hash, can delete it)."""
+    if not session_hash:
+        return Session()
+    return Session(os.path.join(SESSIONS_ROOT, safe_id(session_hash)))
+
+
 def close_session(session: Session | None) -> None:
     """Gradio's delete callback for a visitor's state."""
     if session is not None:
         session.close()
+
+
+def drop_session(session_hash: str | None) -> None:
+    """Delete a visitor's uploads and features when their page closes."""
+    if session_hash:
+        session_for(session_hash).close()
+
+
+def clear_sessions() -> int:
+    """Delete every session folder left by an earlier run of the server (at start-up); returns
+    how many there were."""
+    if not os.path.isdir(SESSIONS_ROOT):
+        return 0
+    folders = os.listdir(SESSIONS_ROOT)
+    for name in folders:
+        shutil.rmtree(os.path.join(SESSIONS_ROOT, name), ignore_errors=True)
+    return len(folders)
 
 
 def search(gallery_choice: str, model: str, session: Session | None, demo: DemoGallery, query: str,

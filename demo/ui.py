@@ -14,6 +14,7 @@ import gradio as gr
 from svmr import video as V
 from svmr.data.footage import footage_path
 from svmr.gallery import Gallery
+from svmr.trim import trim
 
 from . import service as S
 from .render import feature_figure, heatmap_figure, timeline_figure
@@ -145,14 +146,16 @@ def show_gallery(choice: str, session: S.Session | None, demo: S.DemoGallery):
     return note, rows or None, thumbs, gr.update(choices=removable, value=None)
 
 
-def add_videos(files: list | None, session: S.Session | None, progress=gr.Progress()):
+def add_videos(files: list | None, session: S.Session | None, request: gr.Request = None,
+               progress=gr.Progress()):
     """Index uploads into the visitor's own gallery (each file on its own: one bad file does not
-    stop the others, and nothing already indexed is lost)."""
-    session = session or S.Session()
+    stop the others, and nothing already indexed is lost). The upload box is emptied afterwards,
+    so pressing Add again does not index the same files twice."""
+    session = session or S.session_for(getattr(request, "session_hash", None))
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
     if not paths:
         return (session, *show_gallery(S.MY_GALLERY, session, None), "Choose one or more video files first.",
-                gr.update(value=S.MY_GALLERY))
+                gr.update(value=S.MY_GALLERY), gr.update())
     added, failed = [], []
     for number, path in enumerate(paths):
         name = os.path.basename(path)
@@ -168,8 +171,8 @@ def add_videos(files: list | None, session: S.Session | None, progress=gr.Progre
     note, table, thumbs, removable = show_gallery(S.MY_GALLERY, session, None)
     status = f"Added {len(added)} video(s): {', '.join(added)}." if added else "Nothing was added."
     if failed:
-        status += "\n\n" + _message("Skipped", "; ".join(failed))
-    return session, note, table, thumbs, removable, status, gr.update(value=S.MY_GALLERY)
+        status += "\n\n" + _message("Skipped", "") + "\n" + "\n".join(f"- {line}" for line in failed)
+    return session, note, table, thumbs, removable, status, gr.update(value=S.MY_GALLERY), None
 
 
 def remove_video(video_id: str | None, session: S.Session | None):
@@ -228,10 +231,15 @@ def show_moment(index: int | None, state: dict | None, demo: S.DemoGallery):
     source = Gallery(state["gallery"]).videos[moment.video].path
     clip = os.path.join(_work_dir(), f"{moment.video}_{moment.start:.2f}-{moment.end:.2f}.mp4")
     try:
-        V.write_clip(source, clip, moment.start, moment.end)
+        trim(source, clip, moment.start, moment.end)   # the source's resolution and sound
     except V.VideoError:
         clip = None
     return timeline, heatmap, clip, clip
+
+
+def _on_unload(request: gr.Request) -> None:
+    """The visitor's page closed: delete their uploads and features now."""
+    S.drop_session(request.session_hash)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -329,7 +337,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
         gallery_choice.change(gallery_fn, [gallery_choice, session], [gallery_note, gallery_table, thumbs, removable],
                               api_name="show_gallery")
         add.click(add_videos, [uploads, session],
-                  [session, gallery_note, gallery_table, thumbs, removable, gallery_status, gallery_choice],
+                  [session, gallery_note, gallery_table, thumbs, removable, gallery_status, gallery_choice, uploads],
                   api_name="add_videos", concurrency_limit=1)
         remove.click(remove_video, [removable, session],
                      [session, gallery_note, gallery_table, thumbs, removable, gallery_status], api_name="remove_video")
@@ -339,6 +347,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                      api_name="search", concurrency_limit=2)
         chooser.input(lambda i, st: show_moment(i, st, demo), [chooser, results], [timeline, heatmap, clip, clip_file],
                       api_name="show_moment")
+        app.unload(_on_unload)
         analyze.click(on_analyze, [query, start, end], [trimmed, plot, analyze_status], api_name="analyze",
                       concurrency_limit=2)
     return app

@@ -215,6 +215,22 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_trim(args) -> int:
+    from .trim import trim
+
+    info = trim(args.video, args.out, args.start, args.end, crf=args.crf)
+    sound = "with its sound" if info and _has_audio(args.out) else "no sound in the source"
+    print(f"{args.out}: {info.duration:.2f} s, {info.width}×{info.height}, {sound}")
+    return 0
+
+
+def _has_audio(path: str) -> bool:
+    import av
+
+    with av.open(path) as container:
+        return bool(container.streams.audio)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m svmr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -312,6 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage1", help="stage-1 checkpoint of the paper model (default: the bundled one)")
     p.add_argument("--stage2", help="stage-2 checkpoint of the paper model (default: the bundled one)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("trim", help="cut [start, end) of a video to a browser-playable mp4 at the source's "
+                                    "resolution, with its sound")
+    p.add_argument("video")
+    p.add_argument("--start", type=float, required=True, help="seconds")
+    p.add_argument("--end", type=float, help="seconds (default: the end of the video)")
+    p.add_argument("--out", required=True, help="output .mp4")
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
+    p.set_defaults(func=cmd_trim)
     return parser
 
 

@@ -2,6 +2,7 @@
 the real-footage set plus a few procedural videos, built once for the module)."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -119,9 +120,16 @@ def test_own_gallery_is_private_and_checked(url, bikes, carphone, tmp_path):
     broken = tmp_path / "broken.avi"
     broken.write_bytes(os.urandom(5000))
     session_out = alice.predict([handle_file(carphone), handle_file(str(broken))], api_name="/add_videos")
-    note, table, thumbs, removable, message, choice = session_out
+    note, table, thumbs, removable, message, choice, uploads = session_out
     assert "Added 1 video(s): carphone_pristine" in message and "Skipped" in message and "broken.avi" in message
     assert [row[0] for row in _rows(table)] == ["carphone_pristine"] and len(thumbs) == 1
+    assert uploads is None                      # the upload box is emptied: Add twice does not re-index
+
+    # the same content again, under another name: refused by content, not copied as carphone_2
+    again = tmp_path / "same_as_carphone.mp4"
+    shutil.copyfile(carphone, again)
+    *_, message, choice, uploads = alice.predict([handle_file(str(again))], api_name="/add_videos")
+    assert "already in your gallery as carphone_pristine" in message and "Nothing was added" in message
 
     # Bob sees none of Alice's videos
     note, table, thumbs, removable = bob.predict(S.MY_GALLERY, api_name="/show_gallery")
@@ -135,3 +143,16 @@ def test_own_gallery_is_private_and_checked(url, bikes, carphone, tmp_path):
 
     note, table, thumbs, removable, message = alice.predict("carphone_pristine", api_name="/remove_video")
     assert message == "Removed carphone_pristine." and "empty" in note
+
+
+def test_session_folders_are_deleted_on_unload_and_at_start_up(tmp_path, monkeypatch, carphone):
+    monkeypatch.setattr(S, "SESSIONS_ROOT", str(tmp_path / "sessions"))
+    visitor = S.session_for("abc123")
+    assert visitor.root == str(tmp_path / "sessions" / "abc123")
+    visitor.add(carphone)
+    assert os.listdir(os.path.join(visitor.root, "videos"))
+    S.drop_session("abc123")                       # the page's unload event
+    assert not os.path.exists(visitor.root)
+    for name in ("left", "over"):                  # folders of a server that was killed
+        os.makedirs(tmp_path / "sessions" / name / "videos")
+    assert S.clear_sessions() == 2 and os.listdir(tmp_path / "sessions") == []
