@@ -12,8 +12,10 @@ unusable (missing, non-monotonic, or garbage as in some AVIs with packed B-frame
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator, Sequence
@@ -63,9 +65,36 @@ def _name(path: str) -> str:
     return os.path.basename(str(path)) or str(path)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the process's stderr (file descriptor 2) for a moment: decord's C++ logger writes
+    ``ERROR opening: …`` there for every file it cannot open, beside the VideoError we raise."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:       # no stderr to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _open_reader(path: str, width: int = -1, height: int = -1):
     """Open a decord VideoReader, turning every failure into a VideoError."""
     import decord
+    import decord.logging
+
+    # the decoder's own complaints (``[h264 …] decode_slice_header error``) are not the user's to
+    # read: a file that cannot be used raises a VideoError with a sentence instead
+    decord.logging.set_level(decord.logging.QUIET)
 
     path = str(path)
     if not os.path.exists(path):
@@ -75,8 +104,9 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
     if os.path.getsize(path) == 0:
         raise VideoError(f"{_name(path)}: the file is empty (0 bytes).")
     try:
-        return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
-                                  num_threads=max(1, os.cpu_count() or 1))
+        with _quiet_stderr():
+            return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
+                                      num_threads=max(1, os.cpu_count() or 1))
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ traces
         raise VideoError(f"{_name(path)}: not a readable video file "
                          f"(the decoder could not open it).") from err
