@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=data/footage
 if [ -f "$dest/vtest.avi" ]; then echo "footage already in $dest"; exit 0; fi
+echo "fetching the sample footage (Debian's opencv-doc package)..."
 mkdir -p "$dest" build/deb
 if [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
   src=/usr/share/doc/opencv-doc/examples/data
@@ -14,4 +15,6 @@ else
   src=build/deb/x/usr/share/doc/opencv-doc/examples/data
 fi
 cp "$src"/vtest.avi "$src"/tree.avi "$src"/Megamind.avi "$dest"/
+rm -rf build/deb   # the package (~386 MB unpacked) was only needed for these three files
+rmdir build 2>/dev/null || true
 echo "footage ready in $dest: $(ls "$dest" | tr '\n' ' ')"
