@@ -8,6 +8,7 @@ import torch
 
 from svmr import video as V
 from svmr.features import ExtractorConfig, FeatureExtractor, FeatureSequence, temporal_shift
+from svmr.features.borders import crop_borders
 from svmr.features.efficientnet_lite import EfficientNetLite0TSM
 from svmr.features.resnet_tsm import ResNet50TSM, canonical_key, load_tsm_checkpoint
 from svmr.features.temporal_shift import TemporalShift
@@ -138,8 +139,11 @@ def test_extract_real_video_range_with_timestamps_and_cache(tmp_path, extractor,
     assert len(files) == 1
     again = cached.extract(bikes, start=1.0, end=4.5)
     np.testing.assert_array_equal(again.features, seq.features)
-    # the same frames through the in-memory path give the same features
-    frames, _ = V.read_frames(bikes, rate=4, start=1.0, end=4.5, size=(112, 112))
+    # the same frames through the in-memory path give the same features (decoded at twice the
+    # size, bars cut, resized: what the extractor does with crop_borders on)
+    assert extractor.config.crop_borders
+    frames, _ = V.read_frames(bikes, rate=4, start=1.0, end=4.5, size=(224, 224))
+    frames = crop_borders(frames, (112, 112))
     np.testing.assert_allclose(extractor.extract_frames(frames, 4.0).features, seq.features, atol=1e-4)
 
 
