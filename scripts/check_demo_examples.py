@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from demo import service as S
-from svmr import evaluation as E
+from svmr.tables import top_moment_tiou
 
 
 def main() -> int:
@@ -28,9 +26,9 @@ def main() -> int:
         for label, name in S.MODELS.items():
             result = demo.searcher(label).search(example["path"], top_videos=10, moments_per_video=5)
             top = result.moments[0]
-            truth = [[s["start"], s["end"]] for s in (demo.truth(top.video) or {}).get("segments", [])
-                     if s["label"] == example["label"]]
-            overlap = float(E.tiou([top.start, top.end], truth).max()) if truth else 0.0
+            truth = {top.video: [[s["start"], s["end"]] for s in (demo.truth(top.video) or {}).get("segments", [])
+                                 if s["label"] == example["label"]]}
+            overlap = top_moment_tiou(result, truth)
             right[name].append((example["source"], overlap >= 0.5))
             cells.append(f"{top.video} {top.start:.1f}–{top.end:.1f} s, tIoU {overlap:.2f}")
         print(f"| {example['label']} | {example['source']} | " + " | ".join(cells) + " |")

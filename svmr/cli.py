@@ -219,7 +219,7 @@ def cmd_trim(args) -> int:
     from .trim import trim
 
     info = trim(args.video, args.out, args.start, args.end, crf=args.crf)
-    sound = "with its sound" if info and _has_audio(args.out) else "no sound in the source"
+    sound = "with its sound" if _has_audio(args.out) else "no sound in the source"
     print(f"{args.out}: {info.duration:.2f} s, {info.width}×{info.height}, {sound}")
     return 0
 

@@ -165,6 +165,13 @@ def reference_path(set_dir: str, video_id: str) -> str:
     raise FileNotFoundError(f"no video {video_id} in {set_dir}")
 
 
+def top_moment_tiou(result, truth: dict[str, list]) -> float:
+    """tIoU of a search's best-ranked moment with the query's moments in its video
+    (``truth``: video id → ``[[start, end], ...]``); 0 when that video holds none."""
+    top = result.moments[0]
+    return float(E.tiou([top.start, top.end], truth[top.video]).max()) if truth.get(top.video) else 0.0
+
+
 def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     """Every query of a real-footage set (Benchmark format) searched with each ``name → Searcher``.
 
@@ -187,9 +194,7 @@ def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
                                      moments_per_video=5)
             moments = truth[query.id]
             hits.append(result.videos[0].video in moments)
-            top = result.moments[0]
-            overlaps.append(float(E.tiou([top.start, top.end], moments[top.video]).max()) if top.video in moments
-                            else 0.0)
+            overlaps.append(top_moment_tiou(result, moments))
             seconds.append(result.timings["total_s"])
         rows[name] = {"HR@1": float(np.mean(hits)), "top tIoU ≥ 0.5": float(np.mean(np.array(overlaps) >= 0.5)),
                       "mean top tIoU": float(np.mean(overlaps)), "median s / search": float(np.median(seconds))}

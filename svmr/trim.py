@@ -2,7 +2,7 @@
 
     python -m svmr trim VIDEO --start S --end E --out OUT.mp4
 
-The picture is re-encoded to H.264 (yuv420p, x264 ``crf`` 18 by default: visually lossless at the
+The picture is re-encoded to H.264 (yuv420p, x264 ``crf`` 18 by default, at the
 source's size, odd sizes cropped by one pixel) and the sound to AAC, so the file plays in every
 browser whatever the source's codecs (an AVI's MPEG-4 part 2 or Cinepak does not). A stream copy
 would keep the bits but can only cut at keyframes, seconds away from the moment; the range here is
@@ -22,17 +22,12 @@ from . import video as V
 VIDEO_TIME_BASE = Fraction(1, 90000)
 
 
-def _even(n: int) -> int:
-    return max(2, n - n % 2)
-
-
 def _frame_times(info: V.VideoInfo, start: float, end: float) -> np.ndarray:
     """Start times of the frames on screen during ``[start, end)``: the one showing at ``start``
-    and every one starting before ``end`` (the container's times, or ``i / fps`` where it has none
-    that can be trusted: :class:`~svmr.video.VideoInfo`)."""
-    starts = info.frame_starts if info.frame_starts is not None else np.arange(info.num_frames) / info.fps
-    first = max(0, int(np.searchsorted(starts, start + 1e-6, side="right")) - 1)
-    return starts[first:int(np.searchsorted(starts, end - 1e-6, side="left"))]
+    through the last one starting before ``end`` (1 ms of slack: ``frame_indices`` counts a frame
+    starting within a microsecond after a time as shown at it)."""
+    first, last = V.frame_indices(info, [start, end - 1e-3])
+    return info.start_times()[first:last + 1]
 
 
 def _decoded(container, stream):
@@ -95,11 +90,9 @@ def trim(src: str, dst: str, start: float, end: float | None = None, crf: int = 
     tmp = f"{dst}.part.mp4"
     try:
         times = _frame_times(info, start, end)
-        if not len(times):
-            raise V.VideoError(f"{os.path.basename(src)}: no frame lies in {start:.2f}–{end:.2f} s.")
         with av.open(tmp, mode="w", options={"movflags": "+faststart"}) as out:
             video = out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001))
-            video.width, video.height = _even(info.width), _even(info.height)
+            video.width, video.height = V.even(info.width), V.even(info.height)
             video.pix_fmt = "yuv420p"
             video.time_base = VIDEO_TIME_BASE
             video.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}   # no B-frames: uneven frame times mux safely

@@ -12,10 +12,8 @@ unusable (missing, non-monotonic, or garbage as in some AVIs with packed B-frame
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator, Sequence
@@ -52,6 +50,10 @@ class VideoInfo:
         """Length in seconds: the end of the last frame (``num_frames / fps`` without timestamps)."""
         return self.end_time if self.end_time is not None else self.num_frames / self.fps
 
+    def start_times(self) -> np.ndarray:
+        """Start time in seconds of every frame ``(num_frames,)``: the container's, or ``i / fps``."""
+        return self.frame_starts if self.frame_starts is not None else np.arange(self.num_frames) / self.fps
+
     @property
     def variable_rate(self) -> bool:
         """Whether the frames are unevenly spaced in time (more than 10 % off ``i / fps``)."""
@@ -65,36 +67,21 @@ def _name(path: str) -> str:
     return os.path.basename(str(path)) or str(path)
 
 
-_STDERR_LOCK = threading.Lock()
+@functools.lru_cache(maxsize=1)
+def _quiet_decoder() -> None:
+    """Silence the decoder's own log (``[h264 …] decode_slice_header error`` for every damaged
+    frame: 52 lines for one corrupted 2.5-s clip) once per process; a file that cannot be used
+    raises a VideoError with a sentence instead."""
+    import decord.logging
 
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence the process's stderr (file descriptor 2) for a moment: decord's C++ logger writes
-    ``ERROR opening: …`` there for every file it cannot open, beside the VideoError we raise."""
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:       # no stderr to silence
-            yield
-            return
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    decord.logging.set_level(decord.logging.QUIET)
 
 
 def _open_reader(path: str, width: int = -1, height: int = -1):
     """Open a decord VideoReader, turning every failure into a VideoError."""
     import decord
-    import decord.logging
 
-    # the decoder's own complaints (``[h264 …] decode_slice_header error``) are not the user's to
-    # read: a file that cannot be used raises a VideoError with a sentence instead
-    decord.logging.set_level(decord.logging.QUIET)
+    _quiet_decoder()
 
     path = str(path)
     if not os.path.exists(path):
@@ -104,9 +91,8 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
     if os.path.getsize(path) == 0:
         raise VideoError(f"{_name(path)}: the file is empty (0 bytes).")
     try:
-        with _quiet_stderr():
-            return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
-                                      num_threads=max(1, os.cpu_count() or 1))
+        return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
+                                  num_threads=max(1, os.cpu_count() or 1))
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ traces
         raise VideoError(f"{_name(path)}: not a readable video file "
                          f"(the decoder could not open it).") from err
@@ -280,7 +266,8 @@ def read_frames(path: str, *, rate: float | None = None, times: Sequence[float] 
     return frames, times
 
 
-def _even(value: int) -> int:
+def even(value: int) -> int:
+    """The largest even size ≤ ``value`` (at least 2): H.264 4:2:0 needs even sizes."""
     return max(2, int(value) // 2 * 2)
 
 
@@ -306,7 +293,7 @@ class ClipWriter:
 
     def write(self, frame: np.ndarray) -> None:
         if self._size is None:
-            self._size = (_even(frame.shape[1]), _even(frame.shape[0]))
+            self._size = (even(frame.shape[1]), even(frame.shape[0]))
             self._stream.width, self._stream.height = self._size
         width, height = self._size
         frame = np.ascontiguousarray(frame[:height, :width, :3])
@@ -360,7 +347,7 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
     size = None
     if max_side and max(info.width, info.height) > max_side:
         scale = max_side / max(info.width, info.height)
-        size = (_even(round(info.width * scale)), _even(round(info.height * scale)))
+        size = (even(round(info.width * scale)), even(round(info.height * scale)))
     tmp = f"{dst}.part.mp4"
     try:
         with ClipWriter(tmp, out_fps, crf=crf) as writer:

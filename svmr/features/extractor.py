@@ -301,11 +301,11 @@ class FeatureExtractor:
                 os.remove(cache_path)  # unreadable cache entry: recompute
         times = V.sample_times(start, end, self.config.rate)
         size = (self.config.size, self.config.size)
+        scale = 2 if self.config.crop_borders else 1       # bars are found at twice the size
+        chunks = V.iter_frames(path, times, size=(scale * size[0], scale * size[1]), info=info, chunk=self.window)
         if self.config.crop_borders:
-            decoded = V.iter_frames(path, times, size=(2 * size[0], 2 * size[1]), info=info, chunk=self.window)
-            chunks = _prefetch(crop_borders(chunk, size) for chunk in decoded)
-        else:
-            chunks = _prefetch(V.iter_frames(path, times, size=size, info=info, chunk=self.window))
+            chunks = (crop_borders(chunk, size) for chunk in chunks)
+        chunks = _prefetch(chunks)
         features = self._run(chunks, len(times), progress)
         result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config))
         if cache_path:
