@@ -57,8 +57,8 @@ def wait_text(page, elem_id: str, needle: str, timeout_ms: int = 180_000) -> str
     return text_of(page, elem_id)
 
 
-def set_slider(page, elem_id: str, value: float) -> None:
-    """Type a value into a slider's number box and commit it (as a user does)."""
+def set_number(page, elem_id: str, value: float) -> None:
+    """Type a value into a number box and commit it (as a user does)."""
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
     box.press("Enter")
@@ -79,16 +79,17 @@ def search_flow(page, url: str, video: str, start: float, end: float, screenshot
     wait_text(page, "gallery_note", "Demo gallery", 120_000)
     page.locator("#query_video input[type=file]").set_input_files(video)
     info = wait_text(page, "video_info", "fps", 120_000)
-    page.wait_for_selector("#query_preview video", timeout=120_000)
-    set_slider(page, "range_start", start)
-    set_slider(page, "range_end", end)
+    page.wait_for_selector("#query_player video", timeout=120_000)
+    set_number(page, "range_start", start)
+    set_number(page, "range_end", end)
     range_note = wait_text(page, "range_note", f"{start:.2f}–{end:.2f} s", 120_000)
+    page.wait_for_selector("#query_preview video", timeout=120_000)
     if model:
         choose(page, "model", model)
     page.locator("#search").click()
     status = wait_text(page, "search_status", "total", 300_000)
-    page.wait_for_selector("#timeline img, #timeline svg, #timeline canvas", timeout=120_000)
-    page.wait_for_selector("#heatmap img, #heatmap svg, #heatmap canvas", timeout=120_000)
+    page.wait_for_selector("#timeline img", timeout=120_000)
+    page.wait_for_selector("#heatmap img", timeout=120_000)
     page.wait_for_selector("#moment_clip video", timeout=120_000)
     rows = page.locator("#results_table tbody tr").count()
     page.wait_for_timeout(1000)

@@ -31,31 +31,42 @@ def feature_figure(sequence: FeatureSequence):
 
 
 def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | None, query_label: str | None):
-    """The whole reference video as a time axis: every predicted moment as a bar whose height is
-    its score (the chosen one highlighted), and the ground-truth segments underneath (those with
-    the query's label in green, other annotated moments in grey)."""
-    fig, (ax_pred, ax_truth) = plt.subplots(2, 1, figsize=(8, 2.8), height_ratios=[3, 1], sharex=True,
-                                            constrained_layout=True)
-    top = max([m.score for m in hit.moments] + [1e-6])
-    for moment in hit.moments:
+    """The whole reference video as a time axis: one lane per predicted moment (best on top, the
+    bar's shade its score, the chosen one in orange), and the ground-truth segments underneath
+    (those with the query's label in green, other annotated moments in grey, each labelled)."""
+    moments = sorted(hit.moments, key=lambda m: -m.score)
+    lanes = max(len(moments), 1)
+    fig, (ax_pred, ax_truth) = plt.subplots(2, 1, figsize=(11, 1.6 + 0.32 * lanes), sharex=True,
+                                            height_ratios=[lanes, 1.4], constrained_layout=True)
+    top = max([m.score for m in moments] + [1e-6])
+    shade = plt.get_cmap("Blues")
+    for lane, moment in enumerate(moments):
         is_chosen = chosen is not None and moment is chosen
-        ax_pred.add_patch(Rectangle((moment.start, 0), moment.end - moment.start, moment.score / top,
-                                    facecolor="tab:orange" if is_chosen else "tab:blue",
-                                    alpha=0.9 if is_chosen else 0.35, edgecolor="black" if is_chosen else "none"))
-    ax_pred.set(xlim=(0, hit.duration), ylim=(0, 1.05), ylabel="score / best",
-                title=f"{hit.video} — predicted moments (p = {hit.video_score:.3f})")
-    ax_truth.set(ylim=(0, 1), yticks=[], xlabel="time (s)")
+        colour = "tab:orange" if is_chosen else shade(0.35 + 0.6 * moment.score / top)
+        ax_pred.add_patch(Rectangle((moment.start, lane + 0.12), moment.end - moment.start, 0.76, facecolor=colour,
+                                    edgecolor="black" if is_chosen else "none", linewidth=1.2))
+        ax_pred.text(moment.end + hit.duration * 0.006, lane + 0.5, f"{moment.score:.3f}", va="center", fontsize=9,
+                     color="black" if is_chosen else "0.3", clip_on=True)
+    ax_pred.set(xlim=(0, hit.duration), ylim=(lanes, 0), yticks=[i + 0.5 for i in range(len(moments))])
+    ax_pred.set_yticklabels([f"#{i + 1}" for i in range(len(moments))], fontsize=9)
+    ax_pred.set_title(f"{hit.video} — moments found, best on top (video match p = {hit.video_score:.3f})",
+                      fontsize=11, loc="left")
+    ax_pred.grid(axis="x", color="0.9")
+    ax_truth.set(ylim=(0, 1), yticks=[])
+    ax_truth.set_xlabel("time in the video (s)", fontsize=10)
     if truth:
         for segment in truth:
             match = query_label is not None and segment["label"] == query_label
-            ax_truth.add_patch(Rectangle((segment["start"], 0.1), segment["end"] - segment["start"], 0.8,
-                                         facecolor="tab:green" if match else "0.75"))
-            ax_truth.text((segment["start"] + segment["end"]) / 2, 0.5, segment["label"], ha="center",
-                          va="center", fontsize=7, clip_on=True)
-        ax_truth.set_ylabel("truth", rotation=0, ha="right", va="center")
+            width = segment["end"] - segment["start"]
+            ax_truth.add_patch(Rectangle((segment["start"], 0.08), width, 0.84, facecolor="tab:green" if match else "0.8",
+                                         edgecolor="white", linewidth=2))
+            if width >= hit.duration * 0.035:
+                ax_truth.text(segment["start"] + width / 2, 0.5, segment["label"], ha="center", va="center",
+                              fontsize=9, color="white" if match else "0.15", clip_on=True)
+        ax_truth.set_ylabel("truth", rotation=0, ha="right", va="center", fontsize=10)
     else:
         ax_truth.text(0.5, 0.5, "no ground truth for this video", transform=ax_truth.transAxes, ha="center",
-                      va="center", fontsize=8, color="0.4")
+                      va="center", fontsize=9, color="0.4")
     return fig
 
 
@@ -67,14 +78,16 @@ def heatmap_figure(hit: VideoHit, chosen: Moment | None):
     starts, durations = np.asarray(hit.map_starts), np.asarray(hit.map_durations)
     valid = starts[:, None] + durations[None, :] <= hit.duration + 1e-6
     shown = np.where(valid, m_c, np.nan)
-    fig, ax = plt.subplots(figsize=(4.8, 4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
     image = ax.pcolormesh(_edges(starts), _edges(durations), shown.T, cmap="viridis", vmin=0,
                           vmax=max(1e-6, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0))
-    fig.colorbar(image, ax=ax, shrink=0.85, label="M_C")
+    fig.colorbar(image, ax=ax, shrink=0.85, label="M_C (brighter: closer match)")
     if chosen is not None:
         ax.plot([chosen.start], [chosen.end - chosen.start], marker="o", markersize=12, markerfacecolor="none",
-                markeredgecolor="red", markeredgewidth=2)
-    ax.set(xlabel="start (s)", ylabel="duration (s)", title=hit.video)
+                markeredgecolor="red", markeredgewidth=2, label="chosen moment")
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    ax.set(xlabel="moment start (s)", ylabel="moment duration (s)")
+    ax.set_title(f"{hit.video} — frame match M_C of every start × duration", fontsize=10, loc="left")
     return fig
 
 

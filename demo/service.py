@@ -29,11 +29,21 @@ PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
 BASELINE = "Training-free baseline: mean-pooled features + sliding-window cosine"
 #: menu label → registry name (:mod:`svmr.pipelines`)
 MODELS = {ALIGN: "align", PAPER: "paper", BASELINE: "baseline"}
+#: what the model menu shows (short enough for a narrow screen); its values stay the labels above,
+#: which API clients pass (or a registry name)
+MODEL_MENU = {ALIGN: "Default: frame alignment (best on real footage)",
+              PAPER: "Paper: CTC auto-encoder + attention re-localization",
+              BASELINE: "Baseline: mean-pooled features, sliding window"}
 DEMO_GALLERY = "Demo gallery"
 MY_GALLERY = "My videos"
 MAX_UPLOAD_SECONDS = 20 * 60     # per uploaded gallery video
 MAX_SESSION_VIDEOS = 20
 SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
+
+
+def model_name(model: str) -> str:
+    """The short name of a model label (as the menu shows it)."""
+    return MODEL_MENU.get(model, model)
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import video as V
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
 from .models.alignment import FrameStatistics
@@ -113,8 +114,12 @@ class Searcher:
         return ids, *self._index[1:]
 
     def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
+        """The query clip's features; a file's range is checked against the gallery before the
+        (slow) extraction, so a query that cannot fit fails at once."""
         if isinstance(query, FeatureSequence):
             return query
+        start, end = V.check_range(V.probe(query), start, end)
+        self.check_query_length(end - start, self.extractor.config.rate)
         return self.extractor.extract(query, start, end)
 
     def check_query_length(self, seconds: float, rate: float) -> None:

@@ -266,6 +266,29 @@ def read_frames(path: str, *, rate: float | None = None, times: Sequence[float] 
     return frames, times
 
 
+#: containers and codecs every current browser plays in a ``<video>`` element
+BROWSER_CONTAINERS = {"mp4", "mov", "webm"}
+BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
+
+
+def browser_playable(path: str) -> bool:
+    """True when a browser can play the file as it is (an mp4/webm of H.264, VP8, VP9 or AV1 in
+    4:2:0, no rotation to apply); anything else needs a playable copy (:func:`write_clip`)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            formats = set(container.format.name.split(","))
+            stream = container.streams.video[0]
+            codec = stream.codec_context
+            side_data = getattr(stream, "side_data", None) or {}
+            rotated = bool(side_data.get("DISPLAYMATRIX")) if hasattr(side_data, "get") else False
+            return (bool(formats & BROWSER_CONTAINERS) and codec.name in BROWSER_CODECS
+                    and codec.format is not None and codec.format.name in ("yuv420p", "yuvj420p") and not rotated)
+    except (av.error.FFmpegError, IndexError, OSError, ValueError):
+        return False
+
+
 def even(value: int) -> int:
     """The largest even size ≤ ``value`` (at least 2): H.264 4:2:0 needs even sizes."""
     return max(2, int(value) // 2 * 2)

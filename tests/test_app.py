@@ -121,7 +121,7 @@ def test_own_gallery_is_private_and_checked(url, bikes, carphone, tmp_path):
     broken.write_bytes(os.urandom(5000))
     session_out = alice.predict([handle_file(carphone), handle_file(str(broken))], api_name="/add_videos")
     note, table, thumbs, removable, message, choice, uploads = session_out
-    assert "Added 1 video(s): carphone_pristine" in message and "Skipped" in message and "broken.avi" in message
+    assert "Added 1 video: carphone_pristine." in message and "Skipped" in message and "broken.avi" in message
     assert [row[0] for row in _rows(table)] == ["carphone_pristine"] and len(thumbs) == 1
     assert uploads is None                      # the upload box is emptied: Add twice does not re-index
 

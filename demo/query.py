@@ -1,0 +1,146 @@
+"""Query handlers: load a video (any format: the page plays a browser-playable copy), set the
+clip's start and end (typed, or taken from the player's position), preview the clip, inspect its
+features.
+
+Every handler turns bad input into a message on the page instead of an exception.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+
+import gradio as gr
+
+from svmr import video as V
+
+from . import service as S
+from .render import feature_figure
+
+#: longest stretch the query-clip preview plays (a longer range still searches in full)
+PREVIEW_MAX_SECONDS = 60.0
+#: the longer side of playable copies and previews, in pixels
+PREVIEW_SIDE = 480
+
+
+def message(kind: str, text: str) -> str:
+    return f"**{kind}.** {text}"
+
+
+def work_dir() -> str:
+    return tempfile.mkdtemp(prefix="svmr_ui_")
+
+
+@functools.lru_cache(maxsize=32)
+def _playable_copy(path: str, size: int, mtime_ns: int) -> str:
+    """An H.264 copy of a whole video, made once per file version."""
+    copy = os.path.join(work_dir(), os.path.splitext(os.path.basename(path))[0] + "_playable.mp4")
+    V.write_clip(path, copy, 0.0, V.probe(path).duration, max_side=PREVIEW_SIDE)
+    return copy
+
+
+def playable(path: str) -> str:
+    """``path`` itself when a browser can play it, otherwise an H.264 copy of the whole video
+    (same timeline, so the player's position is a time in the original).
+
+    Raises:
+        VideoError: the file cannot be decoded.
+    """
+    if V.browser_playable(path):
+        return path
+    stat = os.stat(path)
+    return _playable_copy(path, stat.st_size, stat.st_mtime_ns)
+
+
+def hidden_range() -> tuple:
+    return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
+
+
+def on_query_upload(path: str | None):
+    """New query video: what it is, the range set to the whole video, and a playable player.
+
+    Returns ``(info, start, end, player)``."""
+    if not path:
+        return ("Upload a video or pick an example.", *hidden_range(), None)
+    try:
+        info = V.probe(path)
+        player = playable(path)
+    except V.VideoError as err:
+        return (message("Cannot use this file", str(err)), *hidden_range(), None)
+    duration = round(info.duration, 2)
+    copy_note = "" if player == path else " — the player shows a browser-playable copy"
+    text = (f"**{os.path.basename(path)}** — {info.duration:.2f} s, {info.num_frames} frames at "
+            f"{info.fps:.2f} fps, {info.width}×{info.height}{copy_note}")
+    return (text, gr.update(value=0, visible=True), gr.update(value=duration, visible=True), player)
+
+
+@functools.lru_cache(maxsize=16)
+def _clip_preview(path: str, mtime_ns: int, start: float, end: float) -> str:
+    clip = os.path.join(work_dir(), "query_clip.mp4")
+    V.write_clip(path, clip, start, end, max_side=PREVIEW_SIDE)
+    return clip
+
+
+def on_range(path: str | None, start: float | None, end: float | None):
+    """The query clip ``[start, end)``: a note and a preview of it (none when the range is the
+    whole video, which the player above already shows). Returns ``(preview, note)``."""
+    if not path:
+        return None, ""
+    try:
+        info = V.probe(path)
+        start, end = V.check_range(info, 0.0 if start is None else float(start), None if end is None else float(end))
+    except V.VideoError as err:
+        return None, message("Cannot use this range", str(err))
+    if start <= 0 and end >= info.duration - 0.01:
+        return None, (f"Query clip: the whole video ({info.duration:.2f} s). Set a start and an end (type them, or "
+                      f"play the video and use the two buttons) to search for a part of it.")
+    shown_end = min(end, start + PREVIEW_MAX_SECONDS)
+    try:
+        clip = _clip_preview(path, os.stat(path).st_mtime_ns, round(start, 3), round(shown_end, 3))
+    except V.VideoError as err:
+        return None, message("Cannot preview this range", str(err))
+    note = f" — the preview plays its first {PREVIEW_MAX_SECONDS:.0f} s" if shown_end < end else ""
+    return clip, f"Query clip: {start:.2f}–{end:.2f} s ({end - start:.2f} s){note}"
+
+
+def on_whole(path: str | None):
+    """Reset the range to the whole video."""
+    try:
+        duration = round(V.probe(path).duration, 2) if path else None
+    except V.VideoError:
+        duration = None
+    if duration is None:
+        return gr.update(), gr.update()
+    return gr.update(value=0), gr.update(value=duration)
+
+
+#: browser-side: the query player's current position (rounded to 0.05 s) into start or end
+PLAYER_TIME_JS = """(start, end) => {{
+  const player = document.querySelector('#query_player video');
+  if (!player) return [start, end];
+  const now = Math.round(player.currentTime * 20) / 20;
+  return {order};
+}}"""
+START_FROM_PLAYER_JS = PLAYER_TIME_JS.format(order="[now, end]")
+END_FROM_PLAYER_JS = PLAYER_TIME_JS.format(order="[start, now]")
+
+
+def on_analyze(path: str | None, start: float, end: float, progress=gr.Progress()):
+    """Trim the chosen range to a playable clip and plot its features."""
+    if not path:
+        return None, None, "Upload a video first."
+    try:
+        progress(0, desc="Trimming")
+        clip = os.path.join(work_dir(), "clip.mp4")
+        V.write_clip(path, clip, start, end)
+        started = time.time()
+        sequence = S.extractor().extract(path, start, end,
+                                         progress=lambda done, total: progress(done / total, desc="Extracting features"))
+        elapsed = time.time() - started
+    except V.VideoError as err:
+        return None, None, message("Cannot use this range", str(err))
+    status = (f"{sequence.length} feature steps × {sequence.features.shape[0]} channels "
+              f"({sequence.rate:g} per second) in {elapsed:.2f} s — {sequence.length / elapsed:.0f} frames/s "
+              f"on {S.extractor().device}")
+    return clip, feature_figure(sequence), status

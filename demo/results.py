@@ -1,0 +1,111 @@
+"""Search handlers: run a search, show one moment (timeline, confidence map, trimmed clip), and
+keep the results consistent with the gallery they came from."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from svmr import video as V
+from svmr.gallery import Gallery
+from svmr.trim import trim
+
+from . import service as S
+from .query import message, work_dir
+from .render import heatmap_figure, timeline_figure
+
+RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video match p", "frame match M_C",
+                  "boundary fit M_R"]
+SCORES_NOTE = """Each score is in 0–1, and **score = p · M_C · M_R**:
+**video match p** — how much the video as a whole resembles the query (stage 1: its best-matching
+stretch). **frame match M_C** — how closely the moment's frames match the query's frames, in order
+(default model: mean frame similarity along the alignment; paper model: BM confidence).
+**boundary fit M_R** — how well the moment's start and end fit (default model: the share of the
+query the moment covers; paper model: predicted overlap with the true moment). Click a row to see
+its moment."""
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _moment_choices(result) -> list[tuple[str, int]]:
+    return [(f"#{i + 1} {m.video} {m.start:.2f}–{m.end:.2f} s (score {m.score:.3f})", i)
+            for i, m in enumerate(result.moments)]
+
+
+def run_search(query: str | None, start: float, end: float, gallery_choice: str, model: str, top_videos: int,
+               moments_per_video: int, min_score: float, session: S.Session | None, demo: S.DemoGallery,
+               progress=gr.Progress()):
+    """Search; returns status, results table, JSON file, moment chooser, state and the details
+    of the best moment (timeline, heatmap, clip, clip file)."""
+    empty = (None, None, gr.update(choices=[], value=None), None, None, None, None, None)
+    if not query:
+        return (message("No query", "Upload a video or pick an example first."), *empty)
+    try:
+        progress(0.1, desc="Searching")
+        result, gallery = S.search(gallery_choice, model, session, demo, query, float(start or 0.0),
+                                   None if end is None else float(end), int(top_videos), int(moments_per_video),
+                                   float(min_score))
+    except (V.VideoError, ValueError) as err:
+        return (message("Cannot search", str(err)), *empty)
+    t = result.timings
+    status = (f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} — query features "
+              f"{t['query_features_s'] * 1000:.0f} ms, stage 1 {t['stage1_s'] * 1000:.0f} ms, stage 2 "
+              f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
+    if not result.moments:
+        status += "\n\nNo moment reaches the score threshold: lower it or ask for more videos."
+    rows = [[i + 1, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4), round(m.video_score, 4),
+             round(m.confidence, 4), round(m.regression, 4)] for i, m in enumerate(result.moments)]
+    json_path = S.result_json(result, gallery_choice, model, os.path.join(work_dir(), "svmr_results.json"))
+    state = {"result": result, "gallery": gallery.root, "choice": gallery_choice,
+             "label": demo.label_of(query) if gallery_choice == S.DEMO_GALLERY else None}
+    choices = _moment_choices(result)
+    details = show_moment(0, state, demo) if result.moments else (None, None, None, None)
+    return (status, rows or None, json_path, gr.update(choices=choices, value=0 if choices else None), state, *details)
+
+
+def show_moment(index: int | None, state: dict | None, demo: S.DemoGallery):
+    """Timeline, BM heatmap and the trimmed clip (source resolution, with its sound) of one
+    retrieved moment; returns ``(timeline, heatmap, clip, clip file)``."""
+    if state is None or index is None or not state["result"].moments:
+        return None, None, None, None
+    result = state["result"]
+    moment = result.moments[int(index)]
+    hit = next(h for h in result.videos if h.video == moment.video)
+    truth = demo.truth(moment.video) if state["choice"] == S.DEMO_GALLERY else None
+    timeline = timeline_figure(hit, moment, truth["segments"] if truth else None, state["label"])
+    heatmap = heatmap_figure(hit, moment)
+    video = Gallery(state["gallery"]).videos.get(moment.video)
+    clip = os.path.join(work_dir(), f"{moment.video}_{moment.start:.2f}-{moment.end:.2f}.mp4")
+    try:
+        trim(video.path, clip, moment.start, moment.end)
+    except (V.VideoError, AttributeError):   # the video was removed since the search
+        clip = None
+    return timeline, heatmap, clip, clip
+
+
+def on_row(state: dict | None, demo: S.DemoGallery, evt: gr.SelectData):
+    """A click on a results row: that moment (by its rank, whatever order the table is sorted in)."""
+    row = evt.row_value if evt is not None else None
+    if state is None or not row:
+        return (gr.update(), None, None, None, None)
+    index = int(row[0]) - 1
+    return (gr.update(value=index), *show_moment(index, state, demo))
+
+
+def results_visible(state: dict | None):
+    """The results section shows once a search found moments."""
+    return gr.update(visible=bool(state and state["result"].moments))
+
+
+def forget_removed(state: dict | None, session: S.Session | None):
+    """After a video is removed from the visitor's gallery, results that show it are cleared.
+
+    Returns ``(state, status, section)``."""
+    if not state or state["choice"] != S.MY_GALLERY:
+        return gr.update(), gr.update(), gr.update()
+    kept = set(session.gallery.videos) if session else set()
+    if all(hit.video in kept for hit in state["result"].videos):
+        return gr.update(), gr.update(), gr.update()
+    return None, "The results were cleared: they showed a video you removed. Search again.", gr.update(visible=False)
