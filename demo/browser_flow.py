@@ -88,13 +88,72 @@ def search_flow(page, url: str, video: str, start: float, end: float, screenshot
         choose(page, "model", model)
     page.locator("#search").click()
     status = wait_text(page, "search_status", "total", 300_000)
+    page.wait_for_selector("#results_section", state="visible", timeout=60_000)
     page.wait_for_selector("#timeline img", timeout=120_000)
     page.wait_for_selector("#heatmap img", timeout=120_000)
     page.wait_for_selector("#moment_clip video", timeout=120_000)
-    rows = page.locator("#results_table tbody tr").count()
+    rows = result_rows(page)
     page.wait_for_timeout(1000)
     if screenshots:
         os.makedirs(screenshots, exist_ok=True)
         page.screenshot(path=os.path.join(screenshots, "search.png"), full_page=True)
     return {"info": info, "range_note": range_note, "status": status, "rows": rows,
             "clip_src": page.locator("#moment_clip video").get_attribute("src")}
+
+
+def result_rows(page) -> int:
+    """Rows the results table shows (Gradio's table is virtualized: the visible ones)."""
+    return page.locator("#results_table .virtual-row").count()
+
+
+def cell(page, elem_id: str, row: int, col: int):
+    """One cell of a Gradio table (0-based row and column)."""
+    return page.locator(f"#{elem_id} [role=gridcell][data-row='{row}'][data-col='{col}']")
+
+
+def seek(page, elem_id: str, seconds: float) -> None:
+    """Move a video player's position (as a user drags its bar) and wait for the frame."""
+    page.evaluate("([id, t]) => { const v = document.querySelector('#' + id + ' video'); v.currentTime = t; }",
+                  [elem_id, seconds])
+    page.wait_for_function("([id, t]) => { const v = document.querySelector('#' + id + ' video');"
+                           " return v && !v.seeking && Math.abs(v.currentTime - t) < 0.2; }",
+                           arg=[elem_id, seconds], timeout=30_000)
+
+
+def play(page, elem_id: str, seconds: float = 2.0) -> dict:
+    """Play a player (muted, as autoplay rules require) for a while; returns what the browser
+    decoded: position, picture size, and video and audio bytes decoded."""
+    page.wait_for_function("id => (document.querySelector('#' + id + ' video')?.readyState || 0) >= 2",
+                           arg=elem_id, timeout=60_000)
+    page.evaluate("id => { const v = document.querySelector('#' + id + ' video'); v.muted = true; v.play(); }",
+                  elem_id)
+    page.wait_for_timeout(int(seconds * 1000))
+    return page.evaluate("id => { const v = document.querySelector('#' + id + ' video'); return {"
+                         " time: v.currentTime, width: v.videoWidth, height: v.videoHeight,"
+                         " video_bytes: v.webkitVideoDecodedByteCount, audio_bytes: v.webkitAudioDecodedByteCount,"
+                         " src: v.currentSrc}; }", elem_id)
+
+
+def download(page, elem_id: str, path: str) -> str:
+    """Fetch the file a gr.File component offers for download into ``path``."""
+    href = page.locator(f"#{elem_id} a[href]").first.get_attribute("href")
+    response = page.request.get(href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/"))
+    assert response.ok, f"download of {href} failed: {response.status}"
+    with open(path, "wb") as handle:
+        handle.write(response.body())
+    return path
+
+
+def progress_texts(page, elem_id: str, until: str, timeout_s: float = 300.0) -> list[str]:
+    """Every progress text shown over ``elem_id`` until its text contains ``until``."""
+    import time
+
+    seen, started = [], time.time()
+    while time.time() - started < timeout_s:
+        text = page.evaluate("id => document.querySelector('#' + id)?.innerText || ''", elem_id)
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if until in text_of(page, elem_id):
+            return seen
+        page.wait_for_timeout(150)
+    raise TimeoutError(f"#{elem_id} never showed {until!r}; progress seen: {seen}")

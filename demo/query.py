@@ -72,7 +72,13 @@ def on_query_upload(path: str | None):
     copy_note = "" if player == path else " — the player shows a browser-playable copy"
     text = (f"**{os.path.basename(path)}** — {info.duration:.2f} s, {info.num_frames} frames at "
             f"{info.fps:.2f} fps, {info.width}×{info.height}{copy_note}")
-    return (text, gr.update(value=0, visible=True), gr.update(value=duration, visible=True), player)
+    return text, gr.update(value=0, visible=True), gr.update(value=duration, visible=True), player
+
+
+def query_controls_visible(start: float | None):
+    """The player and the range controls show while a usable video is loaded (its start is set).
+    Returns ``(player, range controls)`` updates."""
+    return gr.update(visible=start is not None), gr.update(visible=start is not None)
 
 
 @functools.lru_cache(maxsize=16)
@@ -85,6 +91,11 @@ def _clip_preview(path: str, mtime_ns: int, start: float, end: float) -> str:
 def on_range(path: str | None, start: float | None, end: float | None):
     """The query clip ``[start, end)``: a note and a preview of it (none when the range is the
     whole video, which the player above already shows). Returns ``(preview, note)``."""
+    clip, note = _range_preview(path, start, end)
+    return gr.update(value=clip, visible=clip is not None), note
+
+
+def _range_preview(path: str | None, start: float | None, end: float | None) -> tuple[str | None, str]:
     if not path:
         return None, ""
     try:

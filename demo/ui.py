@@ -13,7 +13,7 @@ from svmr.data.footage import footage_path
 from . import service as S
 from .galleries import GALLERY_COLUMNS, add_videos, play_gallery_video, remove_video, show_gallery
 from .query import (END_FROM_PLAYER_JS, START_FROM_PLAYER_JS, on_analyze, on_query_upload, on_range,
-                    on_whole)
+                    on_whole, query_controls_visible)
 from .results import (RESULT_COLUMNS, SCORES_NOTE, forget_removed, on_row, results_visible, run_search,
                       show_moment)
 
@@ -55,19 +55,23 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                                 elem_id="query_video", height=120)
                 gr.Examples(example_paths, inputs=query, example_labels=example_labels, label="Examples")
                 info = gr.Markdown(elem_id="video_info")
-                player = gr.Video(label="Query video", interactive=False, elem_id="query_player", height=280)
-                with gr.Row(elem_id="range_row"):
-                    # hidden until a video is loaded; no upper bound here (the app checks the range
-                    # against the video and says what is wrong)
-                    start = gr.Number(label="Start (s)", step=0.05, visible=False, elem_id="range_start", min_width=90)
-                    end = gr.Number(label="End (s)", step=0.05, visible=False, elem_id="range_end", min_width=90)
-                with gr.Row():
-                    from_player_start = gr.Button("Start = player position", size="sm", elem_id="start_from_player")
-                    from_player_end = gr.Button("End = player position", size="sm", elem_id="end_from_player")
-                    whole = gr.Button("Whole video", size="sm", elem_id="whole_video")
+                player = gr.Video(label="Query video", interactive=False, elem_id="query_player", height=280,
+                                  visible=False)
+                # shown once a video is loaded; no upper bound on the boxes (the app checks the range
+                # against the video and says what is wrong)
+                with gr.Column(visible=False, elem_id="range_controls") as range_controls:
+                    with gr.Row():
+                        start = gr.Number(label="Start (s)", step=0.05, visible=False, elem_id="range_start",
+                                          min_width=90)
+                        end = gr.Number(label="End (s)", step=0.05, visible=False, elem_id="range_end", min_width=90)
+                    with gr.Row():
+                        from_player_start = gr.Button("Start = player position", size="sm",
+                                                      elem_id="start_from_player")
+                        from_player_end = gr.Button("End = player position", size="sm", elem_id="end_from_player")
+                        whole = gr.Button("Whole video", size="sm", elem_id="whole_video")
                 range_note = gr.Markdown(elem_id="range_note")
                 preview = gr.Video(label="Query clip (the range searched)", interactive=False, elem_id="query_preview",
-                                   height=220)
+                                   height=220, visible=False)
             with gr.Column(min_width=340):
                 gr.Markdown("### 2. Gallery")
                 gallery_choice = gr.Radio([S.DEMO_GALLERY, S.MY_GALLERY], value=S.DEMO_GALLERY, label="Search in",
@@ -136,7 +140,8 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                         concurrency_limit=1, concurrency_id="preview", trigger_mode="always_last",
                         show_progress_on=[preview])
         query.change(on_query_upload, query, [info, start, end, player], api_name="probe",
-                     show_progress_on=[info]).then(**range_io)
+                     show_progress_on=[info]).then(
+            query_controls_visible, start, [player, range_controls], api_name=False).then(**range_io)
         for box in (start, end):
             box.submit(**range_io)
             box.blur(**range_io)

@@ -25,6 +25,12 @@ def carphone() -> str:
 
 
 @pytest.fixture(scope="session")
+def bunny() -> str:
+    """bigbuckbunny.mp4: 1280×720 H.264 with AAC sound."""
+    return _path_or_skip("bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
 def vtest() -> str:
     return _path_or_skip("vtest.avi")
 

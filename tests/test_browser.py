@@ -1,14 +1,25 @@
-"""The main flow in a real headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright):
-upload a video, trim it, search the demo gallery, and check the results render."""
+"""The app in a real headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright), as a
+user walks it: what the page shows, what the players play, what the downloads hold."""
 import os
+import re
 
 import pytest
 
-from demo.browser_flow import CHROMIUM, browser_page, search_flow, serve
+from demo import service as S
+from demo.browser_flow import (CHROMIUM, browser_page, cell, choose, download, play, progress_texts,
+                               result_rows, search_flow, seek, serve, text_of, wait_text)
 from demo.ui import build_ui
+from svmr import video as V
+from svmr.gallery import Gallery
 
 
 @pytest.fixture(scope="module")
+def url(demo_gallery):
+    with serve(build_ui(demo_gallery), allowed_paths=[demo_gallery.root]) as address:
+        yield address
+
+
+@pytest.fixture
 def page():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (scripts/test.sh does)")
@@ -16,13 +27,112 @@ def page():
         yield page
 
 
-def test_upload_trim_search_and_results_render(page, demo_gallery, bikes, tmp_path):
-    with serve(build_ui(demo_gallery), allowed_paths=[demo_gallery.root]) as url:
-        shown = search_flow(page, url, bikes, 0.5, 4.5, screenshots=str(tmp_path))
-        assert "bikes.mp4" in shown["info"] and "640×272" in shown["info"]
-        assert shown["range_note"].startswith("Query clip: 0.50–4.50 s (4.00 s)")
-        assert "moments in" in shown["status"] and "stage 2" in shown["status"]
-        assert shown["rows"] >= 1 and shown["clip_src"].endswith(".mp4")
-        # the preview the user saw is the trimmed range, not the whole upload
-        assert page.locator("#range_note").inner_text().startswith("Query clip: 0.50–4.50 s")
-        assert os.path.getsize(tmp_path / "search.png") > 50_000
+def test_upload_trim_search_and_results_render(page, url, bikes, tmp_path):
+    shown = search_flow(page, url, bikes, 0.5, 4.5, screenshots=str(tmp_path))
+    assert "bikes.mp4" in shown["info"] and "640×272" in shown["info"]
+    assert shown["range_note"].startswith("Query clip: 0.50–4.50 s (4.00 s)")
+    assert "moments in" in shown["status"] and "stage 2" in shown["status"]
+    assert shown["rows"] >= 1 and shown["clip_src"].endswith(".mp4")
+    assert os.path.getsize(tmp_path / "search.png") > 50_000
+
+
+def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gallery, tmp_path):
+    page.goto(url)
+    wait_text(page, "gallery_note", "Demo gallery", 120_000)
+    # before any video: no empty players, no range controls, no results placeholders
+    assert not page.locator("#query_player").is_visible() and not page.locator("#range_controls").is_visible()
+    assert not page.locator("#results_section").is_visible()
+
+    # the AVI example plays (a browser-playable copy) and is not a second trim tool
+    page.get_by_text("vtest.avi (whole video: trim it)").click()
+    info = wait_text(page, "video_info", "fps", 120_000)
+    assert "768×576" in info and "browser-playable copy" in info
+    assert page.locator("#query_video video").count() == 0
+    playing = play(page, "query_player", 1.0)
+    assert playing["time"] > 0.3 and playing["width"] > 0 and playing["video_bytes"] > 0
+    assert "the whole video (79.50 s)" in text_of(page, "range_note")
+
+    # trim with the player: start and end taken from its position
+    page.evaluate("document.querySelector('#query_player video').pause()")
+    seek(page, "query_player", 30.0)
+    page.locator("#start_from_player").click()
+    seek(page, "query_player", 34.0)
+    page.locator("#end_from_player").click()
+    note = wait_text(page, "range_note", "Query clip: 30.00–34.00 s (4.00 s)", 120_000)
+    assert "Cannot" not in note
+    assert play(page, "query_preview", 0.5)["width"] > 0          # the clip searched, playable
+
+    page.locator("#search").click()
+    status = wait_text(page, "search_status", "total", 300_000)
+    assert re.match(r"\d+ moments in \d+ videos", status)
+    page.wait_for_selector("#results_section", state="visible")
+    assert result_rows(page) >= 2
+    page.wait_for_selector("#timeline img")
+
+    # click the second row: the chooser, the clip and the download follow it
+    video_id = cell(page, "results_table", 1, 1).inner_text().strip()
+    start, end = (float(cell(page, "results_table", 1, c).inner_text()) for c in (2, 3))
+    cell(page, "results_table", 1, 1).click()
+    page.wait_for_function("() => (document.querySelector('#moment_choice input')?.value || '').startsWith('#2 ')",
+                           timeout=120_000)
+    page.wait_for_function("() => (document.querySelector('#moment_file a')?.getAttribute('href') || '')"
+                           f".includes('{video_id}_{start:.2f}-{end:.2f}')", timeout=120_000)
+    playing = play(page, "moment_clip", 1.0)
+    assert playing["time"] > 0.3 and playing["video_bytes"] > 0
+    kept = V.probe(download(page, "moment_file", str(tmp_path / "moment.mp4")))
+    source = Gallery(os.path.join(demo_gallery.root, "gallery")).videos[video_id]
+    assert (kept.width, kept.height) == (source.width, source.height)       # the source's resolution
+    assert kept.duration == pytest.approx(end - start, abs=0.15)
+
+    # a phone-width screen: everything stacks, nothing runs off the side
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_upload_flow_add_progress_search_remove(page, url, bunny, carphone):
+    page.goto(url)
+    wait_text(page, "gallery_note", "Demo gallery", 120_000)
+    page.get_by_text("Add or remove your own videos").click()
+    page.locator("#gallery_uploads input[type=file]").set_input_files([bunny, carphone])
+    page.wait_for_selector("#gallery_uploads .file-name, #gallery_uploads a", timeout=60_000)
+    page.locator("#add_videos").click()
+    seen = progress_texts(page, "gallery_status", "Added")
+    percents = [float(p) for text in seen for p in re.findall(r"([\d.]+)%", text)]
+    assert percents and max(percents) <= 100.0, seen
+    assert any("Indexing" in text for text in seen), seen
+    assert text_of(page, "gallery_status").startswith("Added 2 videos: bigbuckbunny, carphone_pristine.")
+    assert "Your gallery: 2 videos" in text_of(page, "gallery_note")
+    listed = [cell(page, "gallery_table", r, 0).inner_text().strip() for r in range(2)]
+    assert sorted(listed) == ["bigbuckbunny", "carphone_pristine"]
+    page.locator("#add_videos").click()                           # the upload box was emptied
+    wait_text(page, "gallery_status", "Choose one or more video files first.", 30_000)
+
+    # search the visitor's own gallery with a clip of one of its videos: the moment has sound
+    page.locator("#query_video input[type=file]").set_input_files(bunny)
+    wait_text(page, "video_info", "fps", 60_000)
+    for box, value in (("range_start", 2), ("range_end", 5)):
+        field = page.locator(f"#{box} input[type=number]")
+        field.fill(str(value))
+        field.press("Enter")
+    wait_text(page, "range_note", "Query clip: 2.00–5.00 s", 60_000)
+    page.locator("#search").click()
+    wait_text(page, "search_status", "total", 300_000)
+    page.wait_for_selector("#results_section", state="visible")
+    assert cell(page, "results_table", 0, 1).inner_text().strip() == "bigbuckbunny"
+    playing = play(page, "moment_clip", 2.0)
+    assert (playing["width"], playing["height"]) == (1280, 720)
+    assert playing["audio_bytes"] > 0 and playing["time"] > 0.5
+
+    # remove it: the results that showed it go, and a new search does not find it
+    choose(page, "remove_choice", "bigbuckbunny")
+    page.locator("#remove_video").click()
+    wait_text(page, "gallery_status", "Removed bigbuckbunny.", 60_000)
+    wait_text(page, "search_status", "results were cleared", 60_000)
+    assert not page.locator("#results_section").is_visible()
+    page.locator("#search").click()
+    wait_text(page, "search_status", "total", 300_000)
+    page.wait_for_selector("#results_section", state="visible")
+    shown = {cell(page, "results_table", r, 1).inner_text().strip() for r in range(result_rows(page))}
+    assert shown == {"carphone_pristine"}
+    assert S.MY_GALLERY in page.locator("#gallery_choice input:checked").evaluate("e => e.value")
