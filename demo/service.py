@@ -51,6 +51,14 @@ def extractor() -> FeatureExtractor:
     return FeatureExtractor(ExtractorConfig())
 
 
+@functools.lru_cache(maxsize=1)
+def indexer():
+    """The background process that indexes visitors' uploads (:mod:`demo.indexing`)."""
+    from .indexing import IndexingWorker
+
+    return IndexingWorker()
+
+
 @functools.lru_cache(maxsize=None)
 def models(name: str) -> tuple:
     """``(retriever, localizer)`` for a menu label (or a registry name)."""

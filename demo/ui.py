@@ -26,6 +26,9 @@ def _on_unload(request: gr.Request) -> None:
     """The visitor's page closed: delete their uploads and features now."""
     S.drop_session(request.session_hash)
 
+#: ``(every, older than)`` in seconds for Gradio's cache of uploads and served files
+DELETE_CACHE = (3600, 3600)
+
 
 # ----------------------------------------------------------------------------- layout
 def _example_paths(demo: S.DemoGallery) -> tuple[list[str], list[str]]:
@@ -44,7 +47,8 @@ def _example_paths(demo: S.DemoGallery) -> tuple[list[str], list[str]]:
 def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
     demo = (demo or S.DemoGallery()).ensure()
     example_paths, example_labels = _example_paths(demo)
-    with gr.Blocks(title="svmr — semantic video moments") as app:
+    # Gradio's cache of uploaded and served files: every hour, what is older than an hour goes
+    with gr.Blocks(title="svmr — semantic video moments", delete_cache=DELETE_CACHE) as app:
         session = gr.State(None, delete_callback=S.close_session)
         results = gr.State(None)
         gr.Markdown(INTRO)

@@ -20,10 +20,11 @@ def _progress(desc: str):
         if bar["bar"] is None:
             bar["bar"] = tqdm(total=total, desc=desc, unit="video" if total < 100000 else "frame",
                               file=sys.stderr, dynamic_ncols=True)
-        bar["bar"].n = done
-        bar["bar"].refresh()
         if done >= total:
-            bar["bar"].close()
+            bar["bar"].n = total
+            bar["bar"].close()                      # draws the final line, once
+        else:
+            bar["bar"].update(done - bar["bar"].n)   # through update, so tqdm's rate is right
 
     return update
 
