@@ -8,10 +8,10 @@ import os
 
 from demo.prepare import DEFAULT_ROOT
 from demo.service import DemoGallery, clear_sessions
-from demo.ui import build_ui
+from demo.ui import LAUNCH, build_ui
 
 if __name__ == "__main__":
     root = os.environ.get("SVMR_DEMO_ROOT", DEFAULT_ROOT)
     clear_sessions()   # visitors' galleries left by an earlier run (a crash, a kill) do not survive it
     app = build_ui(DemoGallery(root).ensure())
-    app.queue(default_concurrency_limit=2, max_size=32).launch(allowed_paths=[root])
+    app.queue(default_concurrency_limit=2, max_size=32).launch(allowed_paths=[root], **LAUNCH)

@@ -23,6 +23,9 @@ def free_port() -> int:
 @contextmanager
 def serve(app, **launch):
     """Run a Gradio app on a free local port; yields its URL."""
+    from .ui import LAUNCH
+
+    launch = {**LAUNCH, **launch}
     port = free_port()
     app.queue(default_concurrency_limit=2).launch(server_name="127.0.0.1", server_port=port,
                                                   prevent_thread_lock=True, quiet=True, **launch)

@@ -90,19 +90,25 @@ def _clip_preview(path: str, mtime_ns: int, start: float, end: float) -> str:
 
 def on_range(path: str | None, start: float | None, end: float | None):
     """The query clip ``[start, end)``: a note and a preview of it (none when the range is the
-    whole video, which the player above already shows). Returns ``(preview, note)``."""
-    clip, note = _range_preview(path, start, end)
-    return gr.update(value=clip, visible=clip is not None), note
-
-
-def _range_preview(path: str | None, start: float | None, end: float | None) -> tuple[str | None, str]:
+    whole video, which the player above already shows); an end past the video is set to the
+    video's end, in the box too. Returns ``(preview, note, end)``."""
     if not path:
-        return None, ""
+        return gr.update(value=None, visible=False), "", gr.update()
     try:
         info = V.probe(path)
-        start, end = V.check_range(info, 0.0 if start is None else float(start), None if end is None else float(end))
+        start, clamped = V.check_range(info, 0.0 if start is None else float(start),
+                                       None if end is None else float(end))
     except V.VideoError as err:
-        return None, message("Cannot use this range", str(err))
+        return gr.update(value=None, visible=False), message("Cannot use this range", str(err)), gr.update()
+    clip, note = _range_preview(path, info, start, clamped)
+    if end is not None and float(end) > info.duration + 0.01:
+        note += f"\n\nThe end you typed ({float(end):.2f} s) is past the video's end: set to {clamped:.2f} s."
+        return gr.update(value=clip, visible=clip is not None), note, gr.update(value=round(clamped, 2))
+    return gr.update(value=clip, visible=clip is not None), note, gr.update()
+
+
+def _range_preview(path: str, info: V.VideoInfo, start: float, end: float) -> tuple[str | None, str]:
+    """A preview clip of ``[start, end)`` (None for the whole video) and the note about it."""
     if start <= 0 and end >= info.duration - 0.01:
         return None, (f"Query clip: the whole video ({info.duration:.2f} s). Set a start and an end (type them, or "
                       f"play the video and use the two buttons) to search for a part of it.")

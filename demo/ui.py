@@ -26,6 +26,10 @@ def _on_unload(request: gr.Request) -> None:
     """The visitor's page closed: delete their uploads and features now."""
     S.drop_session(request.session_hash)
 
+#: launch settings of the app: no run history (Gradio keeps every run's inputs and outputs in the
+#: browser and can send them to a Hugging Face bucket; a visitor's videos stay private instead,
+#: and their session files are deleted when the page closes, which would leave it broken links)
+LAUNCH = {"run_history": False}
 #: ``(every, older than)`` in seconds for Gradio's cache of uploads and served files
 DELETE_CACHE = (3600, 3600)
 
@@ -140,7 +144,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
         def row_fn(state, evt: gr.SelectData):
             return on_row(state, demo, evt)
 
-        range_io = dict(fn=on_range, inputs=[query, start, end], outputs=[preview, range_note], api_name=False,
+        range_io = dict(fn=on_range, inputs=[query, start, end], outputs=[preview, range_note, end], api_name=False,
                         concurrency_limit=1, concurrency_id="preview", trigger_mode="always_last",
                         show_progress_on=[preview])
         query.change(on_query_upload, query, [info, start, end, player], api_name="probe",

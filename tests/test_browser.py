@@ -52,6 +52,19 @@ def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gall
     assert playing["time"] > 0.3 and playing["width"] > 0 and playing["video_bytes"] > 0
     assert "the whole video (79.50 s)" in text_of(page, "range_note")
 
+    # a value past the end: the app's own message, not a toast from the widget
+    field = page.locator("#range_end input[type=number]")
+    field.fill("999")
+    field.press("Enter")
+    note = wait_text(page, "range_note", "is past the video's end: set to 79.50 s", 60_000)
+    assert page.locator("#range_end input[type=number]").input_value() == "79.5"
+    assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0
+    field = page.locator("#range_start input[type=number]")
+    field.fill("85")
+    field.press("Enter")
+    note = wait_text(page, "range_note", "Cannot use this range", 60_000)
+    assert "start 85.00 s is outside the video (0 to 79.50 s)" in note
+
     # trim with the player: start and end taken from its position
     page.evaluate("document.querySelector('#query_player video').pause()")
     seek(page, "query_player", 30.0)
@@ -83,6 +96,9 @@ def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gall
     source = Gallery(os.path.join(demo_gallery.root, "gallery")).videos[video_id]
     assert (kept.width, kept.height) == (source.width, source.height)       # the source's resolution
     assert kept.duration == pytest.approx(end - start, abs=0.15)
+
+    # no run history kept in the browser for private videos
+    assert page.locator("footer").get_by_text("Runs", exact=True).count() == 0
 
     # a phone-width screen: everything stacks, nothing runs off the side
     page.set_viewport_size({"width": 390, "height": 844})
