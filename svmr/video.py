@@ -77,6 +77,25 @@ def _quiet_decoder() -> None:
     decord.logging.set_level(decord.logging.QUIET)
 
 
+@functools.lru_cache(maxsize=256)
+def _container_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    """Why the container cannot give video frames (None when it can), found by reading its header
+    with PyAV first: the decoder behind VideoReader prints a C++ error line to stderr for every
+    file it cannot open, and says nothing about why."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                kinds = sorted({stream.type for stream in container.streams})
+                return ("it holds no video stream" + (f" (only {', '.join(kinds)})" if kinds else "") + ".")
+    except av.error.FFmpegError:
+        return "not a readable video file (the decoder could not open it)."
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "not a readable video file (the decoder could not open it)."
+    return None
+
+
 def _open_reader(path: str, width: int = -1, height: int = -1):
     """Open a decord VideoReader, turning every failure into a VideoError."""
     import decord
@@ -88,8 +107,12 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
         raise VideoError(f"{_name(path)}: file not found.")
     if os.path.isdir(path):
         raise VideoError(f"{_name(path)}: is a folder, not a video file.")
-    if os.path.getsize(path) == 0:
+    stat = os.stat(path)
+    if stat.st_size == 0:
         raise VideoError(f"{_name(path)}: the file is empty (0 bytes).")
+    problem = _container_problem(path, stat.st_size, stat.st_mtime_ns)
+    if problem:
+        raise VideoError(f"{_name(path)}: {problem}")
     try:
         return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
                                   num_threads=max(1, os.cpu_count() or 1))
