@@ -38,3 +38,16 @@ def test_reorganize_annotation_file(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["v1"] == info["v2"] == 15
     assert (tmp_path / "b" / "manifest.json").exists()
+
+
+def test_runs_from_a_folder_that_holds_a_clone_named_svmr(tmp_path):
+    """`python -m svmr` beside a checkout folder called svmr finds the installed package, not the
+    folder (scripts/setup.sh installs svmr as a path entry)."""
+    import os
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.symlink(repo, tmp_path / "svmr")
+    done = subprocess.run([sys.executable, "-m", "svmr", "search", "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--gallery" in done.stdout and "--model" in done.stdout
