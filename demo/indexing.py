@@ -16,14 +16,13 @@ import os
 import queue
 import threading
 
+from svmr import limits
 from svmr import video as V
 
 #: how much lower than the server the worker runs (``nice`` increment)
 WORKER_NICENESS = 10
 #: torch threads of the worker: half the machine's cores (the other half stays with the searches)
 WORKER_THREADS = max(1, (os.cpu_count() or 2) // 2)
-#: seconds without any word from a working worker before its job is given up
-STALL_SECONDS = 600.0
 
 
 def _serve(jobs, replies) -> None:
@@ -73,7 +72,7 @@ class IndexingWorker:
             if self._process is None or not self._process.is_alive():
                 self._start()
             self._jobs.put((session_root, upload))
-            waited = 0.0
+            waited, budget = 0.0, limits.decode_budget_s()
             while True:
                 try:
                     reply = self._replies.get(timeout=1.0)
@@ -83,10 +82,10 @@ class IndexingWorker:
                         self._process = None
                         raise V.VideoError(f"{os.path.basename(upload)}: the indexer stopped while reading this "
                                            f"file (it may be damaged); nothing was added.") from None
-                    if waited > STALL_SECONDS:
+                    if waited > budget:
                         self.close()
-                        raise V.VideoError(f"{os.path.basename(upload)}: indexing took longer than "
-                                           f"{STALL_SECONDS:.0f} s without progress; nothing was added.") from None
+                        raise V.VideoError(f"{os.path.basename(upload)}: indexing made no progress for "
+                                           f"{budget:.0f} s (SVMR_DECODE_BUDGET_S); nothing was added.") from None
                     continue
                 waited = 0.0
                 kind, *values = reply

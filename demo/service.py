@@ -15,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
+from svmr import limits
 from svmr import video as V
 from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.features.extractor import file_digest
@@ -36,8 +37,6 @@ MODEL_MENU = {ALIGN: "Default: frame alignment (best on real footage)",
               BASELINE: "Baseline: mean-pooled features, sliding window"}
 DEMO_GALLERY = "Demo gallery"
 MY_GALLERY = "My videos"
-MAX_UPLOAD_SECONDS = 20 * 60     # per uploaded gallery video
-MAX_SESSION_VIDEOS = 20
 SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
 
 
@@ -135,16 +134,22 @@ class Session:
             VideoError: not a usable video (nothing is kept then).
         """
         gallery = self.gallery
-        if len(gallery) >= MAX_SESSION_VIDEOS:
-            raise V.VideoError(f"Your gallery already holds {MAX_SESSION_VIDEOS} videos; remove some first.")
+        name = os.path.basename(upload)
+        if len(gallery) >= limits.max_session_videos():
+            raise V.VideoError(f"{name}: your gallery already holds {len(gallery)} video(s), the most allowed "
+                               f"here; remove some first.")
+        size, largest = os.path.getsize(upload), limits.max_upload_bytes()
+        if size > largest:
+            raise V.VideoError(f"{name}: the file is {limits.describe_bytes(size)}; uploads may be at most "
+                               f"{limits.describe_bytes(largest)} here.")
         info = V.probe(upload)
         digest = file_digest(upload)
         same = next((v.id for v in gallery.list() if v.digest == digest), None)
         if same is not None:
             raise V.VideoError(f"{os.path.basename(upload)} is already in your gallery as {same}; not added again.")
-        if info.duration > MAX_UPLOAD_SECONDS:
-            raise V.VideoError(f"{os.path.basename(upload)} lasts {info.duration / 60:.0f} min; gallery videos "
-                               f"may last at most {MAX_UPLOAD_SECONDS // 60} min here.")
+        if info.duration > limits.max_upload_duration_s():
+            raise V.VideoError(f"{name} lasts {limits.describe_seconds(info.duration)}; gallery videos may last "
+                               f"at most {limits.describe_seconds(limits.max_upload_duration_s())} here.")
         video_id = safe_id(upload)
         base, n = video_id, 2
         while video_id in gallery:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from svmr import limits
 from svmr.data.footage import footage_path
 
 from . import service as S
@@ -29,7 +30,7 @@ def _on_unload(request: gr.Request) -> None:
 #: launch settings of the app: no run history (Gradio keeps every run's inputs and outputs in the
 #: browser and can send them to a Hugging Face bucket; a visitor's videos stay private instead,
 #: and their session files are deleted when the page closes, which would leave it broken links)
-LAUNCH = {"run_history": False}
+LAUNCH = {"run_history": False, "max_file_size": limits.max_upload_bytes()}
 #: ``(every, older than)`` in seconds for Gradio's cache of uploads and served files
 DELETE_CACHE = (3600, 3600)
 

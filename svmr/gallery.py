@@ -38,10 +38,21 @@ class GalleryVideo:
     added: float
 
 
+#: longest video id (ids name files, and file names may have at most 255 bytes)
+MAX_ID_LENGTH = 80
+
+
 def safe_id(name: str) -> str:
-    """A file-system-safe video id from a file name (its stem)."""
+    """A file-system-safe video id from a file name (its stem): letters of any script, digits,
+    ``.``, ``_`` and ``-``; at most ``MAX_ID_LENGTH`` characters (a long name keeps its start and
+    a short hash of the rest, so two long names stay apart)."""
     stem = os.path.splitext(os.path.basename(name))[0]
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
+    cleaned = re.sub(r"[^\w.-]+", "_", stem).strip("._-") or "video"
+    if len(cleaned) > MAX_ID_LENGTH:
+        import hashlib
+
+        cleaned = cleaned[:MAX_ID_LENGTH - 9] + "_" + hashlib.sha256(cleaned.encode()).hexdigest()[:8]
+    return cleaned
 
 
 class Gallery:

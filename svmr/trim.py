@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import limits
 from . import video as V
 
 #: output time base of the picture (90 kHz, the MPEG convention: exact for every usual rate)
@@ -77,7 +78,8 @@ def _audio_samples(path: str, start: float, end: float) -> tuple[np.ndarray, int
 
 
 def trim(src: str, dst: str, start: float, end: float | None = None, crf: int = 18) -> V.VideoInfo:
-    """Write ``[start, end)`` of ``src`` to ``dst`` (H.264 + AAC mp4, the source's size and sound).
+    """Write ``[start, end)`` of ``src`` to ``dst`` (H.264 + AAC mp4, the source's size and sound;
+    a picture larger than ``SVMR_MAX_SIDE`` is scaled down to it).
 
     Raises:
         VideoError: unusable file or range, or nothing to write.
@@ -92,7 +94,8 @@ def trim(src: str, dst: str, start: float, end: float | None = None, crf: int = 
         times = _frame_times(info, start, end)
         with av.open(tmp, mode="w", options={"movflags": "+faststart"}) as out:
             video = out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001))
-            video.width, video.height = V.even(info.width), V.even(info.height)
+            size = V.fit_size(info.width, info.height, limits.max_side())     # None: the source's size
+            video.width, video.height = size or (V.even(info.width), V.even(info.height))
             video.pix_fmt = "yuv420p"
             video.time_base = VIDEO_TIME_BASE
             video.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}   # no B-frames: uneven frame times mux safely
@@ -100,7 +103,7 @@ def trim(src: str, dst: str, start: float, end: float | None = None, crf: int = 
             if sound is not None:
                 audio = out.add_stream("aac", rate=sound[1], layout=sound[2])
             last_pts = -1
-            frames = (f for chunk in V.iter_frames(src, times + 1e-4, info=info) for f in chunk)
+            frames = (f for chunk in V.iter_frames(src, times + 1e-4, size=size, info=info) for f in chunk)
             for time, picture in zip(times, frames):
                 encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[:video.height, :video.width]),
                                                      format="rgb24")

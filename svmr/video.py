@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import limits
+
 #: Longest video we accept, in seconds (4 hours); longer ones are refused with a message.
-MAX_DURATION_S = 4 * 3600.0
 #: Frames decoded per decord call when streaming (bounds memory for long ranges).
 DECODE_CHUNK = 64
 
@@ -78,22 +80,83 @@ def _quiet_decoder() -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _container_problem(path: str, size: int, mtime_ns: int) -> str | None:
-    """Why the container cannot give video frames (None when it can), found by reading its header
-    with PyAV first: the decoder behind VideoReader prints a C++ error line to stderr for every
-    file it cannot open, and says nothing about why."""
+def _container_check(path: str, size: int, mtime_ns: int) -> tuple[str | None, int]:
+    """``(why the container cannot give video frames or None, display rotation in degrees)``,
+    found by reading its header and first frame with PyAV before the decoder behind VideoReader
+    opens it: that decoder prints a C++ error line for every file it cannot open, says nothing
+    about why, and returns scrambled pictures for rotated videos (phones' portrait clips)."""
     import av
 
+    unreadable = "not a readable video file (the decoder could not open it)."
     try:
         with av.open(path) as container:
             if not container.streams.video:
                 kinds = sorted({stream.type for stream in container.streams})
-                return ("it holds no video stream" + (f" (only {', '.join(kinds)})" if kinds else "") + ".")
-    except av.error.FFmpegError:
-        return "not a readable video file (the decoder could not open it)."
-    except (OSError, ValueError, UnicodeDecodeError):
-        return "not a readable video file (the decoder could not open it)."
-    return None
+                return "it holds no video stream" + (f" (only {', '.join(kinds)})" if kinds else "") + ".", 0
+            rotation = 0
+            try:
+                for frame in container.decode(video=0):
+                    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+                    break
+            except av.error.FFmpegError:
+                pass                                  # no first frame: the decoder below says so
+            return None, rotation if rotation in (90, 180, 270) else 0
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return unreadable, 0
+
+
+DECODABLE_DIR = os.path.join(tempfile.gettempdir(), "svmr_decodable")
+COPY_TIME_BASE = Fraction(1, 90000)
+
+
+@functools.lru_cache(maxsize=64)
+def _decodable_copy(path: str, size: int, mtime_ns: int, rotation: int) -> str:
+    """An H.264 copy (high quality, the same frame times) that VideoReader can read, for a file
+    PyAV decodes but VideoReader cannot use as it is: rotated videos (their pictures turned
+    upright here), animated GIFs, raw streams. Made once per file version and reused."""
+    import hashlib
+
+    import av
+
+    key = hashlib.sha256(f"{os.path.abspath(path)}|{size}|{mtime_ns}".encode()).hexdigest()[:24]
+    copy = os.path.join(DECODABLE_DIR, f"{key}.mp4")
+    if os.path.exists(copy):
+        return copy
+    os.makedirs(DECODABLE_DIR, exist_ok=True)
+    tmp = f"{copy}.{os.getpid()}.part.mp4"
+    try:
+        with av.open(path) as source, av.open(tmp, mode="w") as out:
+            stream_in = source.streams.video[0]
+            rate = float(stream_in.average_rate or stream_in.guessed_rate or 25)
+            stream, last = None, -1
+            for index, frame in enumerate(source.decode(stream_in)):
+                picture = np.rot90(frame.to_ndarray(format="rgb24"), k=rotation // 90)
+                if stream is None:
+                    stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+                    stream.height, stream.width = even(picture.shape[0]), even(picture.shape[1])
+                    stream.pix_fmt, stream.time_base = "yuv420p", COPY_TIME_BASE
+                    stream.options = {"crf": "12", "preset": "veryfast", "bf": "0"}
+                    first = frame.time
+                # the frame's own time when it has one (variable rates stay), else its place in the stream
+                seconds = frame.time - (first or 0.0) if frame.time is not None and first is not None else index / rate
+                upright = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(picture[:stream.height, :stream.width]), format="rgb24")
+                last = max(last + 1, int(round(seconds / COPY_TIME_BASE)))
+                upright.pts, upright.time_base = last, COPY_TIME_BASE
+                for packet in stream.encode(upright):
+                    out.mux(packet)
+            if stream is not None:
+                for packet in stream.encode():
+                    out.mux(packet)
+        os.replace(tmp, copy)
+    except (av.error.FFmpegError, ValueError) as err:
+        raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).") from err
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    if stream is None:
+        raise VideoError(f"{_name(path)}: the video has no frames.")
+    return copy
 
 
 def _open_reader(path: str, width: int = -1, height: int = -1):
@@ -110,15 +173,24 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
     stat = os.stat(path)
     if stat.st_size == 0:
         raise VideoError(f"{_name(path)}: the file is empty (0 bytes).")
-    problem = _container_problem(path, stat.st_size, stat.st_mtime_ns)
+    problem, rotation = _container_check(path, stat.st_size, stat.st_mtime_ns)
     if problem:
         raise VideoError(f"{_name(path)}: {problem}")
+    if rotation:
+        path = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, rotation)
     try:
-        return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
-                                  num_threads=max(1, os.cpu_count() or 1))
+        return _reader(decord, path, width, height)
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ traces
-        raise VideoError(f"{_name(path)}: not a readable video file "
-                         f"(the decoder could not open it).") from err
+        if os.path.dirname(path) == DECODABLE_DIR:
+            raise VideoError(f"{_name(path)}: not a readable video file (the decoder could not open it).") from err
+        original = path
+    # PyAV reads this file but VideoReader cannot (a GIF, a raw stream): read a decodable copy
+    return _reader(decord, _decodable_copy(original, stat.st_size, stat.st_mtime_ns, 0), width, height)
+
+
+def _reader(decord, path: str, width: int, height: int):
+    return decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height,
+                              num_threads=max(1, os.cpu_count() or 1))
 
 
 def probe(path: str) -> VideoInfo:
@@ -141,28 +213,60 @@ def probe(path: str) -> VideoInfo:
         raise VideoError(f"{_name(path)}: the video is truncated or corrupt "
                          f"(its frames cannot all be decoded).") from err
     height, width = first.shape[:2]
-    starts, end_time = _frame_times(reader, num_frames, fps)
+    starts, end_time = _frame_times(reader, num_frames, fps, str(path))
     info = VideoInfo(path=str(path), fps=fps, num_frames=num_frames, width=width, height=height,
                      frame_starts=starts, end_time=end_time)
-    if info.duration > MAX_DURATION_S:
-        raise VideoError(f"{_name(path)}: the video is {info.duration / 3600:.1f} h long; "
-                         f"the limit is {MAX_DURATION_S / 3600:.0f} h.")
+    longest = limits.max_duration_s()
+    if info.duration > longest:
+        raise VideoError(f"{_name(path)}: the video lasts {limits.describe_seconds(info.duration)}; the limit is "
+                         f"{limits.describe_seconds(longest)} (SVMR_MAX_DURATION_S).")
     return info
 
 
-def _frame_times(reader, num_frames: int, fps: float) -> tuple[np.ndarray | None, float | None]:
+def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
+    """``(width, height)`` scaled down (even numbers) so the longer side is at most ``max_side``,
+    or None when the picture already fits (or there is no bound)."""
+    if not max_side or max(width, height) <= max_side:
+        return None
+    scale = max_side / max(width, height)
+    return even(max(2, round(width * scale))), even(max(2, round(height * scale)))
+
+
+def _frame_times(reader, num_frames: int, fps: float, path: str) -> tuple[np.ndarray | None, float | None]:
     """Every frame's ``(start, end)`` presentation time from the container, shifted so the first
-    frame starts at 0; ``(None, None)`` when they are missing, non-finite or out of order."""
+    frame starts at 0; ``(None, None)`` when they are missing, non-finite or out of order. Where
+    VideoReader has no usable times, the container's packets are read for them (PyAV)."""
     try:
         stamps = np.asarray(reader.get_frame_timestamp(np.arange(num_frames)), dtype=np.float64)
     except Exception:
-        return None, None
-    if stamps.shape != (num_frames, 2) or not np.isfinite(stamps).all():
-        return None, None
+        stamps = None
+    if stamps is None or stamps.shape != (num_frames, 2) or not np.isfinite(stamps).all() or np.abs(stamps).max() > 1e12:
+        return _packet_times(path, num_frames, fps)
     starts, ends = stamps[:, 0] - stamps[0, 0], stamps[:, 1] - stamps[0, 0]
     if abs(stamps[0, 0]) > 1.0 or (np.diff(starts) <= 0).any() or ends[-1] <= starts[-1]:
         return None, None
     return starts, float(ends[-1])
+
+
+def _packet_times(path: str, num_frames: int, fps: float) -> tuple[np.ndarray | None, float | None]:
+    """Frame start times from the video packets' timestamps (demuxed, not decoded), when there is
+    one per frame; the last frame lasts as long as the typical frame."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stamps = sorted(float(p.pts * p.time_base) for p in container.demux(stream)
+                            if p.pts is not None and p.time_base is not None and p.size)
+    except (av.error.FFmpegError, IndexError, OSError, ValueError):
+        return None, None
+    if len(stamps) != num_frames or num_frames < 1:
+        return None, None
+    starts = np.asarray(stamps) - stamps[0]
+    if (np.diff(starts) <= 0).any():
+        return None, None
+    step = min(float(np.median(np.diff(starts))), 1.0 / fps) if num_frames > 1 else 1.0 / fps
+    return starts, float(starts[-1] + step)
 
 
 def check_range(info: VideoInfo, start: float = 0.0, end: float | None = None) -> tuple[float, float]:
@@ -296,18 +400,18 @@ BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
 
 def browser_playable(path: str) -> bool:
     """True when a browser can play the file as it is (an mp4/webm of H.264, VP8, VP9 or AV1 in
-    4:2:0, no rotation to apply); anything else needs a playable copy (:func:`write_clip`)."""
+    4:2:0, not rotated); anything else needs a playable copy (:func:`write_clip`)."""
     import av
 
     try:
+        stat = os.stat(path)
+        if _container_check(str(path), stat.st_size, stat.st_mtime_ns) != (None, 0):
+            return False
         with av.open(path) as container:
             formats = set(container.format.name.split(","))
-            stream = container.streams.video[0]
-            codec = stream.codec_context
-            side_data = getattr(stream, "side_data", None) or {}
-            rotated = bool(side_data.get("DISPLAYMATRIX")) if hasattr(side_data, "get") else False
+            codec = container.streams.video[0].codec_context
             return (bool(formats & BROWSER_CONTAINERS) and codec.name in BROWSER_CODECS
-                    and codec.format is not None and codec.format.name in ("yuv420p", "yuvj420p") and not rotated)
+                    and codec.format is not None and codec.format.name in ("yuv420p", "yuvj420p"))
     except (av.error.FFmpegError, IndexError, OSError, ValueError):
         return False
 
@@ -381,7 +485,8 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
     """Cut ``[start, end)`` of ``src`` into a browser-playable H.264 mp4 at ``dst``.
 
     Args:
-        max_side: downscale so the longer side is at most this many pixels (None keeps size).
+        max_side: downscale so the longer side is at most this many pixels (None: the source's size,
+            up to ``SVMR_MAX_SIDE``).
         fps: output frame rate (default: the source's).
         crf: x264 quality (higher: smaller file, more compression artefacts).
     Returns:
@@ -390,10 +495,7 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
     info = probe(src)
     start, end = check_range(info, start, end)
     out_fps = float(fps or info.fps)
-    size = None
-    if max_side and max(info.width, info.height) > max_side:
-        scale = max_side / max(info.width, info.height)
-        size = (even(round(info.width * scale)), even(round(info.height * scale)))
+    size = fit_size(info.width, info.height, min(max_side or limits.max_side(), limits.max_side()))
     tmp = f"{dst}.part.mp4"
     try:
         with ClipWriter(tmp, out_fps, crf=crf) as writer:

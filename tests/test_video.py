@@ -114,3 +114,34 @@ def test_writer_refuses_empty_clip(tmp_path):
         with V.ClipWriter(str(tmp_path / "empty.mp4"), 10):
             pass
     assert not (tmp_path / "empty.mp4").exists()
+
+
+@pytest.mark.parametrize("degrees, corner", [(90, "bottom-left"), (180, "bottom-right"), (270, "top-right")])
+def test_rotated_videos_are_read_upright(tmp_path, degrees, corner):
+    """A phone's portrait clip (display rotation in the container) is decoded as it is shown."""
+    import av
+
+    from svmr.trim import trim
+
+    path = str(tmp_path / f"rotated_{degrees}.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for _ in range(10):
+            picture = np.zeros((64, 96, 3), np.uint8)
+            picture[:16, :24] = 255                               # a white block, top left as stored
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = V.probe(path)
+    assert (info.width, info.height) == ((96, 64) if degrees == 180 else (64, 96))
+    assert not V.browser_playable(path)
+    frames, _ = V.read_frames(path, times=[0.0, 0.5])
+    rows, cols = np.nonzero(frames[0].mean(axis=2) > 128)
+    vertical = "top" if rows.mean() < frames.shape[1] / 2 else "bottom"
+    horizontal = "left" if cols.mean() < frames.shape[2] / 2 else "right"
+    assert f"{vertical}-{horizontal}" == corner
+    kept = trim(path, str(tmp_path / "cut.mp4"), 0.0, 0.5)
+    assert (kept.width, kept.height) == (info.width, info.height)

