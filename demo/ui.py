@@ -60,7 +60,9 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
         with gr.Row():
             with gr.Column(min_width=340):
                 gr.Markdown("### 1. Query")
-                query = gr.File(label="Query video (any format)", file_types=["video"], type="filepath",
+                # no file_types filter: every file reaches the app's own checks, which name the file
+                # and say what is wrong (Gradio's filter refuses by extension, without either)
+                query = gr.File(label="Query video (any format)", type="filepath",
                                 elem_id="query_video", height=120)
                 gr.Examples(example_paths, inputs=query, example_labels=example_labels, label="Examples")
                 info = gr.Markdown(elem_id="video_info")
@@ -93,7 +95,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                 gallery_table = gr.Dataframe(headers=GALLERY_COLUMNS, interactive=False, elem_id="gallery_table",
                                              max_height=220)
                 with gr.Accordion("Add or remove your own videos", open=False):
-                    uploads = gr.File(label="Videos to add", file_count="multiple", file_types=["video"],
+                    uploads = gr.File(label="Videos to add", file_count="multiple",
                                       elem_id="gallery_uploads", height=120)
                     add = gr.Button("Add to my gallery", elem_id="add_videos")
                     gallery_status = gr.Markdown(elem_id="gallery_status")

@@ -173,16 +173,20 @@ def cmd_index(args) -> int:
     from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
 
-    paths = []
+    paths, failed = [], {}
     for item in args.videos:
         if os.path.isdir(item):
-            paths += sorted(os.path.join(item, f) for f in os.listdir(item)
-                            if f.lower().endswith((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")))
+            found = sorted(os.path.join(item, f) for f in os.listdir(item)
+                           if f.lower().endswith((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")))
+            if not found:
+                failed[item] = f"{os.path.basename(os.path.normpath(item))}: a folder with no video files in it."
+                print(f"skipped: {failed[item]}", file=sys.stderr)
+            paths += found
         else:
             paths.append(item)
     gallery = Gallery(args.gallery, ExtractorConfig(size=args.size, rate=args.rate))
     extractor = FeatureExtractor(gallery.config)
-    update, failed = _progress("index"), {}
+    update = _progress("index")
     for done, path in enumerate(paths, 1):
         try:
             gallery.add(path, extractor)
@@ -191,7 +195,7 @@ def cmd_index(args) -> int:
             print(f"skipped: {err}", file=sys.stderr)
         update(done, len(paths))
     print(json.dumps({"gallery": args.gallery, "videos": len(gallery), "failed": failed}))
-    return 1 if failed and len(failed) == len(paths) else 0
+    return 1 if failed and len(failed) >= len(paths) else 0
 
 
 def cmd_search(args) -> int:

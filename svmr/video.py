@@ -179,13 +179,29 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
     if rotation:
         path = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, rotation)
     try:
-        return _reader(decord, path, width, height)
+        reader = _reader(decord, path, width, height)
+        if _gives_rgb(reader):
+            return reader
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ traces
         if os.path.dirname(path) == DECODABLE_DIR:
             raise VideoError(f"{_name(path)}: not a readable video file (the decoder could not open it).") from err
-        original = path
-    # PyAV reads this file but VideoReader cannot (a GIF, a raw stream): read a decodable copy
-    return _reader(decord, _decodable_copy(original, stat.st_size, stat.st_mtime_ns, 0), width, height)
+    if os.path.dirname(path) == DECODABLE_DIR:
+        raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).")
+    # PyAV reads this file but VideoReader cannot, or returns other than RGB pictures (GIFs, raw
+    # streams, PNG frames): read a decodable copy instead
+    reader = _reader(decord, _decodable_copy(path, stat.st_size, stat.st_mtime_ns, 0), width, height)
+    if not _gives_rgb(reader):
+        raise VideoError(f"{_name(path)}: the decoder cannot give pictures of this video at "
+                         f"{'its own size' if width < 0 else f'{width}×{height}'}.")
+    return reader
+
+
+def _gives_rgb(reader) -> bool:
+    """Whether the reader's frames come out as ``(H, W, 3)`` pictures in a batch."""
+    try:
+        return reader.get_batch([0]).shape[-1] == 3
+    except Exception:
+        return False
 
 
 def _reader(decord, path: str, width: int, height: int):
