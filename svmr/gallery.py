@@ -36,6 +36,7 @@ class GalleryVideo:
     steps: int
     digest: str
     added: float
+    features: str = ""     # its feature file under features/ ("" in older galleries: <id>.npz)
 
 
 #: longest video id (ids name files, and file names may have at most 255 bytes)
@@ -55,6 +56,33 @@ def safe_id(name: str) -> str:
     return cleaned
 
 
+#: the temporary files of the gallery's atomic writes: ``<name>.<pid>[.<thread>].tmp[.jpg]``
+_TEMPORARY = re.compile(r"\.(\d+)(?:\.\d+)?\.tmp(?:\.jpg)?$")
+
+
+def _remove_stale_temporaries(root: str) -> None:
+    """Delete temporaries left by a writer that was killed (its process is gone); they are never
+    read, this only frees the space."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            match = _TEMPORARY.search(name)
+            if match and not _process_alive(int(match.group(1))):
+                try:
+                    os.remove(os.path.join(dirpath, name))
+                except OSError:
+                    pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Gallery:
     """An on-disk collection of indexed videos (thread-safe for one process).
 
@@ -66,6 +94,7 @@ class Gallery:
     def __init__(self, root: str, config: ExtractorConfig | None = None):
         self.root = root
         os.makedirs(os.path.join(root, "features"), exist_ok=True)
+        _remove_stale_temporaries(root)
         self._lock = threading.Lock()
         manifest = os.path.join(root, "gallery.json")
         if os.path.exists(manifest):
@@ -87,7 +116,10 @@ class Gallery:
         os.replace(tmp, path)
 
     def feature_path(self, video_id: str) -> str:
-        return os.path.join(self.root, "features", f"{video_id}.npz")
+        """The feature file of a listed video (each version of a video has its own file, so an
+        entry never points at features of another version, even after a crash mid-update)."""
+        entry = self.videos.get(video_id)
+        return os.path.join(self.root, "features", entry.features if entry and entry.features else f"{video_id}.npz")
 
     def features(self, video_id: str) -> FeatureSequence:
         return FeatureSequence.load(self.feature_path(video_id))
@@ -117,12 +149,18 @@ class Gallery:
         if existing and existing.digest == digest and os.path.exists(self.feature_path(video_id)):
             return existing
         sequence = extractor.extract(path, progress=progress)
-        sequence.save(self.feature_path(video_id))
+        features = f"{video_id}.{digest[:12]}.npz"
+        sequence.save(os.path.join(self.root, "features", features))
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
-                             sequence.length, digest, time.time())
+                             sequence.length, digest, time.time(), features)
         with self._lock:
+            replaced = self.feature_path(video_id) if video_id in self.videos else None
             self.videos[video_id] = entry
             self._save()
+        if replaced and replaced != self.feature_path(video_id):
+            for stale in (replaced, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
+                if os.path.exists(stale):
+                    os.remove(stale)
         return entry
 
     def thumbnail(self, video_id: str, width: int = 160) -> str | None:
@@ -150,8 +188,9 @@ class Gallery:
         with self._lock:
             if video_id not in self.videos:
                 raise KeyError(f"{video_id} is not in the gallery")
+            features = self.feature_path(video_id)
             del self.videos[video_id]
             self._save()
-        for path in (self.feature_path(video_id), os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
+        for path in (features, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
             if os.path.exists(path):
                 os.remove(path)
