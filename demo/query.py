@@ -64,7 +64,7 @@ def on_query_upload(path: str | None):
     if not path:
         return ("Upload a video or pick an example.", *hidden_range(), None)
     try:
-        info = V.probe(path)
+        info = V.probe(S.checked_upload(path))
         player = playable(path)
     except V.VideoError as err:
         return (message("Cannot use this file", str(err)), *hidden_range(), None)
@@ -95,7 +95,7 @@ def on_range(path: str | None, start: float | None, end: float | None):
     if not path:
         return gr.update(value=None, visible=False), "", gr.update()
     try:
-        info = V.probe(path)
+        info = V.probe(S.checked_upload(path))
         start, clamped = V.check_range(info, 0.0 if start is None else float(start),
                                        None if end is None else float(end))
     except V.VideoError as err:
@@ -124,7 +124,7 @@ def _range_preview(path: str, info: V.VideoInfo, start: float, end: float) -> tu
 def on_whole(path: str | None):
     """Reset the range to the whole video."""
     try:
-        duration = round(V.probe(path).duration, 2) if path else None
+        duration = round(V.probe(S.checked_upload(path)).duration, 2) if path else None
     except V.VideoError:
         duration = None
     if duration is None:
@@ -148,6 +148,7 @@ def on_analyze(path: str | None, start: float, end: float, progress=gr.Progress(
     if not path:
         return None, None, "Upload a video first."
     try:
+        S.checked_upload(path)
         progress(0, desc="Trimming")
         clip = os.path.join(work_dir(), "clip.mp4")
         V.write_clip(path, clip, start, end)

@@ -44,7 +44,7 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
         return (message("No query", "Upload a video or pick an example first."), *empty)
     try:
         progress(0.1, desc="Searching")
-        result, gallery = S.search(gallery_choice, model, session, demo, query, float(start or 0.0),
+        result, gallery = S.search(gallery_choice, model, session, demo, S.checked_upload(query), float(start or 0.0),
                                    None if end is None else float(end), int(top_videos), int(moments_per_video),
                                    float(min_score))
     except (V.VideoError, ValueError) as err:

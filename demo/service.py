@@ -40,6 +40,34 @@ MY_GALLERY = "My videos"
 SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
 
 
+#: files the app itself offers (its examples): the only paths outside Gradio's upload folder that
+#: a request may name
+_EXAMPLE_FILES: set[str] = set()
+
+
+def allow_examples(paths) -> None:
+    _EXAMPLE_FILES.update(os.path.realpath(p) for p in paths)
+
+
+def upload_folder() -> str:
+    """Where Gradio keeps what visitors upload (``GRADIO_TEMP_DIR``, else ``<tmp>/gradio``)."""
+    return os.path.realpath(os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio"))
+
+
+def checked_upload(path: str) -> str:
+    """``path`` when it names a file this visitor may use: one they uploaded (in Gradio's upload
+    folder) or one of the app's examples. A request naming any other file on the server (another
+    visitor's video, ``/etc/passwd``) is refused without opening it.
+
+    Raises:
+        VideoError: naming the file.
+    """
+    real = os.path.realpath(path)
+    if real in _EXAMPLE_FILES or os.path.commonpath([real, upload_folder()]) == upload_folder():
+        return path
+    raise V.VideoError(f"{os.path.basename(path)}: not a file uploaded to this app; upload it first.")
+
+
 def model_name(model: str) -> str:
     """The short name of a model label (as the menu shows it)."""
     return MODEL_MENU.get(model, model)

@@ -52,6 +52,7 @@ def _example_paths(demo: S.DemoGallery) -> tuple[list[str], list[str]]:
 def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
     demo = (demo or S.DemoGallery()).ensure()
     example_paths, example_labels = _example_paths(demo)
+    S.allow_examples(example_paths)
     # Gradio's cache of uploaded and served files: every hour, what is older than an hour goes
     with gr.Blocks(title="svmr — semantic video moments", delete_cache=DELETE_CACHE) as app:
         session = gr.State(None, delete_callback=S.close_session)
