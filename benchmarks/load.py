@@ -1,0 +1,164 @@
+"""Many visitors at once: errors, latency per endpoint, server memory, and isolation.
+
+    python benchmarks/load.py [--visitors 8] [--minutes 5] [--json]
+
+Starts ``python app.py`` on localhost (the demo gallery must be built: ``python -m demo.prepare``)
+and drives it with ``--visitors`` gradio_client visitors for ``--minutes``, then stops by itself.
+Each visitor, in a loop: uploads a real video under a name of its own to its private gallery,
+lists that gallery, searches it with a clip of its own video, searches the demo gallery, and now
+and then removes a video. Every answer is checked: a visitor must only ever see its own videos
+(in listings and in search results). Prints a table of median / p95 latency per endpoint, the
+errors, the leaks found, and the server's peak memory (with its indexing worker).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.app_start import wait_for_page  # noqa: E402
+from demo.browser_flow import free_port  # noqa: E402
+
+SOURCES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB (from /proc)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            with open(f"/proc/{one}/status") as handle:
+                total += next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+class Visitor(threading.Thread):
+    def __init__(self, number: int, url: str, deadline: float, folder: str, stats: dict, lock: threading.Lock):
+        super().__init__(daemon=True)
+        self.number, self.url, self.deadline, self.stats, self.lock = number, url, deadline, stats, lock
+        self.prefix = f"visitor{number}_"
+        self.files = []
+        from svmr.data.footage import footage_path
+
+        for name in SOURCES:
+            copy = os.path.join(folder, self.prefix + name)
+            shutil.copyfile(footage_path(name), copy)
+            self.files.append(copy)
+
+    def timed(self, endpoint: str, call):
+        started = time.perf_counter()
+        try:
+            result = call()
+        except Exception as err:                                   # noqa: BLE001 — counted and reported
+            with self.lock:
+                self.stats["errors"].append(f"{endpoint}: {type(err).__name__}: {str(err)[:200]}")
+            return None
+        with self.lock:
+            self.stats["latency"][endpoint].append(time.perf_counter() - started)
+        return result
+
+    def leak(self, where: str, ids) -> None:
+        foreign = [i for i in ids if not str(i).startswith(self.prefix)]
+        if foreign:
+            with self.lock:
+                self.stats["leaks"].append(f"visitor {self.number} saw {foreign} in {where}")
+
+    def run(self) -> None:
+        from gradio_client import Client, handle_file
+
+        from demo import service as S
+
+        client = Client(self.url, verbose=False)
+        rng = random.Random(self.number)
+        while time.time() < self.deadline:
+            path = rng.choice(self.files)
+            added = self.timed("/add_videos", lambda: client.predict([handle_file(path)], api_name="/add_videos"))
+            if added:
+                self.leak("its gallery after adding", [row[0] for row in (added[1] or {}).get("data", [])])
+            listed = self.timed("/show_gallery", lambda: client.predict(S.MY_GALLERY, api_name="/show_gallery"))
+            if listed:
+                self.leak("its gallery listing", [row[0] for row in (listed[1] or {}).get("data", [])])
+            found = self.timed("/search (own gallery)", lambda: client.predict(
+                handle_file(path), 1.0, 3.0, S.MY_GALLERY, S.ALIGN, 5, 2, 0.0, api_name="/search"))
+            if found:
+                self.leak("its search results", [row[1] for row in (found[1] or {}).get("data", [])])
+            self.timed("/search (demo gallery)", lambda: client.predict(
+                handle_file(path), 1.0, 3.0, S.DEMO_GALLERY, S.ALIGN, 5, 2, 0.0, api_name="/search"))
+            if listed and rng.random() < 0.3:
+                ids = [row[0] for row in (listed[1] or {}).get("data", [])]
+                if ids:
+                    self.timed("/remove_video", lambda: client.predict(rng.choice(ids), api_name="/remove_video"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visitors", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead of the table")
+    args = parser.parse_args()
+
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    folder = tempfile.mkdtemp(prefix="svmr_load_")
+    stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
+    lock = threading.Lock()
+    peak = 0.0
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_page(url, server)
+        started_mb = rss_mb(server.pid)
+        deadline = time.time() + args.minutes * 60
+        visitors = [Visitor(i, url, deadline, folder, stats, lock) for i in range(args.visitors)]
+        for visitor in visitors:
+            visitor.start()
+        while any(v.is_alive() for v in visitors):
+            peak = max(peak, rss_mb(server.pid))
+            time.sleep(0.5)
+        ended_mb = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+    summary = {"visitors": args.visitors, "minutes": args.minutes, "errors": len(stats["errors"]),
+               "leaks": len(stats["leaks"]), "rss_start_mb": round(started_mb), "rss_peak_mb": round(peak),
+               "rss_end_mb": round(ended_mb),
+               "endpoints": {name: {"calls": len(times), "median_s": round(statistics.median(times), 2),
+                                    "p95_s": round(sorted(times)[int(0.95 * (len(times) - 1))], 2)}
+                             for name, times in sorted(stats["latency"].items())}}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.visitors} visitors for {args.minutes:g} min: {summary['errors']} errors, "
+              f"{summary['leaks']} cross-visitor leaks; server memory {summary['rss_start_mb']} MiB at start, "
+              f"peak {summary['rss_peak_mb']} MiB, {summary['rss_end_mb']} MiB at the end")
+        print("| endpoint | calls | median s | p95 s |\n|---|---:|---:|---:|")
+        for name, row in summary["endpoints"].items():
+            print(f"| {name} | {row['calls']} | {row['median_s']:.2f} | {row['p95_s']:.2f} |")
+    for line in (stats["errors"] + stats["leaks"])[:20]:
+        print(line, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
