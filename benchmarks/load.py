@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -145,7 +146,7 @@ def main() -> None:
                "leaks": len(stats["leaks"]), "rss_start_mb": round(started_mb), "rss_peak_mb": round(peak),
                "rss_end_mb": round(ended_mb),
                "endpoints": {name: {"calls": len(times), "median_s": round(statistics.median(times), 2),
-                                    "p95_s": round(sorted(times)[int(0.95 * (len(times) - 1))], 2)}
+                                    "p95_s": round(sorted(times)[math.ceil(0.95 * len(times)) - 1], 2)}
                              for name, times in sorted(stats["latency"].items())}}
     if args.json:
         print(json.dumps(summary))

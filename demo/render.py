@@ -1,11 +1,14 @@
-"""Matplotlib figures for the UI: feature self-similarity, result timelines, BM heatmaps."""
+"""Matplotlib figures for the UI: feature self-similarity, result timelines, BM heatmaps.
+
+Figures are built as plain ``Figure`` objects, never through pyplot, whose figure manager would
+keep every figure of every search alive for the life of the server."""
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from svmr.features import FeatureSequence  # noqa: E402
@@ -21,7 +24,8 @@ def feature_figure(sequence: FeatureSequence):
     similarity = f.T @ f
     change = np.r_[0.0, 1 - np.sum(f[:, 1:] * f[:, :-1], axis=0)]
     t0, t1 = sequence.times[0], sequence.times[-1] + 1 / sequence.rate
-    fig, (ax_sim, ax_change) = plt.subplots(2, 1, figsize=(6, 7), height_ratios=[3, 1], constrained_layout=True)
+    fig = Figure(figsize=(6, 7), layout="constrained")
+    ax_sim, ax_change = fig.subplots(2, 1, height_ratios=[3, 1])
     image = ax_sim.imshow(similarity, extent=[t0, t1, t1, t0], cmap="magma", vmin=max(0.0, similarity.min()), vmax=1)
     ax_sim.set(title="Feature self-similarity (cosine)", xlabel="time (s)", ylabel="time (s)")
     fig.colorbar(image, ax=ax_sim, shrink=0.8)
@@ -36,10 +40,10 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
     (those with the query's label in green, other annotated moments in grey, each labelled)."""
     moments = sorted(hit.moments, key=lambda m: -m.score)
     lanes = max(len(moments), 1)
-    fig, (ax_pred, ax_truth) = plt.subplots(2, 1, figsize=(11, 1.6 + 0.32 * lanes), sharex=True,
-                                            height_ratios=[lanes, 1.4], constrained_layout=True)
+    fig = Figure(figsize=(11, 1.6 + 0.32 * lanes), layout="constrained")
+    ax_pred, ax_truth = fig.subplots(2, 1, sharex=True, height_ratios=[lanes, 1.4])
     top = max([m.score for m in moments] + [1e-6])
-    shade = plt.get_cmap("Blues")
+    shade = matplotlib.colormaps["Blues"]
     for lane, moment in enumerate(moments):
         is_chosen = chosen is not None and moment is chosen
         colour = "tab:orange" if is_chosen else shade(0.35 + 0.6 * moment.score / top)
@@ -78,7 +82,8 @@ def heatmap_figure(hit: VideoHit, chosen: Moment | None):
     starts, durations = np.asarray(hit.map_starts), np.asarray(hit.map_durations)
     valid = starts[:, None] + durations[None, :] <= hit.duration + 1e-6
     shown = np.where(valid, m_c, np.nan)
-    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(6, 4.2), layout="constrained")
+    ax = fig.subplots()
     image = ax.pcolormesh(_edges(starts), _edges(durations), shown.T, cmap="viridis", vmin=0,
                           vmax=max(1e-6, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0))
     fig.colorbar(image, ax=ax, shrink=0.85, label="M_C (brighter: closer match)")

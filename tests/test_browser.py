@@ -6,7 +6,7 @@ import re
 import pytest
 
 from demo import service as S
-from demo.browser_flow import (CHROMIUM, browser_page, cell, choose, download, play, progress_texts,
+from demo.browser_flow import (CHROMIUM, browser_page, cell, choose, click_example, download, play, progress_texts,
                                result_rows, search_flow, seek, serve, text_of, wait_text)
 from demo.ui import build_ui
 from svmr import video as V
@@ -44,7 +44,7 @@ def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gall
     assert not page.locator("#results_section").is_visible()
 
     # the AVI example plays (a browser-playable copy) and is not a second trim tool
-    page.get_by_text("vtest.avi (whole video: trim it)").click()
+    click_example(page, "vtest.avi (whole video: trim it)", "vtest.avi")
     info = wait_text(page, "video_info", "fps", 120_000)
     assert "768×576" in info and "browser-playable copy" in info
     assert page.locator("#query_video video").count() == 0
