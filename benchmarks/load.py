@@ -125,7 +125,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="svmr_load_")
     stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
     lock = threading.Lock()
-    peak = 0.0
+    peak, samples = 0.0, []
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_page(url, server)
@@ -134,8 +134,11 @@ def main() -> None:
         visitors = [Visitor(i, url, deadline, folder, stats, lock) for i in range(args.visitors)]
         for visitor in visitors:
             visitor.start()
+        began = time.time()
         while any(v.is_alive() for v in visitors):
-            peak = max(peak, rss_mb(server.pid))
+            now = rss_mb(server.pid)
+            peak = max(peak, now)
+            samples.append((time.time() - began, now))
             time.sleep(0.5)
         ended_mb = rss_mb(server.pid)
     finally:
@@ -145,6 +148,9 @@ def main() -> None:
     summary = {"visitors": args.visitors, "minutes": args.minutes, "errors": len(stats["errors"]),
                "leaks": len(stats["leaks"]), "rss_start_mb": round(started_mb), "rss_peak_mb": round(peak),
                "rss_end_mb": round(ended_mb),
+               # the highest memory within each minute: growth shows as a rising series, a bound as a plateau
+               "rss_peak_by_minute_mb": [round(max(m for t, m in samples if int(t // 60) == minute))
+                                         for minute in range(int(samples[-1][0] // 60) + 1)] if samples else [],
                "endpoints": {name: {"calls": len(times), "median_s": round(statistics.median(times), 2),
                                     "p95_s": round(sorted(times)[math.ceil(0.95 * len(times)) - 1], 2)}
                              for name, times in sorted(stats["latency"].items())}}
@@ -153,7 +159,8 @@ def main() -> None:
     else:
         print(f"{args.visitors} visitors for {args.minutes:g} min: {summary['errors']} errors, "
               f"{summary['leaks']} cross-visitor leaks; server memory {summary['rss_start_mb']} MiB at start, "
-              f"peak {summary['rss_peak_mb']} MiB, {summary['rss_end_mb']} MiB at the end")
+              f"peak {summary['rss_peak_mb']} MiB, {summary['rss_end_mb']} MiB at the end; peak by minute "
+              f"{summary['rss_peak_by_minute_mb']} MiB")
         print("| endpoint | calls | median s | p95 s |\n|---|---:|---:|---:|")
         for name, row in summary["endpoints"].items():
             print(f"| {name} | {row['calls']} | {row['median_s']:.2f} | {row['p95_s']:.2f} |")

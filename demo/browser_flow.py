@@ -162,15 +162,13 @@ def progress_texts(page, elem_id: str, until: str, timeout_s: float = 300.0) -> 
     raise TimeoutError(f"#{elem_id} never showed {until!r}; progress seen: {seen}")
 
 
-def click_example(page, label: str, file_name: str) -> None:
-    """Click an example and wait until the query box holds its file (a click that lands before
-    the page has wired its examples is repeated once)."""
+def click_example(page, label: str, file_name: str, timeout_ms: int = 120_000) -> str:
+    """Click an example and wait until the page describes its file (a click that lands before the
+    page has wired its examples is repeated once); returns the description."""
     for attempt in range(2):
         page.get_by_text(label).click()
         try:
-            page.wait_for_function("name => (document.querySelector('#query_video')?.innerText || '').includes(name)",
-                                   arg=file_name, timeout=30_000)
-            return
+            return wait_text(page, "video_info", file_name, timeout_ms // 2)
         except Exception:
             if attempt:
                 raise
