@@ -24,6 +24,18 @@ sys.path.insert(0, ROOT)
 from demo.browser_flow import free_port  # noqa: E402
 
 
+def start_app(output=subprocess.DEVNULL, **env) -> tuple[subprocess.Popen, str]:
+    """Start ``python app.py`` on a free localhost port (extra environment variables in ``env``);
+    returns the process and its URL (call :func:`wait_for_page` before using it)."""
+    port = free_port()
+    environment = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+                   "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment, stdout=output,
+                               stderr=subprocess.STDOUT if output == subprocess.PIPE else subprocess.DEVNULL,
+                               text=output == subprocess.PIPE)
+    return process, f"http://127.0.0.1:{port}/"
+
+
 def wait_for_page(url: str, process: subprocess.Popen, timeout: float = 900) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
@@ -48,16 +60,12 @@ def main() -> None:
     from demo.prepare import DEFAULT_ROOT, load_demo
 
     prebuilt = load_demo(DEFAULT_ROOT) is not None
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process, url = start_app()
     try:
-        first_page = wait_for_page(f"http://127.0.0.1:{port}/", process)
+        first_page = wait_for_page(url, process)
         print(f"cold start to first page: {first_page:.1f} s (demo gallery {'prebuilt' if prebuilt else 'built now'})")
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url, verbose=False)
         examples = {e["label"]: e["path"] for e in load_demo(DEFAULT_ROOT)["examples"]}
         query = examples["vtest_a"]
         for model in S.MODELS:

@@ -29,8 +29,7 @@ from collections import defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.app_start import wait_for_page  # noqa: E402
-from demo.browser_flow import free_port  # noqa: E402
+from benchmarks.app_start import start_app, wait_for_page  # noqa: E402
 
 SOURCES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 
@@ -118,16 +117,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the table")
     args = parser.parse_args()
 
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server, url = start_app()
     folder = tempfile.mkdtemp(prefix="svmr_load_")
     stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
     lock = threading.Lock()
     peak, samples = 0.0, []
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_for_page(url, server)
         started_mb = rss_mb(server.pid)
         deadline = time.time() + args.minutes * 60

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -20,8 +19,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.app_start import wait_for_page  # noqa: E402
-from demo.browser_flow import free_port  # noqa: E402
+from benchmarks.app_start import start_app, wait_for_page  # noqa: E402
 
 
 def _search_times(client, example: str, count: int, stop: threading.Event | None = None) -> list[float]:
@@ -49,12 +47,8 @@ def main() -> None:
     from demo.prepare import DEFAULT_ROOT, load_demo
 
     example = handle_file(next(e["path"] for e in load_demo(DEFAULT_ROOT)["examples"]))
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server, url = start_app()
     try:
-        url = f"http://127.0.0.1:{port}/"
         wait_for_page(url, server)
         searcher, uploader = Client(url, verbose=False), Client(url, verbose=False)
         _search_times(searcher, example, 2)                       # models load on first use

@@ -33,11 +33,12 @@ def work_dir() -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _playable_copy(path: str, size: int, mtime_ns: int) -> str:
-    """An H.264 copy of a whole video, made once per file version."""
-    copy = os.path.join(work_dir(), os.path.splitext(os.path.basename(path))[0] + "_playable.mp4")
-    V.write_clip(path, copy, 0.0, V.probe(path).duration, max_side=PREVIEW_SIDE)
-    return copy
+def _h264_clip(path: str, size: int, mtime_ns: int, start: float, end: float | None) -> str:
+    """A browser-playable copy of ``[start, end)`` (``end`` None: to the end of the video), made
+    once per file version and range."""
+    clip = os.path.join(work_dir(), os.path.splitext(os.path.basename(path))[0] + "_playable.mp4")
+    V.write_clip(path, clip, start, V.probe(path).duration if end is None else end, max_side=PREVIEW_SIDE)
+    return clip
 
 
 def playable(path: str) -> str:
@@ -50,7 +51,7 @@ def playable(path: str) -> str:
     if V.browser_playable(path):
         return path
     stat = os.stat(path)
-    return _playable_copy(path, stat.st_size, stat.st_mtime_ns)
+    return _h264_clip(path, stat.st_size, stat.st_mtime_ns, 0.0, None)
 
 
 def hidden_range() -> tuple:
@@ -81,13 +82,6 @@ def query_controls_visible(start: float | None):
     return gr.update(visible=start is not None), gr.update(visible=start is not None)
 
 
-@functools.lru_cache(maxsize=16)
-def _clip_preview(path: str, mtime_ns: int, start: float, end: float) -> str:
-    clip = os.path.join(work_dir(), "query_clip.mp4")
-    V.write_clip(path, clip, start, end, max_side=PREVIEW_SIDE)
-    return clip
-
-
 def on_range(path: str | None, start: float | None, end: float | None):
     """The query clip ``[start, end)``: a note and a preview of it (none when the range is the
     whole video, which the player above already shows); an end past the video is set to the
@@ -114,7 +108,8 @@ def _range_preview(path: str, info: V.VideoInfo, start: float, end: float) -> tu
                       f"play the video and use the two buttons) to search for a part of it.")
     shown_end = min(end, start + PREVIEW_MAX_SECONDS)
     try:
-        clip = _clip_preview(path, os.stat(path).st_mtime_ns, round(start, 3), round(shown_end, 3))
+        stat = os.stat(path)
+        clip = _h264_clip(path, stat.st_size, stat.st_mtime_ns, round(start, 3), round(shown_end, 3))
     except V.VideoError as err:
         return None, message("Cannot preview this range", str(err))
     note = f" — the preview plays its first {PREVIEW_MAX_SECONDS:.0f} s" if shown_end < end else ""

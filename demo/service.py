@@ -50,8 +50,10 @@ def allow_examples(paths) -> None:
 
 
 def upload_folder() -> str:
-    """Where Gradio keeps what visitors upload (``GRADIO_TEMP_DIR``, else ``<tmp>/gradio``)."""
-    return os.path.realpath(os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio"))
+    """Where Gradio keeps what visitors upload (its own ``get_upload_folder``), resolved."""
+    from gradio.utils import get_upload_folder
+
+    return os.path.realpath(get_upload_folder())
 
 
 def checked_upload(path: str) -> str:

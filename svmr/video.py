@@ -23,7 +23,6 @@ import numpy as np
 
 from . import limits
 
-#: Longest video we accept, in seconds (4 hours); longer ones are refused with a message.
 #: Frames decoded per decord call when streaming (bounds memory for long ranges).
 DECODE_CHUNK = 64
 
@@ -145,17 +144,16 @@ def _decodable_copy(path: str, size: int, mtime_ns: int, rotation: int) -> str:
                 upright.pts, upright.time_base = last, COPY_TIME_BASE
                 for packet in stream.encode(upright):
                     out.mux(packet)
-            if stream is not None:
-                for packet in stream.encode():
-                    out.mux(packet)
+            if stream is None:
+                raise VideoError(f"{_name(path)}: the video has no frames.")
+            for packet in stream.encode():
+                out.mux(packet)
         os.replace(tmp, copy)
     except (av.error.FFmpegError, ValueError) as err:
         raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).") from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    if stream is None:
-        raise VideoError(f"{_name(path)}: the video has no frames.")
     return copy
 
 
@@ -178,29 +176,29 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
         raise VideoError(f"{_name(path)}: {problem}")
     if rotation:
         path = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, rotation)
-    try:
-        reader = _reader(decord, path, width, height)
-        if _gives_rgb(reader):
-            return reader
-    except Exception as err:  # decord raises DECORDError / RuntimeError with C++ traces
-        if os.path.dirname(path) == DECODABLE_DIR:
-            raise VideoError(f"{_name(path)}: not a readable video file (the decoder could not open it).") from err
+    if _reads_as_is(path, stat.st_size, stat.st_mtime_ns, width, height):
+        return _reader(decord, path, width, height)
     if os.path.dirname(path) == DECODABLE_DIR:
         raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).")
     # PyAV reads this file but VideoReader cannot, or returns other than RGB pictures (GIFs, raw
     # streams, PNG frames): read a decodable copy instead
-    reader = _reader(decord, _decodable_copy(path, stat.st_size, stat.st_mtime_ns, 0), width, height)
-    if not _gives_rgb(reader):
+    copy = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, 0)
+    copy_stat = os.stat(copy)
+    if not _reads_as_is(copy, copy_stat.st_size, copy_stat.st_mtime_ns, width, height):
         raise VideoError(f"{_name(path)}: the decoder cannot give pictures of this video at "
                          f"{'its own size' if width < 0 else f'{width}×{height}'}.")
-    return reader
+    return _reader(decord, copy, width, height)
 
 
-def _gives_rgb(reader) -> bool:
-    """Whether the reader's frames come out as ``(H, W, 3)`` pictures in a batch."""
+@functools.lru_cache(maxsize=512)
+def _reads_as_is(path: str, size: int, mtime_ns: int, width: int, height: int) -> bool:
+    """Whether VideoReader opens this file version and gives ``(H, W, 3)`` pictures in a batch at
+    this size (decided once: it costs an open and a decoded frame)."""
+    import decord
+
     try:
-        return reader.get_batch([0]).shape[-1] == 3
-    except Exception:
+        return _reader(decord, path, width, height).get_batch([0]).shape[-1] == 3
+    except Exception:  # decord raises DECORDError / RuntimeError with C++ traces
         return False
 
 
