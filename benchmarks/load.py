@@ -7,8 +7,9 @@ and drives it with ``--visitors`` gradio_client visitors for ``--minutes``, then
 Each visitor, in a loop: uploads a real video under a name of its own to its private gallery,
 lists that gallery, searches it with a clip of its own video, searches the demo gallery, and now
 and then removes a video. Every answer is checked: a visitor must only ever see its own videos
-(in listings and in search results). Prints a table of median / p95 latency per endpoint, the
-errors, the leaks found, and the server's peak memory (with its indexing worker).
+(in listings and in search results); when a visitor leaves, its session folder must be deleted.
+Prints a table of median / p95 latency per endpoint, the errors, the leaks found, the server's
+peak memory (with its worker processes) and the session folders left behind.
 """
 from __future__ import annotations
 
@@ -34,22 +35,46 @@ from benchmarks.app_start import start_app, wait_for_page  # noqa: E402
 SOURCES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MiB (from /proc)."""
-    total = 0
-    pids = [pid]
+def rss_by_process_mb(pid: int) -> dict[str, float]:
+    """Resident memory of the server and each of its child processes, in MiB (from /proc), by
+    role: ``server``, ``indexing worker`` (the child at a lower priority), ``reading worker``
+    (the other children)."""
+    out = {}
     try:
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-        pids += [int(c) for c in children]
     except OSError:
-        pass
-    for one in pids:
+        children = []
+    for one in [pid, *map(int, children)]:
         try:
             with open(f"/proc/{one}/status") as handle:
-                total += next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total / 1024
+                rss = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) / 1024
+            with open(f"/proc/{one}/stat") as handle:
+                niceness = int(handle.read().rsplit(")", 1)[1].split()[16])
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+        role = "server" if one == pid else ("indexing worker" if niceness > 0 else "reading worker")
+        out[role] = out.get(role, 0.0) + rss
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    return sum(rss_by_process_mb(pid).values())
+
+
+#: how long visitors' session folders may take to go after they leave (Gradio notices a closed
+#: heartbeat connection within its heartbeat period)
+SESSION_WAIT_S = 60.0
+
+
+def sessions_left(folders: list[str | None], wait_s: float) -> list[str]:
+    """The session folders (of visitors who have left) still present after up to ``wait_s``."""
+    deadline = time.time() + wait_s
+    while True:
+        kept = [f for f in folders if f and os.path.exists(f)]
+        if not kept or time.time() > deadline:
+            return kept
+        time.sleep(1.0)
 
 
 class Visitor(threading.Thread):
@@ -58,6 +83,7 @@ class Visitor(threading.Thread):
         self.number, self.url, self.deadline, self.stats, self.lock = number, url, deadline, stats, lock
         self.prefix = f"visitor{number}_"
         self.files = []
+        self.session_folder = None
         from svmr.data.footage import footage_path
 
         for name in SOURCES:
@@ -89,7 +115,14 @@ class Visitor(threading.Thread):
         from demo import service as S
 
         client = Client(self.url, verbose=False)
+        self.session_folder = S.session_for(client.session_hash).root
         rng = random.Random(self.number)
+        try:
+            self.visit(client, rng, S, handle_file)
+        finally:
+            client.close()                                         # leaves: the page's unload runs on the server
+
+    def visit(self, client, rng, S, handle_file) -> None:
         while time.time() < self.deadline:
             path = rng.choice(self.files)
             added = self.timed("/add_videos", lambda: client.predict([handle_file(path)], api_name="/add_videos"))
@@ -121,7 +154,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="svmr_load_")
     stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
     lock = threading.Lock()
-    peak, samples = 0.0, []
+    peak, samples, peaks_by_role = 0.0, [], defaultdict(float)
     try:
         wait_for_page(url, server)
         started_mb = rss_mb(server.pid)
@@ -131,11 +164,15 @@ def main() -> None:
             visitor.start()
         began = time.time()
         while any(v.is_alive() for v in visitors):
-            now = rss_mb(server.pid)
+            by_role = rss_by_process_mb(server.pid)
+            for role, mb in by_role.items():
+                peaks_by_role[role] = max(peaks_by_role[role], mb)
+            now = sum(by_role.values())
             peak = max(peak, now)
             samples.append((time.time() - began, now))
             time.sleep(0.5)
         ended_mb = rss_mb(server.pid)
+        kept = sessions_left([v.session_folder for v in visitors], SESSION_WAIT_S)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -143,6 +180,8 @@ def main() -> None:
     summary = {"visitors": args.visitors, "minutes": args.minutes, "errors": len(stats["errors"]),
                "leaks": len(stats["leaks"]), "rss_start_mb": round(started_mb), "rss_peak_mb": round(peak),
                "rss_end_mb": round(ended_mb),
+               "rss_peak_by_process_mb": {role: round(mb) for role, mb in sorted(peaks_by_role.items())},
+               "sessions": args.visitors, "sessions_left": len(kept),
                # the highest memory within each minute: growth shows as a rising series, a bound as a plateau
                "rss_peak_by_minute_mb": [round(max(m for t, m in samples if int(t // 60) == minute))
                                          for minute in range(int(samples[-1][0] // 60) + 1)] if samples else [],
@@ -155,11 +194,13 @@ def main() -> None:
         print(f"{args.visitors} visitors for {args.minutes:g} min: {summary['errors']} errors, "
               f"{summary['leaks']} cross-visitor leaks; server memory {summary['rss_start_mb']} MiB at start, "
               f"peak {summary['rss_peak_mb']} MiB, {summary['rss_end_mb']} MiB at the end; peak by minute "
-              f"{summary['rss_peak_by_minute_mb']} MiB")
+              f"{summary['rss_peak_by_minute_mb']} MiB (peaks by process: {summary['rss_peak_by_process_mb']} MiB); "
+              f"{summary['sessions_left']} of {args.visitors} "
+              f"visitors' session folders left {SESSION_WAIT_S:.0f} s after they left")
         print("| endpoint | calls | median s | p95 s |\n|---|---:|---:|---:|")
         for name, row in summary["endpoints"].items():
             print(f"| {name} | {row['calls']} | {row['median_s']:.2f} | {row['p95_s']:.2f} |")
-    for line in (stats["errors"] + stats["leaks"])[:20]:
+    for line in (stats["errors"] + stats["leaks"] + [f"session folder not deleted: {k}" for k in kept])[:20]:
         print(line, file=sys.stderr)
 
 

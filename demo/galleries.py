@@ -9,6 +9,7 @@ import gradio as gr
 from svmr import video as V
 from svmr.gallery import Gallery
 
+from . import jobs
 from . import service as S
 from .query import message, playable
 from .results import plural
@@ -70,7 +71,8 @@ def add_videos(files: list | None, session: S.Session | None, request: gr.Reques
             progress(min(1.0, (number + done / max(total, 1)) / len(paths)), desc=label)
 
         try:
-            added.append(S.indexer().add(session.root, S.checked_upload(path), progress=update))
+            added.append(S.indexer().call(jobs.index_upload, (session.root, S.checked_upload(path)), about=name,
+                                         progress=update))
         except (V.VideoError, ValueError) as err:
             failed.append(str(err) if name in str(err) else f"{name}: {err}")
     note, table, thumbs, removable = show_gallery(S.MY_GALLERY, session, None)

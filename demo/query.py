@@ -6,52 +6,36 @@ Every handler turns bad input into a message on the page instead of an exception
 """
 from __future__ import annotations
 
-import functools
 import os
-import tempfile
-import time
 
 import gradio as gr
 
 from svmr import video as V
 
+from . import jobs
 from . import service as S
 from .render import feature_figure
 
 #: longest stretch the query-clip preview plays (a longer range still searches in full)
 PREVIEW_MAX_SECONDS = 60.0
-#: the longer side of playable copies and previews, in pixels
-PREVIEW_SIDE = 480
 
 
 def message(kind: str, text: str) -> str:
     return f"**{kind}.** {text}"
 
 
-def work_dir() -> str:
-    return tempfile.mkdtemp(prefix="svmr_ui_")
-
-
-@functools.lru_cache(maxsize=32)
-def _h264_clip(path: str, size: int, mtime_ns: int, start: float, end: float | None) -> str:
-    """A browser-playable copy of ``[start, end)`` (``end`` None: to the end of the video), made
-    once per file version and range."""
-    clip = os.path.join(work_dir(), os.path.splitext(os.path.basename(path))[0] + "_playable.mp4")
-    V.write_clip(path, clip, start, V.probe(path).duration if end is None else end, max_side=PREVIEW_SIDE)
-    return clip
+def read(job, *args, path: str, progress=None):
+    """``job(*args)`` (one of :mod:`demo.jobs`) in the reader worker, for the file ``path``."""
+    return S.reader().call(job, args, about=os.path.basename(path), progress=progress)
 
 
 def playable(path: str) -> str:
-    """``path`` itself when a browser can play it, otherwise an H.264 copy of the whole video
-    (same timeline, so the player's position is a time in the original).
+    """What a player plays for ``path``: the file, or its browser-playable copy (:func:`jobs.load_query`).
 
     Raises:
         VideoError: the file cannot be decoded.
     """
-    if V.browser_playable(path):
-        return path
-    stat = os.stat(path)
-    return _h264_clip(path, stat.st_size, stat.st_mtime_ns, 0.0, None)
+    return read(jobs.load_query, path, path=path)[1]
 
 
 def hidden_range() -> tuple:
@@ -65,8 +49,7 @@ def on_query_upload(path: str | None):
     if not path:
         return ("Upload a video or pick an example.", *hidden_range(), None)
     try:
-        info = V.probe(S.checked_upload(path))
-        player = playable(path)
+        info, player = read(jobs.load_query, S.checked_upload(path), path=path)
     except V.VideoError as err:
         return (message("Cannot use this file", str(err)), *hidden_range(), None)
     duration = round(info.duration, 2)
@@ -89,7 +72,7 @@ def on_range(path: str | None, start: float | None, end: float | None):
     if not path:
         return gr.update(value=None, visible=False), "", gr.update()
     try:
-        info = V.probe(S.checked_upload(path))
+        info = read(jobs.probe, S.checked_upload(path), path=path)
         start, clamped = V.check_range(info, 0.0 if start is None else float(start),
                                        None if end is None else float(end))
     except V.VideoError as err:
@@ -108,8 +91,7 @@ def _range_preview(path: str, info: V.VideoInfo, start: float, end: float) -> tu
                       f"play the video and use the two buttons) to search for a part of it.")
     shown_end = min(end, start + PREVIEW_MAX_SECONDS)
     try:
-        stat = os.stat(path)
-        clip = _h264_clip(path, stat.st_size, stat.st_mtime_ns, round(start, 3), round(shown_end, 3))
+        clip = read(jobs.h264_clip, path, start, shown_end, path=path)
     except V.VideoError as err:
         return None, message("Cannot preview this range", str(err))
     note = f" — the preview plays its first {PREVIEW_MAX_SECONDS:.0f} s" if shown_end < end else ""
@@ -119,7 +101,7 @@ def _range_preview(path: str, info: V.VideoInfo, start: float, end: float) -> tu
 def on_whole(path: str | None):
     """Reset the range to the whole video."""
     try:
-        duration = round(V.probe(S.checked_upload(path)).duration, 2) if path else None
+        duration = round(read(jobs.probe, S.checked_upload(path), path=path).duration, 2) if path else None
     except V.VideoError:
         duration = None
     if duration is None:
@@ -143,17 +125,13 @@ def on_analyze(path: str | None, start: float, end: float, progress=gr.Progress(
     if not path:
         return None, None, "Upload a video first."
     try:
-        S.checked_upload(path)
-        progress(0, desc="Trimming")
-        clip = os.path.join(work_dir(), "clip.mp4")
-        V.write_clip(path, clip, start, end)
-        started = time.time()
-        sequence = S.extractor().extract(path, start, end,
-                                         progress=lambda done, total: progress(done / total, desc="Extracting features"))
-        elapsed = time.time() - started
+        progress(0, desc="Trimming and extracting features")
+        clip, sequence, elapsed, device = read(jobs.analyze, S.checked_upload(path), start, end, path=path,
+                                       progress=lambda done, total: progress(done / total,
+                                                                             desc="Trimming and extracting features"))
     except V.VideoError as err:
         return None, None, message("Cannot use this range", str(err))
     status = (f"{sequence.length} feature steps × {sequence.features.shape[0]} channels "
               f"({sequence.rate:g} per second) in {elapsed:.2f} s — {sequence.length / elapsed:.0f} frames/s "
-              f"on {S.extractor().device}")
+              f"on {device}")
     return clip, feature_figure(sequence), status

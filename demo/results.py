@@ -11,7 +11,8 @@ from svmr.gallery import Gallery
 from svmr.trim import trim
 
 from . import service as S
-from .query import message, work_dir
+from .jobs import work_dir
+from .query import message
 from .render import heatmap_figure, timeline_figure
 
 RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video match p", "frame match M_C",
@@ -43,10 +44,12 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     if not query:
         return (message("No query", "Upload a video or pick an example first."), *empty)
     try:
-        progress(0.1, desc="Searching")
+        progress(0.05, desc="Reading the query")
         result, gallery = S.search(gallery_choice, model, session, demo, S.checked_upload(query), float(start or 0.0),
                                    None if end is None else float(end), int(top_videos), int(moments_per_video),
-                                   float(min_score))
+                                   float(min_score),
+                                   progress=lambda done, total: progress(0.05 + 0.6 * done / max(total, 1),
+                                                                         desc="Reading the query"))
     except (V.VideoError, ValueError) as err:
         return (message("Cannot search", str(err)), *empty)
     t = result.timings

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -23,7 +24,9 @@ from svmr.gallery import Gallery, safe_id
 from svmr.pipelines import build_pipeline
 from svmr.search import SearchResult, Searcher
 
+from . import jobs
 from .prepare import DEFAULT_ROOT, load_demo, prepare_demo
+from .workers import Worker
 
 ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
 PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
@@ -81,11 +84,17 @@ def extractor() -> FeatureExtractor:
 
 
 @functools.lru_cache(maxsize=1)
-def indexer():
-    """The background process that indexes visitors' uploads (:mod:`demo.indexing`)."""
-    from .indexing import IndexingWorker
+def indexer() -> Worker:
+    """The worker that indexes visitors' uploads (:func:`demo.jobs.index_upload`): minutes per
+    upload, so at a lower priority and on half the cores, leaving the rest to searches."""
+    return Worker("svmr-indexing", limits.decode_budget_s, "SVMR_DECODE_BUDGET_S", niceness=10,
+                  threads=max(1, (os.cpu_count() or 2) // 2))
 
-    return IndexingWorker()
+
+@functools.lru_cache(maxsize=1)
+def reader() -> Worker:
+    """The worker that reads query files (probe, playable copy, features: :mod:`demo.jobs`)."""
+    return Worker("svmr-reading", limits.read_budget_s, "SVMR_READ_BUDGET_S")
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,7 +118,7 @@ class DemoGallery:
         with self._lock:
             if self.gallery is None:
                 info = load_demo(self.root)
-                if info is None or info.get("extractor_key") != extractor().config.key():
+                if info is None or info.get("extractor_key") != ExtractorConfig().key():
                     info = prepare_demo(self.root, extractor(), log=log, synthetic=self.synthetic)
                 self.info = info
                 self.gallery = Gallery(os.path.join(self.root, "gallery"))
@@ -120,7 +129,7 @@ class DemoGallery:
         with self._lock:
             if model not in self._searchers:
                 stage1, stage2 = models(model)
-                self._searchers[model] = Searcher(self.gallery, stage1, stage2, extractor())
+                self._searchers[model] = Searcher(self.gallery, stage1, stage2)
             return self._searchers[model]
 
     def examples(self) -> list[dict]:
@@ -155,7 +164,7 @@ class Session:
 
     @property
     def gallery(self) -> Gallery:
-        return Gallery(os.path.join(self.root, "gallery"), extractor().config)
+        return Gallery(os.path.join(self.root, "gallery"), ExtractorConfig())
 
     def add(self, upload: str, progress=None) -> str:
         """Copy an upload into the session and index it; returns the video id.
@@ -238,8 +247,10 @@ def clear_sessions() -> int:
 
 
 def search(gallery_choice: str, model: str, session: Session | None, demo: DemoGallery, query: str,
-           start: float, end: float, top_videos: int, moments_per_video: int, min_score: float) -> tuple[SearchResult, Gallery]:
-    """Run one search on the chosen gallery; returns the result and the gallery searched.
+           start: float, end: float, top_videos: int, moments_per_video: int, min_score: float,
+           progress=None) -> tuple[SearchResult, Gallery]:
+    """Run one search on the chosen gallery; returns the result and the gallery searched. The
+    query file is read in the reader worker (:func:`reader`), the search runs here.
 
     Raises:
         VideoError / ValueError with a message for the user.
@@ -250,9 +261,15 @@ def search(gallery_choice: str, model: str, session: Session | None, demo: DemoG
         if session is None or not len(session.gallery):
             raise ValueError("Your gallery is empty: add videos under “My videos” first, or search the demo gallery.")
         stage1, stage2 = models(model)
-        searcher = Searcher(session.gallery, stage1, stage2, extractor())
-    result = searcher.search(query, start, end, top_videos=top_videos, moments_per_video=moments_per_video,
+        searcher = Searcher(session.gallery, stage1, stage2)
+    started = time.perf_counter()
+    sequence = reader().call(jobs.query_clip_features, (query, start, end, searcher.gallery.longest_s()),
+                             about=os.path.basename(query), progress=progress)
+    reading = time.perf_counter() - started
+    result = searcher.search(sequence, top_videos=top_videos, moments_per_video=moments_per_video,
                              min_score=min_score)
+    result.timings["query_features_s"] = round(reading, 4)
+    result.timings["total_s"] = round(result.timings["total_s"] + reading, 4)
     return result, searcher.gallery
 
 

@@ -137,6 +137,21 @@ def cmd_train(args) -> int:
     common = dict(steps=args.steps or 3000, lr=args.lr or 1e-3, seed=args.seed, eval_every=args.eval_every, data=data,
                   key=data.key,
                   command=command, log=log)
+    if args.model in ("actionness", "graph", "video_level"):
+        from .train import graph as G
+
+        actionness = args.actionness or os.path.join(args.out, "actionness.safetensors")
+        if args.model == "actionness":
+            G.train_actionness(args.benchmark, args.out, batch_size=args.batch_size or 16,
+                               **{**common, "steps": args.steps or 600, "lr": args.lr or 1e-3})
+        elif args.model == "graph":
+            G.train_graph(args.benchmark, args.out, actionness, convolution=args.variant or "graph",
+                          layers=args.layers, graphs=args.graphs, batch_size=args.batch_size or 32,
+                          **{**common, "lr": args.lr or 1e-4})
+        else:
+            G.train_video_level(args.benchmark, args.out, actionness=actionness, batch_size=args.batch_size or 32,
+                                **{**common, "steps": args.steps or 2000})
+        return 0
     if args.model == "stage1":
         from .train.stage1 import ONE_BRANCH, VARIANTS, train_one_branch, train_stage1
 
@@ -160,8 +175,12 @@ def cmd_evaluate(args) -> int:
 
     if not (args.benchmark or args.footage or args.own_clips):
         raise ValueError("give --benchmark, --footage or --own-clips (or several)")
+    from .postprocess import BMN_GATE
+    from .train.stage2 import PostProcessing
+
+    post = PostProcessing(gate=BMN_GATE if args.soft_nms == "bmn" else None, boundary_filter=args.boundary_filter)
     report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage,
-                          args.own_clips)
+                          args.own_clips, tious=args.tious, post=post)
     print(report)
     if args.out:
         with open(args.out, "w") as handle:
@@ -279,18 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build_own_clips)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
-    p.add_argument("model", choices=("backbone", "stage1", "stage2"),
-                   help="backbone: fine-tune the feature extractor on the train classes' clips")
+    p.add_argument("model", choices=("backbone", "stage1", "stage2", "actionness", "graph", "video_level"),
+                   help="backbone: fine-tune the feature extractor on the train classes' clips; actionness, graph, "
+                        "video_level: seed 001 (TAG's actionness scorer first: the other two use its proposals)")
     p.add_argument("--benchmark", required=True, help="folder made by build-benchmark (with features)")
     p.add_argument("--features-key", help="feature folder key (default: the only one)")
     p.add_argument("--out", default="checkpoints")
     p.add_argument("--variant", help="stage1: ctc_ae (default), ctc_no_ae, conv1d_ae, ctc_ae_shared, triplet, "
                                      "arcface; "
-                                     "stage2: attn_prod (default), prod, attn, attn_concat, none (BMN), tan2d, video_reloc; or all")
+                                     "stage2: attn_prod (default), prod, attn, attn_concat, none (BMN), tan2d, video_reloc; or all; "
+                                     "graph: graph (default) or cnn (the 1×1-convolution ablation)")
     p.add_argument("--steps", type=int, help="default 1500 (backbone) / 3000")
     p.add_argument("--batch-size", type=int, help="default 6 clips (backbone) / 64 (stage1) / 8 (stage2)")
     p.add_argument("--lr", type=float, help="default 1e-4 (backbone) / 1e-3")
     p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--layers", type=int, default=2, help="graph: multi-graph fusion layers n (default 2)")
+    p.add_argument("--graphs", type=int, default=3, help="graph: graphs per layer k (default 3)")
+    p.add_argument("--actionness", help="graph, video_level: the actionness checkpoint (default <out>/actionness.safetensors)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", choices=("random", "pca"), default="random",
                    help="stage1 two-branch models: start the projections at the features' principal components")
@@ -306,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("val", "test"))
     p.add_argument("--footage", help="a real-footage set (build-footage-set --extended)")
     p.add_argument("--own-clips", help="a 'clip from my own video' set (build-own-clips)")
+    p.add_argument("--tious", default="activitynet", choices=("activitynet", "seed000"),
+                   help="tIoU thresholds AR@N averages over: 0.5:0.05:0.95 (ActivityNet, BMN; default) or 0.5:0.1:0.9 "
+                        "(seed 000's text); the tables give the AUC over the other set too")
+    p.add_argument("--soft-nms", default="paper", choices=("paper", "bmn"),
+                   help="stage-2 soft-NMS: every overlap decays (the paper's text; default) or only above "
+                        "tIoU 0.5 + 0.4 × width (BMN's code)")
+    p.add_argument("--boundary-filter", action="store_true",
+                   help="keep only proposals whose start and end are peaks of the TEM (BMN's post-processing)")
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 

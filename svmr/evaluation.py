@@ -70,21 +70,31 @@ def hit_rate_at_k(relevance: Sequence[np.ndarray], k: int) -> float:
     return float(np.mean([bool(np.asarray(rel[:k]).any()) for rel in relevance]))
 
 
-def average_precision_at_k(relevance: np.ndarray, k: int) -> float:
-    """AP@K of one ranked list: mean of precision@i over the relevant ranks i <= K
-    (0 when no relevant item is in the top K). AP@1 equals the hit at rank 1."""
+def average_precision_at_k(relevance: np.ndarray, k: int, num_relevant: int | None = None) -> float:
+    """AP@K of one ranked list: the sum of precision@i over the relevant ranks i <= K, divided by
+
+    * ``min(K, num_relevant)`` when ``num_relevant`` (R, the relevant items in the whole gallery)
+      is given — the usual convention: missing a relevant item lowers AP;
+    * the number of relevant items found in the top K when it is None — a single hit at rank 1
+      then gives AP@K = 1 whatever else was missed (the convention of earlier svmr tables).
+
+    0 when no relevant item is in the top K (or R = 0). AP@1 equals the hit at rank 1 either way.
+    """
     rel = np.asarray(relevance[:k], dtype=np.float64)
     if rel.sum() == 0:
         return 0.0
     precision = np.cumsum(rel) / np.arange(1, len(rel) + 1)
-    return float((precision * rel).sum() / rel.sum())
+    denominator = rel.sum() if num_relevant is None else min(k, num_relevant)
+    return float((precision * rel).sum() / denominator)
 
 
-def map_at_k(relevance: Sequence[np.ndarray], k: int) -> float:
-    """mAP@K: AP@K averaged over queries."""
+def map_at_k(relevance: Sequence[np.ndarray], k: int, num_relevant: Sequence[int] | None = None) -> float:
+    """mAP@K: AP@K averaged over queries (``num_relevant``: R per query, see
+    :func:`average_precision_at_k`; None: the found-relevant denominator)."""
     if not len(relevance):
         return 0.0
-    return float(np.mean([average_precision_at_k(rel, k) for rel in relevance]))
+    counts = [None] * len(relevance) if num_relevant is None else num_relevant
+    return float(np.mean([average_precision_at_k(rel, k, r) for rel, r in zip(relevance, counts)]))
 
 
 # ----------------------------------------------------------------------------- stage 2
@@ -126,6 +136,8 @@ def average_recall_vs_an(proposals: Sequence[np.ndarray], ground_truth: Sequence
     positives = sum(s.shape[0] for s in scores)
     recall = np.zeros((len(tious), steps))
     for score in scores:
+        if score.shape[1] == 0:                   # a video that kept no proposal: its ground truth is missed
+            continue
         counts = np.minimum((score.shape[1] * fractions).astype(int), score.shape[1])   # (steps,)
         for ti, threshold in enumerate(tious):
             hits = score >= threshold                                                   # (G, keep)

@@ -133,6 +133,10 @@ class Gallery:
     def list(self) -> list[GalleryVideo]:
         return sorted(self.videos.values(), key=lambda v: v.id)
 
+    def longest_s(self) -> float:
+        """The longest video's duration in seconds (0 for an empty gallery)."""
+        return max((v.duration for v in self.videos.values()), default=0.0)
+
     def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> GalleryVideo:
         """Index one video (skipped when the same file is already in under this id).

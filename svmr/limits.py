@@ -9,6 +9,7 @@ server picks up the value it was started with and tests can change them).
 | ``SVMR_MAX_UPLOAD_DURATION_S`` | 1200 (20 min) | longest video a visitor may add to their gallery |
 | ``SVMR_MAX_SESSION_VIDEOS`` | 20 | videos in one visitor's gallery |
 | ``SVMR_DECODE_BUDGET_S`` | 600 | seconds an upload's indexing may go without progress before it is given up |
+| ``SVMR_READ_BUDGET_S`` | 60 | seconds reading a query file (probe, playable copy, features) may go without progress (the app) |
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ DEFAULTS = {
     "SVMR_MAX_UPLOAD_DURATION_S": 20 * 60.0,
     "SVMR_MAX_SESSION_VIDEOS": 20,
     "SVMR_DECODE_BUDGET_S": 600.0,
+    "SVMR_READ_BUDGET_S": 60.0,
 }
 
 
@@ -60,6 +62,10 @@ def max_session_videos() -> int:
 
 def decode_budget_s() -> float:
     return limit("SVMR_DECODE_BUDGET_S")
+
+
+def read_budget_s() -> float:
+    return limit("SVMR_READ_BUDGET_S")
 
 
 def describe_seconds(seconds: float) -> str:

@@ -19,7 +19,8 @@ from .gallery import Gallery
 from .models.alignment import FrameStatistics
 from .pipelines import DEFAULT_PIPELINE, DEFAULT_STAGE1, DEFAULT_STAGE2, as_localizer, as_retriever, build_pipeline
 
-__all__ = ["DEFAULT_STAGE1", "DEFAULT_STAGE2", "Moment", "VideoHit", "SearchResult", "Searcher"]
+__all__ = ["DEFAULT_STAGE1", "DEFAULT_STAGE2", "Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length",
+           "query_features"]
 
 
 @dataclass
@@ -63,6 +64,28 @@ class SearchResult:
         return out
 
 
+def check_query_length(seconds: float, longest: float, rate: float) -> None:
+    """Raises ValueError when a query of ``seconds`` is longer than the longest gallery video
+    (``longest`` seconds; one feature step of slack at ``rate`` steps per second)."""
+    if seconds > longest + 1 / rate:
+        raise ValueError(f"The query ({seconds:.1f} s) is longer than every video in the gallery "
+                         f"(longest {longest:.1f} s): choose a shorter clip.")
+
+
+def query_features(extractor: FeatureExtractor, path: str, start: float, end: float | None, longest: float,
+                   progress=None) -> FeatureSequence:
+    """Features of ``[start, end)`` of the query file; the range is checked against the file and
+    against a gallery whose longest video lasts ``longest`` seconds before the (slow) extraction,
+    so a query that cannot fit fails at once.
+
+    Raises:
+        VideoError: unusable file or range; ValueError: the clip is longer than every gallery video.
+    """
+    start, end = V.check_range(V.probe(path), start, end)
+    check_query_length(end - start, longest, extractor.config.rate)
+    return extractor.extract(path, start, end, progress=progress)
+
+
 class Searcher:
     """Searches a :class:`Gallery` with a retriever (stage 1) and a localizer (stage 2).
 
@@ -83,11 +106,19 @@ class Searcher:
             default1, default2 = build_pipeline("paper")
             stage1, stage2 = stage1 if stage1 is not None else default1, stage2 if stage2 is not None else default2
         self.retriever, self.localizer = as_retriever(stage1), as_localizer(stage2)
-        self.extractor = extractor or FeatureExtractor(gallery.config)
+        self._extractor = extractor
         # id -> (digest, raw stage-1 vectors (V, D), feature sum (C,), steps)
         self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
         self._index: tuple[tuple, np.ndarray, np.ndarray, FrameStatistics] | None = None
         self._lock = threading.Lock()  # the caches above are shared by concurrent searches
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        """The feature extractor for query files (built on first use: a searcher given features
+        never loads the network)."""
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(self.gallery.config)
+        return self._extractor
 
     def _update_index(self) -> tuple[list[str], np.ndarray, np.ndarray, FrameStatistics]:
         """Gallery ids, the stage-1 search matrix ``(N, D)`` (unit rows), the video of each row
@@ -114,20 +145,10 @@ class Searcher:
         return ids, *self._index[1:]
 
     def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
-        """The query clip's features; a file's range is checked against the gallery before the
-        (slow) extraction, so a query that cannot fit fails at once."""
+        """The query clip's features (:func:`query_features` against this gallery)."""
         if isinstance(query, FeatureSequence):
             return query
-        start, end = V.check_range(V.probe(query), start, end)
-        self.check_query_length(end - start, self.extractor.config.rate)
-        return self.extractor.extract(query, start, end)
-
-    def check_query_length(self, seconds: float, rate: float) -> None:
-        """Raises ValueError when a query of ``seconds`` is longer than every gallery video."""
-        longest = max(v.duration for v in self.gallery.list())
-        if seconds > longest + 1 / rate:
-            raise ValueError(f"The query ({seconds:.1f} s) is longer than every video in the gallery "
-                             f"(longest {longest:.1f} s): choose a shorter clip.")
+        return query_features(self.extractor, query, start, end, self.gallery.longest_s())
 
     def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
                top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0) -> SearchResult:
@@ -144,7 +165,7 @@ class Searcher:
         started = time.perf_counter()
         sequence = self.query_features(query, start, end)
         timings["query_features_s"] = time.perf_counter() - started
-        self.check_query_length(sequence.length / sequence.rate, sequence.rate)
+        check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
 
         mark = time.perf_counter()
         with self._lock:

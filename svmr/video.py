@@ -17,7 +17,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -495,7 +495,7 @@ def write_frames(path: str, frames: np.ndarray | Sequence[np.ndarray], fps: floa
 
 
 def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | None = 640,
-               fps: float | None = None, crf: int = 23) -> VideoInfo:
+               fps: float | None = None, crf: int = 23, progress: Callable[[int, int], None] | None = None) -> VideoInfo:
     """Cut ``[start, end)`` of ``src`` into a browser-playable H.264 mp4 at ``dst``.
 
     Args:
@@ -503,6 +503,7 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
             up to ``SVMR_MAX_SIDE``).
         fps: output frame rate (default: the source's).
         crf: x264 quality (higher: smaller file, more compression artefacts).
+        progress: called with ``(frames written, frames in all)`` after each decoded chunk.
     Returns:
         The written clip's :class:`VideoInfo`.
     """
@@ -511,11 +512,14 @@ def write_clip(src: str, dst: str, start: float, end: float, *, max_side: int | 
     out_fps = float(fps or info.fps)
     size = fit_size(info.width, info.height, min(max_side or limits.max_side(), limits.max_side()))
     tmp = f"{dst}.part.mp4"
+    times = sample_times(start, end, out_fps)
     try:
         with ClipWriter(tmp, out_fps, crf=crf) as writer:
-            for chunk in iter_frames(src, sample_times(start, end, out_fps), size=size, info=info):
+            for chunk in iter_frames(src, times, size=size, info=info):
                 for frame in chunk:
                     writer.write(frame)
+                if progress:
+                    progress(writer.frames_written, len(times))
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):

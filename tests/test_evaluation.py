@@ -24,6 +24,22 @@ def test_hit_rate_and_map_at_k():
     assert E.map_at_k(rel, 1) == E.hit_rate_at_k(rel, 1)  # mAP@1 == HR@1 as in the paper's tables
 
 
+def test_map_at_k_divides_by_min_k_and_the_relevant_videos_in_the_gallery():
+    """The usual AP@K divides by min(K, R): one hit at rank 1 with 5 relevant videos in the gallery
+    is AP@10 = 1/5, not 1 (the found-relevant denominator, kept as an option, gives 1)."""
+    one_hit = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert E.average_precision_at_k(one_hit, 10, num_relevant=5) == pytest.approx(1 / 5)
+    assert E.average_precision_at_k(one_hit, 10) == pytest.approx(1.0)
+    assert E.average_precision_at_k(one_hit, 1, num_relevant=5) == pytest.approx(1.0)     # min(K, R) = 1
+    # relevant at ranks 2 and 4, R = 3: (1/2 + 2/4) / min(4, 3)
+    assert E.average_precision_at_k(np.array([0, 1, 0, 1]), 4, num_relevant=3) == pytest.approx(1 / 3)
+    assert E.map_at_k([one_hit, np.zeros(10)], 10, [5, 2]) == pytest.approx(0.1)
+    # a random ranking of 1000 videos with 10 relevant: near R/N under the usual convention
+    rng = np.random.default_rng(0)
+    lists = [rng.permutation(np.r_[np.ones(10), np.zeros(990)])[:10] for _ in range(2000)]
+    assert E.map_at_k(lists, 10, [10] * 2000) < 0.02 < E.map_at_k(lists, 10)
+
+
 def test_clip_relevance_uses_strict_tau():
     positives = {"a": np.array([[10.0, 20.0]])}
     clips = [("a", 10, 20), ("a", 10, 30), ("a", 12, 20), ("b", 10, 20)]
@@ -55,6 +71,16 @@ def test_average_recall_skips_videos_without_ground_truth_and_rejects_none():
     assert avg[0] == 1.0
     with pytest.raises(ValueError):
         E.average_recall_vs_an(props, [np.zeros((0, 2))] * 2)
+
+
+def test_average_recall_counts_a_video_without_proposals_as_missed():
+    """As ActivityNet's proposal evaluation: the second video keeps no proposal, so its ground
+    truth is missed: AR reaches 0.5, the area under the curve is 0.2525."""
+    props = [np.array([[0, 10, 0.9]]), np.zeros((0, 3))]
+    gts = [np.array([[0, 10]]), np.array([[20, 30]])]
+    _, average, an = E.average_recall_vs_an(props, gts, max_an=1)
+    assert average[-1] == pytest.approx(0.5) and an[-1] == pytest.approx(1.0)
+    assert E.auc_ar_an(average, an) == pytest.approx(0.2525)
 
 
 def test_precision_at_n_counts_short_lists_as_misses():

@@ -10,7 +10,7 @@ from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.gallery import Gallery, safe_id
 from svmr.models.relocalization import ReLocalizationNetwork, Stage2Config
 from svmr.models.retrieval import Stage1Config, TwoBranchAutoEncoder
-from svmr.postprocess import map_proposals, soft_nms
+from svmr.postprocess import BMN_GATE, map_proposals, soft_nms
 from svmr.search import Searcher
 
 CONFIG = ExtractorConfig(size=96, rate=2.0)
@@ -94,6 +94,24 @@ def test_soft_nms_decays_overlaps():
     assert kept[2, 2] == pytest.approx(0.85 * np.exp(-0.81 / 0.4))
     rows = map_proposals(np.ones((4, 4)) * 0.5, np.ones((4, 4)), duration=8.0)
     assert len(rows) == 10 and rows[:, 1].max() == 8.0 and (rows[:, 2] == 0.5).all()
+    keep = np.zeros((4, 4), dtype=bool)
+    keep[1, 2] = keep[3, 3] = True                                  # (3, 3) is not a valid proposal
+    np.testing.assert_array_equal(map_proposals(np.ones((4, 4)), np.ones((4, 4)), 8.0, keep)[:, :2], [[2, 8]])
+
+
+def test_soft_nms_gated_as_bmn_spares_overlaps_below_its_width_threshold():
+    """BMN's gate: decay only when tIoU > 0.5 + 0.4 × (chosen width / duration). Chosen [0, 50] of
+    100 s: threshold 0.7; [0, 30] (tIoU 0.6) keeps its score, [0, 45] (tIoU 0.9) decays."""
+    chosen, below, above = [0, 50, 0.9], [0, 30, 0.8], [0, 45, 0.7]
+    gated = soft_nms(np.array([chosen, below]), sigma=0.4, gate=BMN_GATE, duration=100.0)
+    assert gated[1, 2] == pytest.approx(0.8)
+    gated = soft_nms(np.array([chosen, above]), sigma=0.4, gate=BMN_GATE, duration=100.0)
+    assert gated[1, 2] == pytest.approx(0.7 * np.exp(-0.81 / 0.4))
+    paper = soft_nms(np.array([chosen, below]), sigma=0.4)                 # the paper's text: every overlap
+    assert paper[1, 2] == pytest.approx(0.8 * np.exp(-0.36 / 0.4))
+    proposals = np.array([chosen, below])
+    with pytest.raises(ValueError, match="duration"):
+        soft_nms(proposals, gate=BMN_GATE)
 
 
 def test_bundled_checkpoints_search_real_footage(tmp_path, bikes, carphone):

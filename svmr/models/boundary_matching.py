@@ -108,10 +108,14 @@ class BoundaryMatching(nn.Module):
         sampled = torch.sparse.mm(self.sparse_mask.to(flat.dtype), flat)              # (P, B·O)
         return sampled.T.reshape(batch, outputs, -1)
 
-    def to_map(self, values: torch.Tensor) -> torch.Tensor:
-        """``(B, O, P)`` per-proposal values → ``(B, O, T_start, D)`` maps, zeros where invalid."""
+    def to_map(self, values: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, O, P)`` per-proposal values → ``(B, O, T_start, D)`` maps; invalid entries hold
+        ``fill`` ``(B, O)`` (per channel; zeros when None)."""
         batch, channels, _ = values.shape
-        out = values.new_zeros(batch, channels, self.length, self.max_duration)
+        if fill is None:
+            out = values.new_zeros(batch, channels, self.length, self.max_duration)
+        else:
+            out = fill[:, :, None, None].expand(batch, channels, self.length, self.max_duration).clone()
         out[:, :, self.valid_start, self.valid_duration] = values
         return out
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,6 +46,8 @@ class Stage2Config:
     fusion: str = "attn_prod"
     attention: str = "cosine"    # or "dot" (the paper's formula; saturates, see the module docstring)
     attention_scale: float = 5.0  # s, for "cosine"
+    boundaries: bool = True      # BMN's temporal evaluation module (start/end probabilities), trained jointly
+    hidden_tem: int = 256        # its Conv1d width (BMN's)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +90,9 @@ class ReLocalizationNetwork(Standardized):
             nn.Conv2d(config.hidden_2d, 2, 1))
         for weight in (self.attention, self.head_3d):
             nn.init.kaiming_uniform_(weight.view(weight.shape[0], -1), a=5 ** 0.5)
+        # BMN's temporal evaluation module on the reference's base features: start / end logits
+        self.tem = nn.Sequential(nn.Conv1d(c, config.hidden_tem, 3, padding=1, groups=4), nn.ReLU(inplace=True),
+                                 nn.Conv1d(config.hidden_tem, 2, 1)) if config.boundaries else None
 
     def encode_query(self, query: torch.Tensor) -> torch.Tensor:
         """``(B, C_o, L_q)`` raw query features → ``f_c`` ``(B, C)``."""
@@ -95,6 +101,17 @@ class ReLocalizationNetwork(Standardized):
     def encode_reference(self, reference: torch.Tensor) -> torch.Tensor:
         """``(B, C_o, L)`` raw features (any length; resized to T) → ``f_r`` ``(B, C, T)``."""
         return self.base(resize_features(self._normalize(reference), self.config.length))
+
+    def boundary_probabilities(self, f_r: torch.Tensor) -> torch.Tensor:
+        """BMN's TEM: ``f_r (B, C, T)`` → ``(B, 2, T)`` probabilities that a moment starts at the
+        beginning of step t (row 0) and ends at the end of step t (row 1).
+
+        Raises:
+            ValueError: the model has no TEM (``boundaries=False``, e.g. an older checkpoint).
+        """
+        if self.tem is None:
+            raise ValueError("this stage-2 model has no boundary (TEM) branch")
+        return torch.sigmoid(self.tem(f_r))
 
     def attention_map(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
         """``Att`` per valid proposal ``(B, P)``: ``σ(s · cos(f_c, W_d * F_r + b))`` ("cosine") or
@@ -107,23 +124,26 @@ class ReLocalizationNetwork(Standardized):
         cosine = F.cosine_similarity(down, f_c[:, :, None], dim=1, eps=1e-6)                         # (B, P)
         return torch.sigmoid(self.config.attention_scale * cosine)
 
-    def proposal_features(self, f_c: torch.Tensor, f_r: torch.Tensor) -> torch.Tensor:
-        """The head's Conv3d applied to the fused BM map, ReLU'd: ``(B, hidden_3d, P)``."""
+    def proposal_features(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's Conv3d applied to the fused BM map, before its ReLU: ``(B, hidden_3d, P)``
+        at the valid proposals, and ``(B, hidden_3d)`` at the invalid ones (``start + duration ≥
+        T``), where the BM map is zero, so the Conv3d gives its bias (plus the query's part for
+        Attn+Concat) — what BMN's dense layer puts there."""
         fusion, c = self.config.fusion, self.config.channels
+        bias = self.head_3d_bias[None, :].expand(len(f_c), -1)
         if fusion in ("prod", "attn_prod"):
             projected = self.bm.project_and_sample(f_r * f_c[:, :, None], self.head_3d)
         elif fusion == "attn_concat":
             reference_part = self.bm.project_and_sample(f_r, self.head_3d[:, :c])
             # f_c is constant over (n, s, d): its Conv3d contribution is Σ_{c,n} W[o, C + c, n] f_c[c]
-            query_part = torch.einsum("ocn,bc->bo", self.head_3d[:, c:], f_c)[:, :, None]
+            query_part = torch.einsum("ocn,bc->bo", self.head_3d[:, c:], f_c)
             projected = reference_part  # attention below scales the reference part only
+            bias = bias + query_part
         else:  # "attn" or "none"
             projected = self.bm.project_and_sample(f_r, self.head_3d)
         if fusion.startswith("attn"):
             projected = projected * self.attention_map(f_c, f_r)[:, None, :]
-        if fusion == "attn_concat":
-            projected = projected + query_part
-        return F.relu(projected + self.head_3d_bias[None, :, None])
+        return projected + bias[:, :, None], bias
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f_c = self.encode_query(query)
@@ -132,10 +152,10 @@ class ReLocalizationNetwork(Standardized):
 
     def maps_from_encodings(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``f_c (B, C)``, ``f_r (B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``."""
-        hidden = self.bm.to_map(self.proposal_features(f_c, f_r))                     # (B, H, T, D)
+        valid_part, invalid_part = self.proposal_features(f_c, f_r)
+        hidden = F.relu(self.bm.to_map(valid_part, invalid_part))                    # (B, H, T, D)
         maps = torch.sigmoid(self.head_2d(hidden)) * self.bm.valid_mask().to(hidden.device)
         return maps[:, 0], maps[:, 1]
-
 
     def dense_forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The straightforward implementation (paper's "attn_prod" only), for checks and speed
@@ -159,8 +179,9 @@ class ReLocalizationNetwork(Standardized):
 
 @register("stage2")
 def _build_stage2(config: dict) -> ReLocalizationNetwork:
-    # checkpoints written before the "attention" option used the paper's dot product
-    return ReLocalizationNetwork(Stage2Config(**{"attention": "dot", **config}))
+    # checkpoints written before the "attention" option used the paper's dot product, and those
+    # written before the TEM branch have none
+    return ReLocalizationNetwork(Stage2Config(**{"attention": "dot", "boundaries": False, **config}))
 
 
 def gt_iou_map(segments: list[tuple[float, float]], duration: float, length: int) -> torch.Tensor:
@@ -174,6 +195,62 @@ def gt_iou_map(segments: list[tuple[float, float]], duration: float, length: int
         union = (ends - starts) + (ge - gs) - inter
         out = torch.maximum(out, inter / union.clamp(min=1e-6))
     return out * (ends <= length).float()  # valid where start + duration < T
+
+
+def boundary_targets(segments: list[tuple[float, float]], duration: float, length: int) -> torch.Tensor:
+    """BMN's TEM labels ``(2, T)``: for each step, the largest share of its boundary anchor that
+    lies within 3 steps centred on a positive segment's start (row 0) or end (row 1).
+
+    The start anchor of step t spans ``[t − 0.5, t + 0.5]`` around the step's beginning, its end
+    anchor ``[t + 0.5, t + 1.5]`` around the step's end (in steps of a reference resized to T).
+    """
+    steps = torch.arange(length, dtype=torch.float32)
+    out = torch.zeros(2, length)
+    for row, (anchor_lo, anchor_hi) in enumerate(((steps - 0.5, steps + 0.5), (steps + 0.5, steps + 1.5))):
+        for start, end in segments:
+            centre = (start if row == 0 else end) / duration * length
+            inter = (torch.minimum(anchor_hi, torch.tensor(centre + 1.5))
+                     - torch.maximum(anchor_lo, torch.tensor(centre - 1.5))).clamp(min=0)
+            out[row] = torch.maximum(out[row], inter / (anchor_hi - anchor_lo))
+    return out
+
+
+def boundary_loss(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """BMN's TEM loss: a class-balanced binary logistic loss for starts plus one for ends
+    (positives: label > 0.5). ``probabilities``, ``targets``: ``(B, 2, T)``."""
+    eps = 1e-6
+    total = probabilities.new_zeros(())
+    for row in range(2):
+        p, label = probabilities[:, row].reshape(-1), targets[:, row].reshape(-1)
+        positive = (label > 0.5).float()
+        ratio = len(positive) / positive.sum().clamp(min=1.0)
+        coef_positive = 0.5 * ratio
+        coef_negative = 0.5 * ratio / (ratio - 1).clamp(min=eps)
+        total = total - (coef_positive * torch.log(p + eps) * positive
+                         + coef_negative * torch.log(1 - p + eps) * (1 - positive)).mean()
+    return total
+
+
+def boundary_candidates(probabilities: np.ndarray) -> np.ndarray:
+    """BMN's post-processing filter on one boundary curve ``(T,)``: steps that are a local peak
+    or above half the curve's maximum, plus the first step (for starts; pass the reversed curve
+    for ends to get the last). Returns ``(T,)`` bool."""
+    keep = probabilities > 0.5 * probabilities.max()
+    keep[1:-1] |= (probabilities[1:-1] > probabilities[:-2]) & (probabilities[1:-1] > probabilities[2:])
+    keep[0] = True
+    return keep
+
+
+def boundary_mask(probabilities: np.ndarray, max_duration: int | None = None) -> np.ndarray:
+    """``(T, D)`` bool: proposals ``(s, d)`` whose start step s and end step s + d are both
+    candidates (:func:`boundary_candidates`) of the ``(2, T)`` start / end curves."""
+    starts = boundary_candidates(probabilities[0])
+    ends = boundary_candidates(probabilities[1][::-1])[::-1]
+    length = probabilities.shape[1]
+    durations = np.arange(max_duration or length)
+    end_steps = np.arange(length)[:, None] + durations[None, :]
+    inside = end_steps < length
+    return starts[:, None] & inside & ends[np.minimum(end_steps, length - 1)]
 
 
 def proposal_loss(m_c: torch.Tensor, m_r: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,

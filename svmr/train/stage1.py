@@ -54,14 +54,22 @@ def retrieval_scores(model: TwoBranchAutoEncoder, data: BenchmarkFeatures, split
 
 def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray,
                       ks=(1, 5, 10, 50), map_ks=(1, 5, 10, 50, 100)) -> dict:
-    """HR@K and mAP@K; a retrieved video is relevant when it holds a moment of the query's class."""
-    relevance = []
+    """HR@K and mAP@K; a retrieved video is relevant when it holds a moment of the query's class.
+
+    ``mAP@K`` divides each query's AP by min(K, R), R = its relevant videos in the gallery (the
+    usual convention); ``mAP@K found`` by the relevant videos found in the top K (earlier tables'
+    convention, which a single hit at rank 1 makes 1.0): see :func:`E.average_precision_at_k`."""
+    relevance, num_relevant = [], []
+    gallery = set(data.reference_ids)
     for query, row in zip(queries, scores):
         order = np.argsort(-row, kind="stable")
         ranked = [data.reference_ids[i] for i in order[:max(max(ks), max(map_ks))]]
-        relevance.append(E.video_relevance(ranked, data.positives(query)))
+        positives = data.positives(query)
+        relevance.append(E.video_relevance(ranked, positives))
+        num_relevant.append(len(gallery.intersection(positives)))
     metrics = {f"HR@{k}": E.hit_rate_at_k(relevance, k) for k in ks}
-    metrics.update({f"mAP@{k}": E.map_at_k(relevance, k) for k in map_ks})
+    metrics.update({f"mAP@{k}": E.map_at_k(relevance, k, num_relevant) for k in map_ks})
+    metrics.update({f"mAP@{k} found": E.map_at_k(relevance, k) for k in map_ks})
     return {k: round(v, 4) for k, v in metrics.items()}
 
 

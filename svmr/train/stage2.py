@@ -9,7 +9,7 @@ the best weights by val AUC are kept and written with config, metrics and comman
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -17,7 +17,8 @@ import torch
 from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, features_config
-from ..models.relocalization import ReLocalizationNetwork, Stage2Config, gt_iou_map, proposal_loss
+from ..models.relocalization import (ReLocalizationNetwork, Stage2Config, boundary_loss, boundary_mask,
+                                     boundary_targets, gt_iou_map, proposal_loss)
 from ..models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
 from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels, boundary_loss
 from ..postprocess import map_proposals, soft_nms
@@ -36,28 +37,61 @@ def evaluation_pairs(data: BenchmarkFeatures, split: str, per_query: int, seed: 
     return pairs
 
 
+@dataclass(frozen=True)
+class PostProcessing:
+    """How maps become proposals: Gaussian soft-NMS as the paper writes it (every overlap decays)
+    or gated as BMN's code (:data:`BMN_GATE`); optionally BMN's start/end filter (only proposals
+    whose start and end are TEM peaks, :func:`boundary_mask`). The score stays ``M_C · M_R``."""
+    gate: tuple[float, float] | None = None
+    boundary_filter: bool = False
+
+    def describe(self) -> str:
+        nms = "soft-NMS gated as BMN" if self.gate else "soft-NMS (paper)"
+        return nms + (" + start/end filter" if self.boundary_filter else "")
+
+
+PAPER_POSTPROCESSING = PostProcessing()
+
+
 @torch.no_grad()
 def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: str, ref_id: str,
-             top_k: int = 100) -> np.ndarray:
+             top_k: int = 100, post: PostProcessing = PAPER_POSTPROCESSING) -> np.ndarray:
     """Soft-NMS'd proposals ``(K, 5)`` rows ``(start_s, end_s, score, m_c, m_r)`` for one pair."""
     q = torch.from_numpy(data.queries[query_id])[None]
     r = torch.from_numpy(data.references[ref_id])[None]
-    m_c, m_r = (m[0].numpy() for m in model(q, r))
-    return soft_nms(map_proposals(m_c, m_r, data.durations[ref_id]), sigma=0.4, top_k=top_k)
+    f_c, f_r = model.encode_query(q), model.encode_reference(r)
+    m_c, m_r = (m[0].numpy() for m in model.maps_from_encodings(f_c, f_r))
+    keep = None
+    if post.boundary_filter and getattr(model, "tem", None) is not None:
+        keep = boundary_mask(model.boundary_probabilities(f_r)[0].numpy(), m_c.shape[1])
+    duration = data.durations[ref_id]
+    return soft_nms(map_proposals(m_c, m_r, duration, keep), sigma=0.4, top_k=top_k, gate=post.gate,
+                    duration=duration)
+
+
+#: the tIoU threshold sets AR can average over: ActivityNet's and BMN's, and seed 000's text
+TIOU_SETS = {"activitynet": E.ACTIVITYNET_TIOUS, "seed000": E.SVMR_TIOUS}
+TIOU_LABELS = {"activitynet": "0.5:0.05:0.95", "seed000": "0.5:0.1:0.9"}
 
 
 def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, pairs: list[tuple],
-                         top_k: int = 100) -> dict:
-    """AR@1/5/10/100 and AUC (tIoU 0.5:0.05:0.95) over query–reference pairs (with ``top_k = 1``
-    only AR@1 is meaningful)."""
+                         top_k: int = 100, tious: str = "activitynet",
+                         post: PostProcessing = PAPER_POSTPROCESSING) -> dict:
+    """AR@1/5/10/100 and AUC over query–reference pairs, recall averaged over the ``tious`` set
+    (:data:`TIOU_SETS`), and the AUC over the other set too (``AUC <thresholds>``); with
+    ``top_k = 1`` only AR@1 is meaningful."""
     model.eval()
-    proposals = [localize(model, data, q.id, ref, top_k=top_k)[:, :3] for q, ref, _ in pairs]
+    proposals = [localize(model, data, q.id, ref, top_k=top_k, post=post)[:, :3] for q, ref, _ in pairs]
     ground_truth = [gt for _, _, gt in pairs]
-    _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100)
+    _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100, tious=TIOU_SETS[tious])
     if top_k == 1:
         return {"AR@1": round(float(average[-1]), 4)}
     metrics = E.ar_at(average, an, (1, 5, 10, 100))
     metrics["AUC"] = E.auc_ar_an(average, an)
+    for name, thresholds in TIOU_SETS.items():
+        if name != tious:
+            _, other, other_an = E.average_recall_vs_an(proposals, ground_truth, max_an=100, tious=thresholds)
+            metrics[f"AUC {TIOU_LABELS[name]}"] = E.auc_ar_an(other, other_an)
     return {k: round(v, 4) for k, v in metrics.items()}
 
 
@@ -90,7 +124,12 @@ def _build(method: str, feature_dim: int, generator: torch.Generator):
 
     def loss(model, f_c, f_r, batch):
         m_c, m_r = model.maps_from_encodings(f_c, f_r)
-        return proposal_loss(m_c, m_r, _iou_targets(batch, config.length), valid, generator=generator)
+        losses = proposal_loss(m_c, m_r, _iou_targets(batch, config.length), valid, generator=generator)
+        if model.tem is not None:     # the paper: temporal and proposal evaluation losses jointly (BMN's sum)
+            targets = torch.stack([boundary_targets(segments, duration, config.length) for segments, duration in batch])
+            tem = boundary_loss(model.boundary_probabilities(f_r), targets)
+            losses = {**losses, "loss": losses["loss"] + tem, "tem": tem.detach()}
+        return losses
     return model, "stage2", config, config.length, loss
 
 
@@ -130,7 +169,9 @@ def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int
     meta = {
         "metrics": metrics, "history": history, "train_seconds": round(train_seconds, 1),
         "training": {"method": fusion, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-                     "loss": "scaled-IoU BCE" if kind == "tan2d" else "BMN proposal evaluation: L_C + 10 L_R"},
+                     "loss": {"tan2d": "scaled-IoU BCE", "video_reloc": "boundary BCE"}.get(
+                         kind, "BMN: TEM (start/end) + L_C + 10 L_R" if getattr(model, "tem", None) is not None
+                         else "BMN proposal evaluation: L_C + 10 L_R")},
         "data": {"benchmark": benchmark, "benchmark_seed": data.benchmark.seed,
                  "features": data.key,
                  "extractor": asdict(features_config(benchmark, data.key)), "train_queries": len(train_queries)},
