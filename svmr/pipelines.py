@@ -11,7 +11,9 @@ Names users type (``python -m svmr search --model NAME``, the app's model menu):
   (:mod:`svmr.models.alignment`);
 * ``paper``: seed 000's two-stage model as bundled (CTC auto-encoder + attention re-localization);
 * ``baseline``: the training-free baseline of the paper's tables (mean-pooled features +
-  sliding-window cosine, standardized with the paper model's training statistics).
+  sliding-window cosine, standardized with the paper model's training statistics);
+* ``graph``: the default's stage 1, and seed 001's graph re-localization for stage 2 (TAG
+  proposals of each video scored against the query, the best refined; bundled checkpoints).
 """
 from __future__ import annotations
 
@@ -28,12 +30,15 @@ from .postprocess import map_proposals, soft_nms
 
 DEFAULT_STAGE1 = os.path.join(REPO_CHECKPOINTS, "stage1_ctc_ae.safetensors")
 DEFAULT_STAGE2 = os.path.join(REPO_CHECKPOINTS, "stage2_attn_prod.safetensors")
+DEFAULT_ACTIONNESS = os.path.join(REPO_CHECKPOINTS, "actionness.safetensors")
+DEFAULT_GRAPH = os.path.join(REPO_CHECKPOINTS, "graph_2x3.safetensors")
 
 #: name → what it is, one line (``search --help``, the README, the app's menu)
 PIPELINES = {
     "align": "default: multi-scale window retrieval + frame alignment (training-free, fits the gallery)",
     "paper": "seed 000's two-stage model: CTC auto-encoder + attention re-localization (bundled checkpoints)",
     "baseline": "training-free baseline of the paper's tables: mean-pooled features + sliding-window cosine",
+    "graph": "seed 001's localizer: TAG proposals scored by multi-graph feature fusion (stage 1 as the default's)",
 }
 DEFAULT_PIPELINE = "align"
 
@@ -100,6 +105,41 @@ class FrameAlignment:
         return self.localizer.localize(query, statistics.descriptors(reference.features), reference.rate, top_k)
 
 
+class GraphLocalizer:
+    """Seed 001's localizer (:func:`~svmr.models.graph_reloc.graph_moments`): a video's TAG
+    proposals, each scored with the query by the graph model, the best after NMS refined. A
+    moment's frame match is its score mapped to 0–1 (``(s + 1) / 2``); there is no boundary map
+    (M_R = 1). The drawn map holds every proposal's score at its (start, duration) bin."""
+
+    name = "graph"
+    #: bins of the drawn map's start and duration axes
+    MAP_BINS = 50
+
+    def __init__(self, model: torch.nn.Module, scorer: torch.nn.Module):
+        self.model, self.scorer = model.eval(), scorer.eval()
+
+    def prepare_query(self, sequence: FeatureSequence, statistics) -> np.ndarray:
+        return sequence.features
+
+    def localize(self, query: np.ndarray, reference: FeatureSequence, duration: float, statistics,
+                 top_k: int) -> Alignment:
+        from .models.graph_reloc import pick_and_refine, score_proposals
+        from .models.tag import tag_proposals
+
+        proposals = tag_proposals(self.scorer, reference.features, duration)
+        bins, step = self.MAP_BINS, duration / self.MAP_BINS
+        m_c, found = np.zeros((bins, bins)), np.zeros((0, 3))
+        if len(proposals):
+            scores, offsets = score_proposals(self.model, query, reference.features, duration, proposals)
+            found = pick_and_refine(proposals, scores, offsets, duration, top_k)
+            scores = (scores + 1) / 2
+            starts = np.clip((proposals[:, 0] / step).astype(int), 0, bins - 1)
+            lengths = np.clip(((proposals[:, 1] - proposals[:, 0]) / step).astype(int) - 1, 0, bins - 1)
+            np.maximum.at(m_c, (starts, lengths), scores)
+        match = (found[:, 2] + 1) / 2
+        moments = np.stack([found[:, 0], found[:, 1], match, match, np.ones_like(match)], axis=1)
+        return Alignment(moments, m_c, np.ones_like(m_c), np.arange(bins) * step, (np.arange(bins) + 1) * step)
+
 
 def build_pipeline(name: str = DEFAULT_PIPELINE, stage1: str | None = None, stage2: str | None = None):
     """``(retriever, localizer)`` for a registry name; ``stage1``/``stage2`` replace the bundled
@@ -108,6 +148,9 @@ def build_pipeline(name: str = DEFAULT_PIPELINE, stage1: str | None = None, stag
         return WindowRetrieval(), FrameAlignment()
     if name not in PIPELINES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PIPELINES)}")
+    if name == "graph":
+        return WindowRetrieval(), GraphLocalizer(load_checkpoint(stage2 or DEFAULT_GRAPH)[0],
+                                                 load_checkpoint(DEFAULT_ACTIONNESS)[0])
     first = load_checkpoint(stage1 or DEFAULT_STAGE1)[0]
     if name == "paper":
         return EmbeddingRetriever(first), MapLocalizer(load_checkpoint(stage2 or DEFAULT_STAGE2)[0])
