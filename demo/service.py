@@ -21,7 +21,7 @@ from svmr import video as V
 from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.features.extractor import file_digest
 from svmr.gallery import Gallery, safe_id
-from svmr.pipelines import build_pipeline
+from svmr.pipelines import DEFAULT_ACTIONNESS, DEFAULT_GRAPH, build_pipeline
 from svmr.search import SearchResult, Searcher
 
 from . import jobs
@@ -31,13 +31,16 @@ from .workers import Worker
 ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
 PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
 BASELINE = "Training-free baseline: mean-pooled features + sliding-window cosine"
-#: menu label → registry name (:mod:`svmr.pipelines`)
-MODELS = {ALIGN: "align", PAPER: "paper", BASELINE: "baseline"}
+GRAPH = "Seed 001: window retrieval + TAG proposals scored by multi-graph feature fusion"
+#: menu label → registry name (:mod:`svmr.pipelines`); seed 001's model when its checkpoints are bundled
+MODELS = {ALIGN: "align", PAPER: "paper", BASELINE: "baseline",
+          **({GRAPH: "graph"} if os.path.exists(DEFAULT_GRAPH) and os.path.exists(DEFAULT_ACTIONNESS) else {})}
 #: what the model menu shows (short enough for a narrow screen); its values stay the labels above,
 #: which API clients pass (or a registry name)
 MODEL_MENU = {ALIGN: "Default: frame alignment (best on real footage)",
               PAPER: "Paper: CTC auto-encoder + attention re-localization",
-              BASELINE: "Baseline: mean-pooled features, sliding window"}
+              BASELINE: "Baseline: mean-pooled features, sliding window",
+              GRAPH: "Seed 001: graph re-localization"}
 DEMO_GALLERY = "Demo gallery"
 MY_GALLERY = "My videos"
 SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")

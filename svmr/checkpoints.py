@@ -118,8 +118,11 @@ def read_meta(path: str) -> dict:
 
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its checkpoint; returns ``(model in eval mode, metadata)``."""
-    from .models import relocalization, retrieval, tan2d, video_reloc  # noqa: F401  (they register builders)
+    from .models import (graph_baselines, graph_reloc, relocalization, retrieval, tag, tan2d,  # noqa: F401
+                         video_reloc)  # (they register builders)
 
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path}; see checkpoints/README.md for the command that trains it")
     if is_bundled(path):
         verify(path)
         verify(os.path.splitext(path)[0] + ".json")

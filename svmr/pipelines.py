@@ -141,16 +141,18 @@ class GraphLocalizer:
         return Alignment(moments, m_c, np.ones_like(m_c), np.arange(bins) * step, (np.arange(bins) + 1) * step)
 
 
-def build_pipeline(name: str = DEFAULT_PIPELINE, stage1: str | None = None, stage2: str | None = None):
+def build_pipeline(name: str = DEFAULT_PIPELINE, stage1: str | None = None, stage2: str | None = None,
+                   actionness: str | None = None):
     """``(retriever, localizer)`` for a registry name; ``stage1``/``stage2`` replace the bundled
-    checkpoints of ``paper`` (and ``stage1`` the statistics ``baseline`` standardizes with)."""
+    checkpoints of ``paper`` (and ``stage1`` the statistics ``baseline`` standardizes with;
+    ``stage2`` the graph model of ``graph``, ``actionness`` its TAG scorer)."""
     if name == "align":
         return WindowRetrieval(), FrameAlignment()
     if name not in PIPELINES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PIPELINES)}")
     if name == "graph":
         return WindowRetrieval(), GraphLocalizer(load_checkpoint(stage2 or DEFAULT_GRAPH)[0],
-                                                 load_checkpoint(DEFAULT_ACTIONNESS)[0])
+                                                 load_checkpoint(actionness or DEFAULT_ACTIONNESS)[0])
     first = load_checkpoint(stage1 or DEFAULT_STAGE1)[0]
     if name == "paper":
         return EmbeddingRetriever(first), MapLocalizer(load_checkpoint(stage2 or DEFAULT_STAGE2)[0])

@@ -180,6 +180,24 @@ def graph_tables(data: BenchmarkFeatures, directory: str, split: str = "test", p
     return _markdown(rows, GRAPH_KEYS), _markdown(ablation, GRAPH_KEYS)
 
 
+def real_footage_graph_table(set_dir: str, directory: str, config=None) -> str:
+    """Seed 001's Table 1 on a real-footage set (queries and references as files): every query with
+    each reference holding it, features extracted into ``<set>/features/<key>`` on first use."""
+    from .data.benchmark import Benchmark
+    from .features import ExtractorConfig, FeatureExtractor
+    from .features.batch import extract_many
+
+    bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
+    config = config or ExtractorConfig()
+    extractor = FeatureExtractor(config)
+    for kind, items in (("queries", bench.queries), ("references", bench.references)):
+        extract_many([(item.id, reference_path(set_dir, item.id) if kind == "references"
+                       else os.path.join(set_dir, "queries", f"{item.id}.mp4")) for item in items],
+                     os.path.join(set_dir, "features", config.key(), kind), extractor)
+    table, _ = graph_tables(BenchmarkFeatures(set_dir, config.key()), directory, split="test")
+    return table
+
+
 def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, split: str = "test",
                  footage: str | None = None, own_clips: str | None = None, tious: str = "activitynet",
                  post: PostProcessing = PostProcessing()) -> str:
@@ -190,6 +208,9 @@ def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, 
                                                                    footage)):
         if set_dir:
             real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory))
+    if footage:
+        real.append("**Seed 001's Table 1 on the real-footage set** (each query with every reference holding it; "
+                    "models trained on procedural video only).\n\n" + real_footage_graph_table(footage, directory, config))
     if not benchmark:
         return "\n\n".join(real)
     return "\n\n".join(real + [_procedural_tables(benchmark, directory, key, split, tious, post)])
@@ -291,12 +312,16 @@ def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints"
     for ref in bench.references:
         gallery.add(reference_path(set_dir, ref.id), extractor, video_id=ref.id)
     stage1 = os.path.join(directory, "stage1_ctc_ae.safetensors")
-    stage2 = os.path.join(directory, "stage2_attn_prod.safetensors")
+    checkpoints = {"paper": (stage1, os.path.join(directory, "stage2_attn_prod.safetensors"), None),
+                   "baseline": (stage1, None, None),
+                   "graph": (None, os.path.join(directory, "graph_2x3.safetensors"),
+                             os.path.join(directory, "actionness.safetensors"))}
     searchers = {}
     for name in PIPELINES:
-        if name != "align" and not os.path.exists(stage1):
+        needed = checkpoints.get(name, ())
+        if not all(os.path.exists(path) for path in needed if path):
             continue
-        searchers[name] = Searcher(gallery, *build_pipeline(name, stage1, stage2), extractor=extractor)
+        searchers[name] = Searcher(gallery, *build_pipeline(name, *needed), extractor=extractor)
     rows = real_footage_scores(set_dir, searchers)
     annotated = sum(len(r.segments) for r in bench.references)
     keys = ["HR@1", "top tIoU ≥ 0.5", "mean top tIoU", "median s / search"]
