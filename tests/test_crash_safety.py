@@ -53,17 +53,20 @@ def test_index_survives_random_kills(tmp_path, bikes, carphone):
     while kills < KILLS:
         rounds += 1
         gallery = str(tmp_path / f"killed_{rounds}")
-        for _ in range(200):                              # resume until a run finishes
+        # resume until a run finishes; a run killed before it added anything gets twice the time
+        # next (a loaded machine may need more than the first few seconds to index one video)
+        patience, listed = 1.0, 0
+        for _ in range(200):
             run = index(gallery, str(folder))
             try:
-                finished = run.wait(timeout=rng.uniform(1.5, 4.5)) == 0
+                finished = run.wait(timeout=patience * rng.uniform(1.5, 4.5)) == 0
             except subprocess.TimeoutExpired:
                 run.send_signal(signal.SIGKILL)
                 run.wait()
                 kills += 1
                 finished = False
-            if os.path.exists(os.path.join(gallery, "gallery.json")):
-                consistent(gallery)
+            now = len(consistent(gallery)) if os.path.exists(os.path.join(gallery, "gallery.json")) else 0
+            patience, listed = (1.0 if now > listed else 2 * patience), now
             if finished:
                 break
         final = consistent(gallery)
