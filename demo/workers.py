@@ -25,6 +25,9 @@ from svmr import video as V
 
 #: how often an idle worker checks that the server is still there, in seconds
 PARENT_CHECK_S = 5.0
+#: how long a new worker may take to start (importing torch on a loaded machine), in seconds;
+#: jobs' budgets count from when it is ready
+START_TIMEOUT_S = 300.0
 
 
 def _next_job(jobs, server: int):
@@ -48,6 +51,7 @@ def _serve(jobs, replies, niceness: int, threads: int, server: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    replies.put(("ready",))                                # the budget of the first job starts now
     while (job := _next_job(jobs, server)) is not None:
         function, args, about, with_progress = job
         try:
@@ -83,6 +87,13 @@ class Worker:
         self._process = self._context.Process(target=_serve, daemon=True, name=self.name,
                                               args=(self._jobs, self._replies, self.niceness, self.threads, os.getpid()))
         self._process.start()
+        try:
+            ready = self._replies.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            ready = None
+        if ready != ("ready",):
+            self.close()
+            raise V.VideoError("The background worker could not start; try again in a moment.")
 
     @property
     def pid(self) -> int | None:
