@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import register
-from .graph_reloc import to_steps
+from .graph_reloc import standardized_steps
 from .normalization import Standardized
 
 
@@ -80,10 +80,9 @@ class VideoLevelLSTM(Standardized):
         self.lstm = nn.LSTM(config.feature_dim, config.hidden, batch_first=True)
 
     def encode(self, sequences: list[torch.Tensor]) -> torch.Tensor:
-        steps = self.config.steps
-        resampled, real = zip(*(to_steps((s - self.mean[:, None]) / self.std[:, None], steps) for s in sequences))
-        outputs = self.lstm(torch.stack(resampled).transpose(1, 2))[0]                  # (B, T, d)
-        last = outputs[torch.arange(len(real)), torch.tensor(real) - 1]                  # the last real step
+        padded, mask = standardized_steps(self, sequences, self.config.steps)
+        outputs = self.lstm(padded.transpose(1, 2))[0]                                   # (B, T, d)
+        last = outputs[torch.arange(len(sequences)), mask.sum(1) - 1]                    # the last real step
         return F.normalize(last, dim=1)
 
     def forward(self, queries: list[torch.Tensor], clips: list[torch.Tensor]) -> torch.Tensor:

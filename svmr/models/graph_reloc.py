@@ -75,6 +75,14 @@ def to_steps(features: torch.Tensor, steps: int) -> tuple[torch.Tensor, int]:
     return torch.cat([features, features.new_zeros(features.shape[0], steps - length)], 1), length
 
 
+def standardized_steps(model: Standardized, sequences: list[torch.Tensor], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw ``(C_o, L)`` sequences → standardized, resampled / zero-padded ``(B, C_o, T)`` and the
+    real-step masks ``(B, T)`` (padding is zero after standardization)."""
+    resampled, real = zip(*(to_steps((s - model.mean[:, None]) / model.std[:, None], steps) for s in sequences))
+    mask = torch.arange(steps)[None, :] < torch.tensor(real)[:, None]
+    return torch.stack(resampled) * mask[:, None, :], mask
+
+
 class MultiGraphFusion(nn.Module):
     """One multi-graph feature fusion layer: ``(B, 2T, d) → (B, 2T, d)``."""
 
@@ -131,12 +139,7 @@ class GraphReLocalization(Standardized):
 
     def _nodes(self, lstm: nn.LSTM, sequences: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw ``(C_o, L)`` sequences → LSTM outputs ``(B, T, d)`` and real-step masks ``(B, T)``."""
-        steps = self.config.steps
-        resampled, real = zip(*(to_steps((s - self.mean[:, None]) / self.std[:, None], steps) for s in sequences))
-        padded = torch.stack(resampled)                                                  # (B, C, T)
-        index = torch.arange(steps)[None, :]
-        mask = index < torch.tensor(real)[:, None]
-        padded = padded * mask[:, None, :]                  # zero padding of the (standardized) features
+        padded, mask = standardized_steps(self, sequences, self.config.steps)           # (B, C, T), (B, T)
         return lstm(self.dropout(padded.transpose(1, 2)))[0], mask
 
     def global_feature(self, queries: list[torch.Tensor], proposals: list[torch.Tensor]) -> torch.Tensor:

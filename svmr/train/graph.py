@@ -43,11 +43,10 @@ def _meta(data: BenchmarkFeatures, benchmark: str, command: str | None, **traini
 
 # ----------------------------------------------------------------------------- actionness (TAG)
 
-def actionness_targets(data: BenchmarkFeatures, reference_id: str, classes: set[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(labels, weights)`` ``(L,)`` for one reference: 1 inside moments of ``classes``; steps
-    inside moments of other classes get weight 0 (their annotations belong to other splits)."""
-    reference = next(r for r in data.benchmark.references if r.id == reference_id)
-    length = data.references[reference_id].shape[1]
+def actionness_targets(data: BenchmarkFeatures, reference, classes: set[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(labels, weights)`` ``(L,)`` for one :class:`Reference`: 1 inside moments of ``classes``;
+    steps inside moments of other classes get weight 0 (their annotations belong to other splits)."""
+    length = data.references[reference.id].shape[1]
     inside = [(s.start, s.end) for s in reference.segments if s.label in classes]
     elsewhere = [(s.start, s.end) for s in reference.segments if s.label not in classes]
     labels = actionness_labels(inside, reference.duration, length)
@@ -66,9 +65,10 @@ def train_actionness(benchmark: str, out: str, steps: int = 600, batch_size: int
     model = ActionnessScorer(ActionnessConfig(feature_dim=data.feature_dim))
     model.set_normalization(*data.normalization("train"))
     train_classes, val_classes = set(data.benchmark.classes["train"]), set(data.benchmark.classes["val"])
-    targets = {r: actionness_targets(data, r, train_classes) for r in data.reference_ids}
-    val_refs = [r.id for r in data.benchmark.references if r.labels & val_classes][:200]
-    val_targets = {r: actionness_targets(data, r, val_classes) for r in val_refs}
+    targets = {r.id: actionness_targets(data, r, train_classes) for r in data.benchmark.references}
+    val_targets = {r.id: actionness_targets(data, r, val_classes)
+                   for r in [r for r in data.benchmark.references if r.labels & val_classes][:200]}
+    val_refs = list(val_targets)
 
     def step() -> dict:
         losses = []
