@@ -57,8 +57,8 @@ def main() -> None:
     runs = [searcher.search(query, start, start + 5.0).timings for start in (12.0, 31.0, 47.0, 58.0, 70.0)]
     median = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     seconds = sum(v.duration for v in gallery.list())
-    vectors = sum(len(searcher._vectors[v.id][1]) for v in gallery.list())
-    dim = searcher._vectors[gallery.list()[0].id][1].shape[1]
+    vectors = sum(len(searcher.index._vectors[v.id][1]) for v in gallery.list())
+    dim = searcher.index._vectors[gallery.list()[0].id][1].shape[1]
     feature_bytes = sum(os.path.getsize(gallery.feature_path(v.id)) for v in gallery.list())
     print(f"{len(gallery)} videos, {seconds / 60:.1f} min of video; {os.cpu_count()} cores")
     print("| 5-s query, default search, top 10 videos | ms |\n|---|---:|")

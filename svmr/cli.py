@@ -189,32 +189,41 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from .features import ExtractorConfig, FeatureExtractor
-    from .gallery import Gallery
+    from .features import ExtractorConfig
+    from .indexing import gather, in_shard, index_files, parse_shard
 
-    paths, failed = [], {}
-    for item in args.videos:
-        if os.path.isdir(item):
-            found = sorted(os.path.join(item, f) for f in os.listdir(item)
-                           if f.lower().endswith((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")))
-            if not found:
-                failed[item] = f"{os.path.basename(os.path.normpath(item))}: a folder with no video files in it."
-                print(f"skipped: {failed[item]}", file=sys.stderr)
-            paths += found
-        else:
-            paths.append(item)
-    gallery = Gallery(args.gallery, ExtractorConfig(size=args.size, rate=args.rate))
-    extractor = FeatureExtractor(gallery.config)
-    update = _progress("index")
-    for done, path in enumerate(paths, 1):
-        try:
-            gallery.add(path, extractor)
-        except V.VideoError as err:
-            failed[path] = str(err)
-            print(f"skipped: {err}", file=sys.stderr)
-        update(done, len(paths))
-    print(json.dumps({"gallery": args.gallery, "videos": len(gallery), "failed": failed}))
-    return 1 if failed and len(failed) >= len(paths) else 0
+    shard, shards = parse_shard(args.shard)
+    inputs = gather(args.videos)
+    for problem in inputs.problems.values():
+        print(f"skipped: {problem}", file=sys.stderr)
+    paths = [p for p in inputs.paths if in_shard(p, shard, shards)]
+    bar = _progress("index")
+    report = index_files(args.gallery, paths, ExtractorConfig(size=args.size, rate=args.rate),
+                         workers=args.workers, progress=lambda done, total, speed: bar(done, total))
+    out = report.to_json()
+    out["failed"] = {**inputs.problems, **out["failed"]}
+    if args.backend != "auto" or args.rebuild_index:
+        out["stage1_index"] = _build_stage1_index(args)
+    print(json.dumps(out))
+    return 1 if out["failed"] and len(out["failed"]) >= len(paths) + len(inputs.problems) else 0
+
+
+def _build_stage1_index(args) -> dict:
+    """Bring (or rebuild) the persisted stage-1 index of ``args.model``'s retriever up to date and
+    make ``args.backend`` the gallery's search backend."""
+    from .gallery import Gallery
+    from .pipelines import DEFAULT_PIPELINE, build_pipeline
+    from .search import Searcher
+    from .stage1_index import save_choice
+
+    save_choice(args.gallery, args.backend, args.milvus_uri)
+    started = time.perf_counter()
+    searcher = Searcher(Gallery(args.gallery), *build_pipeline(args.model or DEFAULT_PIPELINE),
+                        backend=args.backend, milvus_uri=args.milvus_uri)
+    if args.rebuild_index:
+        searcher.index.rebuild()
+    backend, _ = searcher.index.current()
+    return {**backend.describe(), "videos": len(backend), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def cmd_search(args) -> int:
@@ -227,7 +236,8 @@ def cmd_search(args) -> int:
 
     # naming checkpoints without a model means the paper's model (what --stage1/--stage2 always meant)
     model = args.model or ("paper" if args.stage1 or args.stage2 else DEFAULT_PIPELINE)
-    searcher = Searcher(Gallery(args.gallery), *build_pipeline(model, args.stage1, args.stage2))
+    searcher = Searcher(Gallery(args.gallery), *build_pipeline(model, args.stage1, args.stage2),
+                        backend=args.backend, milvus_uri=args.milvus_uri)
     result = searcher.search(args.query, args.start, args.end, top_videos=args.top_videos,
                              moments_per_video=args.moments_per_video)
     if args.json:
@@ -341,14 +351,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("index", help="add videos (files or folders) to a gallery; video id = file stem")
+    from .backends import AUTO_FAISS_VIDEOS, BACKENDS
+    from .pipelines import DEFAULT_PIPELINE, PIPELINES
+
+    def backend_args(p, what):
+        p.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help=f"stage-1 search backend {what} (auto: the gallery's choice, else exact below "
+                            f"{AUTO_FAISS_VIDEOS} videos and faiss from there)")
+        p.add_argument("--milvus-uri", help="milvus: a milvus-lite file or a server, e.g. http://host:19530 "
+                                            "(default: <gallery>/index/.../milvus.db)")
+
+    p = sub.add_parser("index", help="add videos (files, folders, lists of paths) to a gallery; video id = file stem")
     p.add_argument("--gallery", required=True)
-    p.add_argument("videos", nargs="+")
+    p.add_argument("videos", nargs="+", metavar="FILES_FOLDERS_OR_LISTS",
+                   help="video files, folders (walked) or .txt/.list files with one path a line")
     p.add_argument("--rate", type=float, default=4.0)
     p.add_argument("--size", type=int, default=128)
+    p.add_argument("--shard", help="i/n: index only the files whose path hashes to shard i of n (0 ≤ i < n); "
+                                   "shards may run at once, on one gallery or on several merged later")
+    p.add_argument("--workers", type=int, default=1, help="files extracted at once, one process each (default 1)")
+    backend_args(p, "to build and make the gallery's default")
+    p.add_argument("--model", choices=tuple(PIPELINES), help=f"whose stage-1 vectors --backend indexes "
+                                                             f"(default {DEFAULT_PIPELINE})")
+    p.add_argument("--rebuild-index", action="store_true",
+                   help="refit the persisted stage-1 index's statistics and rebuild it from the gallery")
     p.set_defaults(func=cmd_index)
-
-    from .pipelines import DEFAULT_PIPELINE, PIPELINES
 
     p = sub.add_parser("search", help="find moments like a query clip in a gallery",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -364,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"which pipeline (default {DEFAULT_PIPELINE}; paper when --stage1/--stage2 are given)")
     p.add_argument("--stage1", help="stage-1 checkpoint of the paper model (default: the bundled one)")
     p.add_argument("--stage2", help="stage-2 checkpoint of the paper model (default: the bundled one)")
+    backend_args(p, "to search with")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("trim", help="cut [start, end) of a video to a browser-playable mp4 at the source's "

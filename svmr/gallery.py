@@ -2,21 +2,27 @@
 
 Layout of a gallery folder::
 
-    gallery.json           extractor configuration and one entry per video (written atomically)
-    features/<id>.npz      the video's feature sequence (written atomically)
+    gallery.json           extractor configuration and one entry per video (a snapshot, atomic)
+    journal.jsonl          changes since the snapshot, one JSON line each: {"add": entry} / {"remove": id}
+    features/<id>.<digest>.npz   the video's feature sequence (written atomically)
+    index/                 persisted stage-1 indexes (:mod:`svmr.stage1_index`)
 
-Adding a video extracts its features and records it; an interrupted indexing run loses nothing
-already added (each video is committed on its own) and, run again, skips what is there. Stage-1
-embeddings are computed from the features when a searcher opens the gallery (they depend on the
-model), kept in memory, and searched exactly (a matrix product over all ``4·N`` vectors).
+Adding a video extracts its features, then appends one line to the journal under an
+inter-process lock (``.lock``): a commit costs the same at 10 or 10⁶ videos, several processes
+(``index --shard i/n``) can add to one gallery at once, and an indexing run killed at any moment
+loses nothing already committed (a torn last line is ignored) and, run again, skips what is there.
+The journal is folded into the snapshot every :data:`COMPACT_EVERY` lines. Other processes'
+changes are read by :meth:`Gallery.refresh`.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -38,6 +44,9 @@ class GalleryVideo:
     added: float
     features: str = ""     # its feature file under features/ ("" in older galleries: <id>.npz)
 
+
+#: journal lines after which the journal is folded into the snapshot
+COMPACT_EVERY = 1000
 
 #: longest video id (ids name files, and file names may have at most 255 bytes)
 MAX_ID_LENGTH = 80
@@ -95,25 +104,119 @@ class Gallery:
         self.root = root
         os.makedirs(os.path.join(root, "features"), exist_ok=True)
         _remove_stale_temporaries(root)
-        self._lock = threading.Lock()
-        manifest = os.path.join(root, "gallery.json")
-        if os.path.exists(manifest):
-            with open(manifest) as handle:
-                data = json.load(handle)
-            self.config = ExtractorConfig.from_dict(data["extractor"])
-            self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
-        else:
-            self.config = config or ExtractorConfig()
-            self.videos = {}
-            self._save()
+        self._lock = threading.RLock()
+        #: changes whenever the list of videos may have changed (searchers re-sync stage 1 then)
+        self.version = 0
+        self.videos: dict[str, GalleryVideo] = {}
+        self._snapshot_id = None      # (inode, mtime) of the snapshot read
+        self._journal_offset = 0      # bytes of the journal applied
+        self._journal_lines = 0
+        with self._locked():
+            if not os.path.exists(self._manifest):
+                self.config = config or ExtractorConfig()
+                self._write_snapshot()
+            self._reload()
 
-    def _save(self) -> None:
-        path = os.path.join(self.root, "gallery.json")
-        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    @property
+    def _manifest(self) -> str:
+        return os.path.join(self.root, "gallery.json")
+
+    @property
+    def _journal(self) -> str:
+        return os.path.join(self.root, "journal.jsonl")
+
+    @contextmanager
+    def _locked(self):
+        """This thread and process alone may write the manifest and journal."""
+        with self._lock, open(os.path.join(self.root, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _reload(self) -> None:
+        """Read the snapshot again and the whole journal."""
+        with open(self._manifest) as handle:
+            data = json.load(handle)
+            stat = os.fstat(handle.fileno())
+        self.config = ExtractorConfig.from_dict(data["extractor"])
+        self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
+        self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
+        self._journal_offset, self._journal_lines = 0, 0
+        self._replay()
+        self.version += 1
+
+    def _replay(self) -> bool:
+        """Apply the journal's complete lines past what was read; True when any were."""
+        if not os.path.exists(self._journal):
+            return False
+        with open(self._journal, "rb") as handle:
+            handle.seek(self._journal_offset)
+            tail = handle.read()
+        applied = False
+        for line in tail.split(b"\n")[:-1]:           # the last piece: empty, or a torn write
+            self._journal_offset += len(line) + 1
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self._journal_lines += 1
+            if "add" in record:
+                self.videos[record["add"]["id"]] = GalleryVideo(**record["add"])
+            elif "remove" in record:
+                self.videos.pop(record["remove"], None)
+            applied = True
+        return applied
+
+    def refresh(self) -> bool:
+        """Take in what other processes committed since the last look; True when anything did."""
+        with self._lock:
+            try:
+                stat = os.stat(self._manifest)
+                journal = os.path.getsize(self._journal) if os.path.exists(self._journal) else 0
+            except OSError:
+                return False
+            if (stat.st_ino, stat.st_mtime_ns) != self._snapshot_id or journal < self._journal_offset:
+                self._reload()
+                return True
+            if journal > self._journal_offset and self._replay():
+                self.version += 1
+                return True
+            return False
+
+    def _commit(self, record: dict) -> None:
+        """Append one change to the journal (under the lock, after taking in other writers')."""
+        self.refresh()
+        line = (json.dumps(record) + "\n").encode()
+        with open(self._journal, "ab+") as handle:
+            if handle.tell() and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n":
+                line = b"\n" + line                     # end a line torn by a killed writer first
+            handle.write(line)
+        self._replay()
+        self.version += 1
+        if self._journal_lines >= COMPACT_EVERY:
+            self._write_snapshot()
+
+    def _write_snapshot(self) -> None:
+        """Fold everything into ``gallery.json`` and empty the journal (replaying a journal over a
+        snapshot that already holds it changes nothing, so a kill between the two is harmless)."""
+        tmp = f"{self._manifest}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(tmp, "w") as handle:
             json.dump({"extractor": asdict(self.config), "videos": {k: asdict(v) for k, v in self.videos.items()}},
                       handle, indent=1)
-        os.replace(tmp, path)
+        os.replace(tmp, self._manifest)
+        if os.path.exists(self._journal):
+            os.truncate(self._journal, 0)
+        stat = os.stat(self._manifest)
+        self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
+        self._journal_offset, self._journal_lines = 0, 0
+
+    def _save(self) -> None:
+        """Write the in-memory list as the snapshot (after changing ``videos`` directly)."""
+        with self._locked():
+            self._write_snapshot()
+            self.version += 1
 
     def feature_path(self, video_id: str) -> str:
         """The feature file of a listed video (each version of a video has its own file, so an
@@ -149,6 +252,7 @@ class Gallery:
         video_id = safe_id(video_id or path)
         info = V.probe(path)
         digest = file_digest(path)
+        self.refresh()                                  # another process may have indexed it meanwhile
         existing = self.videos.get(video_id)
         if existing and existing.digest == digest and os.path.exists(self.feature_path(video_id)):
             return existing
@@ -157,10 +261,10 @@ class Gallery:
         sequence.save(os.path.join(self.root, "features", features))
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
                              sequence.length, digest, time.time(), features)
-        with self._lock:
+        with self._locked():
+            self.refresh()
             replaced = self.feature_path(video_id) if video_id in self.videos else None
-            self.videos[video_id] = entry
-            self._save()
+            self._commit({"add": asdict(entry)})
         if replaced and replaced != self.feature_path(video_id):
             for stale in (replaced, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
                 if os.path.exists(stale):
@@ -189,12 +293,12 @@ class Gallery:
         return path
 
     def remove(self, video_id: str) -> None:
-        with self._lock:
+        with self._locked():
+            self.refresh()
             if video_id not in self.videos:
                 raise KeyError(f"{video_id} is not in the gallery")
             features = self.feature_path(video_id)
-            del self.videos[video_id]
-            self._save()
+            self._commit({"remove": video_id})
         for path in (features, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
             if os.path.exists(path):
                 os.remove(path)

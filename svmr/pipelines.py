@@ -50,6 +50,17 @@ class EmbeddingRetriever:
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
 
+    @property
+    def key(self) -> str:
+        """Names the stored vectors (a persisted stage-1 index): the network's class and weights."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        return f"{type(self.model).__name__.lower()}-{digest.hexdigest()[:12]}"
+
     @torch.no_grad()
     def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
         """``(C, L)`` → ``(T_emb, D)``."""

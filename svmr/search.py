@@ -7,7 +7,6 @@ Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default).
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -16,8 +15,8 @@ import numpy as np
 from . import video as V
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
-from .models.alignment import FrameStatistics
 from .pipelines import DEFAULT_PIPELINE, DEFAULT_STAGE1, DEFAULT_STAGE2, as_localizer, as_retriever, build_pipeline
+from .stage1_index import Stage1Index
 
 __all__ = ["DEFAULT_STAGE1", "DEFAULT_STAGE2", "Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length",
            "query_features"]
@@ -95,10 +94,12 @@ class Searcher:
             networks (wrapped); both None: the registry's ``model``.
         extractor: feature extractor matching the gallery's configuration (built if None).
         model: registry name used when ``stage1`` and ``stage2`` are None (default ``align``).
+        backend: stage 1's search backend (:mod:`svmr.backends`; ``auto``: by the gallery's size);
+            ``milvus_uri`` the Milvus database it talks to (default: a milvus-lite file in the gallery).
     """
 
     def __init__(self, gallery: Gallery, stage1=None, stage2=None, extractor: FeatureExtractor | None = None,
-                 model: str = DEFAULT_PIPELINE):
+                 model: str = DEFAULT_PIPELINE, backend: str = "auto", milvus_uri: str | None = None):
         self.gallery = gallery
         if stage1 is None and stage2 is None:
             stage1, stage2 = build_pipeline(model)
@@ -107,10 +108,7 @@ class Searcher:
             stage1, stage2 = stage1 if stage1 is not None else default1, stage2 if stage2 is not None else default2
         self.retriever, self.localizer = as_retriever(stage1), as_localizer(stage2)
         self._extractor = extractor
-        # id -> (digest, raw stage-1 vectors (V, D), feature sum (C,), steps)
-        self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
-        self._index: tuple[tuple, np.ndarray, np.ndarray, FrameStatistics] | None = None
-        self._lock = threading.Lock()  # the caches above are shared by concurrent searches
+        self.index = Stage1Index(gallery, self.retriever, backend, milvus_uri)
 
     @property
     def extractor(self) -> FeatureExtractor:
@@ -119,30 +117,6 @@ class Searcher:
         if self._extractor is None:
             self._extractor = FeatureExtractor(self.gallery.config)
         return self._extractor
-
-    def _update_index(self) -> tuple[list[str], np.ndarray, np.ndarray, FrameStatistics]:
-        """Gallery ids, the stage-1 search matrix ``(N, D)`` (unit rows), the video of each row
-        ``(N,)`` and the gallery's feature statistics; vectors are computed once per file and the
-        matrix once per gallery state."""
-        videos = self.gallery.list()
-        ids = [v.id for v in videos]
-        for video in videos:
-            cached = self._vectors.get(video.id)
-            if cached is None or cached[0] != video.digest:
-                sequence = self.gallery.features(video.id)
-                self._vectors[video.id] = (video.digest,
-                                           self.retriever.reference_vectors(sequence.features, sequence.rate),
-                                           sequence.features.sum(axis=1, dtype=np.float64), sequence.length)
-        for stale in set(self._vectors) - set(ids):
-            del self._vectors[stale]
-        state = tuple((i, self._vectors[i][0]) for i in ids)
-        if self._index is None or self._index[0] != state:
-            entries = [self._vectors[i] for i in ids]
-            statistics = FrameStatistics.from_sums([e[2] for e in entries], [e[3] for e in entries])
-            matrix = self.retriever.finalize(np.concatenate([e[1] for e in entries]), statistics)
-            owner = np.concatenate([np.full(len(e[1]), k) for k, e in enumerate(entries)])
-            self._index = (state, matrix.astype(np.float32), owner, statistics)
-        return ids, *self._index[1:]
 
     def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
         """The query clip's features (:func:`query_features` against this gallery)."""
@@ -168,23 +142,19 @@ class Searcher:
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
 
         mark = time.perf_counter()
-        with self._lock:
-            ids, matrix, owner, statistics = self._update_index()
-        query_vector = self.retriever.finalize(self.retriever.query_vector(sequence.features)[None], statistics)[0]
-        scores = np.full(len(ids), -np.inf)
-        np.maximum.at(scores, owner, matrix @ query_vector.astype(np.float32))
-        scores = self.retriever.video_score(scores)
-        order = np.argsort(-scores, kind="stable")[:top_videos]
+        backend, statistics = self.index.current()
+        ids, cosines = backend.search(self.index.query_vector(sequence.features, statistics), top_videos)
+        scores = self.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         hits, moments = [], []
         prepared = self.localizer.prepare_query(sequence, statistics)
-        for index in order:
-            video = self.gallery.videos[ids[index]]
+        for video_id, score in zip(ids, scores):
+            video = self.gallery.videos[video_id]
             found = self.localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics,
                                             moments_per_video)
-            p = float(scores[index])
+            p = float(score)
             video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), p * float(sc), p, float(c),
                                     float(r))
                              for s, e, sc, c, r in found.moments if p * sc >= min_score]

@@ -97,6 +97,8 @@ class WindowRetrieval:
 
     def __init__(self, seconds=WINDOW_SECONDS):
         self.seconds = tuple(seconds)
+        #: names the stored vectors (a persisted stage-1 index)
+        self.key = "windows-" + "-".join(f"{s:g}" for s in self.seconds)
 
     def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
         """``(C, L)`` → ``(V, C)`` raw window means."""

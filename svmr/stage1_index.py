@@ -1,0 +1,197 @@
+"""Stage 1's index of a gallery: a search backend kept in step with the gallery's videos.
+
+Two ways, by backend (:mod:`svmr.backends`):
+
+* ``exact`` (small galleries): the retriever's raw vectors of every video are computed once per
+  feature file and kept in memory; the search matrix is rebuilt (centred with the gallery's
+  current mean feature) whenever the gallery changes. Nothing is written.
+* ``faiss`` and ``milvus`` (persisted): the vectors are finalized with the gallery's mean as it was
+  when the index was first built (``state.json``: that mean and the digest of every video stored),
+  so adding a video never rewrites the others; only videos added or changed since are read. The
+  folder is ``<gallery>/index/<retriever key>-<backend>/``; a Milvus server gets a collection named
+  after the retriever and the gallery's path. ``python -m svmr index --rebuild-index`` refits the
+  mean and rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+
+import numpy as np
+
+from .backends import ExactBackend, SearchBackend, open_backend, resolve_backend
+from .gallery import Gallery
+from .models.alignment import FrameStatistics
+
+#: videos read and added per committed batch while a persisted index catches up
+SYNC_BATCH = 256
+
+
+def _choice_path(root: str) -> str:
+    return os.path.join(root, "index", "choice.json")
+
+
+def save_choice(root: str, backend: str, milvus_uri: str | None = None) -> None:
+    """Make ``backend`` (and its Milvus URI) what searches of the gallery at ``root`` use when
+    they ask for ``auto`` (``auto`` itself: forget the choice)."""
+    path = _choice_path(root)
+    if backend == "auto":
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump({"backend": backend, "milvus_uri": milvus_uri}, handle)
+    os.replace(tmp, path)
+
+
+def load_choice(root: str) -> dict:
+    """The backend saved by :func:`save_choice` (``{}`` when none)."""
+    try:
+        with open(_choice_path(root)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+class Stage1Index:
+    """The stage-1 backend of ``gallery`` for ``retriever`` (``backend``: a name of
+    :data:`svmr.backends.BACKENDS`; ``auto`` picks by the gallery's size)."""
+
+    def __init__(self, gallery: Gallery, retriever, backend: str = "auto", milvus_uri: str | None = None):
+        self.gallery, self.retriever = gallery, retriever
+        if backend == "auto":
+            chosen = load_choice(gallery.root)
+            backend, milvus_uri = chosen.get("backend", "auto"), milvus_uri or chosen.get("milvus_uri")
+        self.milvus_uri = milvus_uri
+        self.backend_name = resolve_backend(backend, len(gallery))
+        # exact: id -> (digest, raw vectors (V, D), feature sum (C,), steps)
+        self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
+        self._state: tuple | None = None
+        self._backend: SearchBackend | None = None
+        self._statistics: FrameStatistics | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def folder(self) -> str:
+        return os.path.join(self.gallery.root, "index", f"{self.retriever.key}-{self.backend_name}")
+
+    def current(self) -> tuple[SearchBackend, FrameStatistics]:
+        """The backend, in step with the gallery, and the statistics its vectors are centred with."""
+        with self._lock:
+            self.gallery.refresh()
+            state = self.gallery.version
+            if self._state != state:
+                if self.backend_name == "exact":
+                    self._sync_exact()
+                else:
+                    self._sync_persisted()
+                self._state = state
+            return self._backend, self._statistics
+
+    def query_vector(self, features: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
+        """The query's ``(D,)`` search vector, finalized like the stored ones."""
+        return self.retriever.finalize(self.retriever.query_vector(features)[None], statistics)[0].astype(np.float32)
+
+    # ---- exact --------------------------------------------------------------------------------
+    def _sync_exact(self) -> None:
+        videos = self.gallery.list()
+        for video in videos:
+            cached = self._vectors.get(video.id)
+            if cached is None or cached[0] != video.digest:
+                sequence = self.gallery.features(video.id)
+                self._vectors[video.id] = (video.digest, self.retriever.reference_vectors(sequence.features, sequence.rate),
+                                           sequence.features.sum(axis=1, dtype=np.float64), sequence.length)
+        ids = [v.id for v in videos]
+        for stale in set(self._vectors) - set(ids):
+            del self._vectors[stale]
+        entries = [self._vectors[i] for i in ids]
+        self._statistics = FrameStatistics.from_sums([e[2] for e in entries], [e[3] for e in entries])
+        if entries:
+            matrix = self.retriever.finalize(np.concatenate([e[1] for e in entries]), self._statistics)
+        else:
+            matrix = np.zeros((0, 0), np.float32)
+        self._backend = ExactBackend.from_matrix(ids, matrix.astype(np.float32), np.array([len(e[1]) for e in entries]))
+
+    # ---- persisted ----------------------------------------------------------------------------
+    def _state_path(self) -> str:
+        return os.path.join(self.folder, "state.json")
+
+    def _sync_persisted(self) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        state = {"mean": None, "videos": {}}
+        if os.path.exists(self._state_path()):
+            with open(self._state_path()) as handle:
+                state = json.load(handle)
+        if not state["mean"]:
+            state["mean"] = self._gallery_mean().tolist()
+        self._statistics = FrameStatistics(np.asarray(state["mean"], np.float32))
+        if not len(self._statistics.mean):             # an empty gallery: nothing to store yet
+            self._backend = ExactBackend()
+            return
+        if self._backend is None or isinstance(self._backend, ExactBackend):
+            self._backend = self._open(self._dimension())
+        stored: dict[str, str] = state["videos"]
+        wanted = {v.id: v.digest for v in self.gallery.list()}
+        gone = [video for video in stored if video not in wanted]
+        for video in gone:
+            self._backend.remove(video)
+            del stored[video]
+        if gone:
+            self._commit(state)
+        changed = [video for video, digest in wanted.items() if stored.get(video) != digest]
+        for start in range(0, len(changed), SYNC_BATCH):
+            batch = changed[start:start + SYNC_BATCH]
+            vectors = []
+            for video in batch:
+                sequence = self.gallery.features(video)
+                raw = self.retriever.reference_vectors(sequence.features, sequence.rate)
+                vectors.append(self.retriever.finalize(raw, self._statistics).astype(np.float32))
+            self._backend.add_many(batch, vectors)
+            stored.update({video: wanted[video] for video in batch})
+            self._commit(state)
+
+    def _commit(self, state: dict) -> None:
+        """Backend first, then the state naming what it holds (a kill between the two re-adds a
+        batch next time, never loses one)."""
+        self._backend.save()
+        tmp = f"{self._state_path()}.{os.getpid()}.tmp"
+        with open(tmp, "w") as handle:
+            json.dump(state, handle)
+        os.replace(tmp, self._state_path())
+
+    def _gallery_mean(self) -> np.ndarray:
+        sums, counts = [], []
+        for video in self.gallery.list():
+            features = self.gallery.features(video.id).features
+            sums.append(features.sum(axis=1, dtype=np.float64))
+            counts.append(features.shape[1])
+        return FrameStatistics.from_sums(sums, counts).mean
+
+    def _dimension(self) -> int:
+        videos = self.gallery.list()
+        if not videos:
+            return len(self._statistics.mean)
+        sequence = self.gallery.features(videos[0].id)
+        return int(self.retriever.reference_vectors(sequence.features, sequence.rate).shape[1])
+
+    def _open(self, dim: int) -> SearchBackend:
+        place = hashlib.sha256(os.path.abspath(self.gallery.root).encode()).hexdigest()[:8]
+        collection = f"svmr_{self.retriever.key}_{place}"
+        return open_backend(self.backend_name, self.folder, dim, self.milvus_uri, collection)
+
+    def rebuild(self) -> None:
+        """Forget the persisted index (its mean and vectors) and build it again from the gallery."""
+        with self._lock:
+            if self.backend_name == "milvus" and self._backend is None and os.path.exists(self._state_path()):
+                self._backend = self._open(self._dimension())
+            if self.backend_name == "milvus" and self._backend is not None:
+                self._backend.client.drop_collection(self._backend.collection)
+            self._backend, self._state = None, None
+            if os.path.isdir(self.folder):
+                shutil.rmtree(self.folder)
+        self.current()
