@@ -98,7 +98,8 @@ def main() -> None:
     parser.add_argument("--exact-queries", type=int, default=30, help="queries timed on exact (it is slow)")
     parser.add_argument("--nprobe", type=int, help="faiss: cells visited (default: the backend's)")
     parser.add_argument("--fetch", type=int, help="faiss: rows fetched before the re-rank (default: the backend's)")
-    parser.add_argument("--folder", help="where the faiss/milvus index is built (default: a temporary folder)")
+    parser.add_argument("--folder", help="where the faiss/milvus index is built (default: a temporary folder); "
+                                         "an index built there for the same --videos and --seed is reused")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -124,9 +125,17 @@ def main() -> None:
         folder = args.folder or tempfile.mkdtemp(prefix="svmr-scale-")
         started = time.perf_counter()
         backend = open_backend(args.backend, folder, args.dim, os.path.join(folder, "milvus.db"), "scale")
-        backend.add_many(ids, [matrix[i * args.per_video:(i + 1) * args.per_video] for i in range(args.videos)])
-        backend.save()
-        build_s = time.perf_counter() - started
+        built = os.path.join(folder, "build.json")
+        if os.path.exists(built) and len(backend) == args.videos:     # the same gallery, built by an earlier run
+            with open(built) as handle:
+                build_s = json.load(handle)["build_s"]
+            log(f"{args.backend}: reusing the index in {folder} (built in {build_s:.0f} s)")
+        else:
+            backend.add_many(ids, [matrix[i * args.per_video:(i + 1) * args.per_video] for i in range(args.videos)])
+            backend.save()
+            build_s = time.perf_counter() - started
+            with open(built, "w") as handle:
+                json.dump({"build_s": build_s, "videos": args.videos, "seed": args.seed}, handle)
         held = in_memory_bytes(backend, folder)
         if args.nprobe:
             backend.parameters["nprobe"] = args.nprobe

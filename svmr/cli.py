@@ -223,7 +223,8 @@ def _build_stage1_index(args) -> dict:
     if args.rebuild_index:
         searcher.index.rebuild()
     backend, _ = searcher.index.current()
-    return {**backend.describe(), "videos": len(backend), "seconds": round(time.perf_counter() - started, 1)}
+    return {**backend.describe(), "videos": searcher.index.stored_videos(),
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def cmd_search(args) -> int:

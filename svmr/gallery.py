@@ -4,7 +4,7 @@ Layout of a gallery folder::
 
     gallery.json           extractor configuration and one entry per video (a snapshot, atomic)
     journal.jsonl          changes since the snapshot, one JSON line each: {"add": entry} / {"remove": id}
-    features/<id>.<digest>.npz   the video's feature sequence (written atomically)
+    features/<id>.<digest>.npz   the video's feature sequence, float16 (written atomically)
     index/                 persisted stage-1 indexes (:mod:`svmr.stage1_index`)
 
 Adding a video extracts its features, then appends one line to the journal under an
@@ -25,6 +25,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable
+
+import numpy as np
 
 from . import video as V
 from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
@@ -258,7 +260,7 @@ class Gallery:
             return existing
         sequence = extractor.extract(path, progress=progress)
         features = f"{video_id}.{digest[:12]}.npz"
-        sequence.save(os.path.join(self.root, "features", features))
+        sequence.save(os.path.join(self.root, "features", features), dtype=np.float16)
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
                              sequence.length, digest, time.time(), features)
         with self._locked():

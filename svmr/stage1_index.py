@@ -74,6 +74,7 @@ class Stage1Index:
         self._state: tuple | None = None
         self._backend: SearchBackend | None = None
         self._statistics: FrameStatistics | None = None
+        self._stored: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -92,6 +93,10 @@ class Stage1Index:
                     self._sync_persisted()
                 self._state = state
             return self._backend, self._statistics
+
+    def stored_videos(self) -> int:
+        """Videos the backend holds (after :meth:`current`)."""
+        return len(self._stored) if self.backend_name != "exact" else len(self._backend or ())
 
     def query_vector(self, features: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
         """The query's ``(D,)`` search vector, finalized like the stored ones."""
@@ -123,10 +128,13 @@ class Stage1Index:
 
     def _sync_persisted(self) -> None:
         os.makedirs(self.folder, exist_ok=True)
-        state = {"mean": None, "videos": {}}
+        where = (self.milvus_uri or "") if self.backend_name == "milvus" else ""
+        state = {"uri": where, "mean": None, "videos": {}}
         if os.path.exists(self._state_path()):
             with open(self._state_path()) as handle:
-                state = json.load(handle)
+                saved = json.load(handle)
+            if saved.get("uri", "") == where:          # another Milvus database holds none of it
+                state = saved
         if not state["mean"]:
             state["mean"] = self._gallery_mean().tolist()
         self._statistics = FrameStatistics(np.asarray(state["mean"], np.float32))
@@ -136,6 +144,7 @@ class Stage1Index:
         if self._backend is None or isinstance(self._backend, ExactBackend):
             self._backend = self._open(self._dimension())
         stored: dict[str, str] = state["videos"]
+        self._stored = stored
         wanted = {v.id: v.digest for v in self.gallery.list()}
         gone = [video for video in stored if video not in wanted]
         for video in gone:
