@@ -352,13 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 
-    from .backends import AUTO_FAISS_VIDEOS, BACKENDS
+    from .backends import BACKENDS
     from .pipelines import DEFAULT_PIPELINE, PIPELINES
 
     def backend_args(p, what):
         p.add_argument("--backend", choices=BACKENDS, default="auto",
-                       help=f"stage-1 search backend {what} (auto: the gallery's choice, else exact below "
-                            f"{AUTO_FAISS_VIDEOS} videos and faiss from there)")
+                       help=f"stage-1 search backend {what} (auto: the gallery's choice, else exact for "
+                            f"small galleries and faiss for large ones: about 6 h of video for the default model)")
         p.add_argument("--milvus-uri", help="milvus: a milvus-lite file or a server, e.g. http://host:19530 "
                                             "(default: <gallery>/index/.../milvus.db)")
 

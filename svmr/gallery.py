@@ -239,8 +239,10 @@ class Gallery:
         return sorted(self.videos.values(), key=lambda v: v.id)
 
     def longest_s(self) -> float:
-        """The longest video's duration in seconds (0 for an empty gallery)."""
-        return max((v.duration for v in self.videos.values()), default=0.0)
+        """The longest video's duration in seconds (0 for an empty gallery; computed once per version)."""
+        if getattr(self, "_longest", (None,))[0] != self.version:
+            self._longest = (self.version, max((v.duration for v in self.videos.values()), default=0.0))
+        return self._longest[1]
 
     def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> GalleryVideo:

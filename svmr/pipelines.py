@@ -61,6 +61,10 @@ class EmbeddingRetriever:
             digest.update(tensor.detach().cpu().numpy().tobytes())
         return f"{type(self.model).__name__.lower()}-{digest.hexdigest()[:12]}"
 
+    def estimated_rows(self, steps: int, rate: float) -> int:
+        """Vectors a video gets: ``T_emb`` whatever its length."""
+        return int(getattr(getattr(self.model, "config", None), "num_embeddings", 4))
+
     @torch.no_grad()
     def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
         """``(C, L)`` → ``(T_emb, D)``."""

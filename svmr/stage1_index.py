@@ -68,7 +68,7 @@ class Stage1Index:
             chosen = load_choice(gallery.root)
             backend, milvus_uri = chosen.get("backend", "auto"), milvus_uri or chosen.get("milvus_uri")
         self.milvus_uri = milvus_uri
-        self.backend_name = resolve_backend(backend, len(gallery))
+        self.backend_name = resolve_backend(backend, self.estimated_floats() if backend == "auto" else 0)
         # exact: id -> (digest, raw vectors (V, D), feature sum (C,), steps)
         self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
         self._state: tuple | None = None
@@ -93,6 +93,16 @@ class Stage1Index:
                     self._sync_persisted()
                 self._state = state
             return self._backend, self._statistics
+
+    def estimated_floats(self) -> float:
+        """Numbers the gallery's stage-1 vectors would hold (rows from each video's steps × the
+        dimension of the first video's vectors)."""
+        videos, estimate = self.gallery.list(), getattr(self.retriever, "estimated_rows", None)
+        if not videos or estimate is None:
+            return 0.0
+        rate = self.gallery.config.rate
+        rows = sum(estimate(v.steps, rate) for v in videos)
+        return float(rows * self._dimension())
 
     def stored_videos(self) -> int:
         """Videos the backend holds (after :meth:`current`)."""

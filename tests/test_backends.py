@@ -78,7 +78,7 @@ def test_faiss_finds_the_exact_top_videos_and_survives_reopening(tmp_path, monke
 
 
 def test_auto_backend_follows_the_gallery_size():
-    assert resolve_backend("auto", 10) == "exact" and resolve_backend("auto", 10 ** 6) == "faiss"
+    assert resolve_backend("auto", 10 ** 6) == "exact" and resolve_backend("auto", 10 ** 9) == "faiss"
     with pytest.raises(ValueError, match="choose one of"):
         resolve_backend("annoy", 10)
 

@@ -13,8 +13,8 @@ A backend stores those vectors, grouped by video, and answers "the K best videos
   ``pymilvus.MilvusClient``: an embedded milvus-lite file, a Milvus server or a cluster, by URI;
   results grouped by video in the engine (``group_by_field``).
 
-``auto`` (the default) is ``exact`` for galleries below :data:`AUTO_FAISS_VIDEOS` videos and
-``faiss`` from there (measured with ``benchmarks/scale.py``; see the README).
+``auto`` (the default) is ``exact`` while the gallery's vectors hold fewer than
+:data:`AUTO_FAISS_FLOATS` numbers and ``faiss`` from there (measured with ``benchmarks/scale.py``; see the README).
 """
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 BACKENDS = ("auto", "exact", "faiss", "milvus")
-#: gallery videos from which ``auto`` picks ``faiss`` over ``exact``
-AUTO_FAISS_VIDEOS = 50_000
+#: stored numbers (rows × dimensions) from which ``auto`` picks ``faiss`` over ``exact``: 200 MB of
+#: float32, about 20 ms a query exact on 2 cores (the default pipeline stores ~2,400 numbers per
+#: second of video, so about 5.8 hours of video; seed 000's stage 1 2,048 per video, 24,000 videos)
+AUTO_FAISS_FLOATS = 50_000_000
 
 
 class SearchBackend(ABC):
@@ -148,10 +150,11 @@ def open_backend(name: str, folder: str | None, dim: int, milvus_uri: str | None
     raise ValueError(f"unknown search backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def resolve_backend(name: str, videos: int) -> str:
-    """``auto`` → ``exact`` or ``faiss`` by the gallery's number of videos; other names as given."""
+def resolve_backend(name: str, floats: float) -> str:
+    """``auto`` → ``exact`` or ``faiss`` by the numbers the gallery's vectors hold (rows ×
+    dimensions); other names as given."""
     if name not in BACKENDS:
         raise ValueError(f"unknown search backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "auto":
-        return "faiss" if videos >= AUTO_FAISS_VIDEOS else "exact"
+        return "faiss" if floats >= AUTO_FAISS_FLOATS else "exact"
     return name

@@ -8,8 +8,9 @@ Layout of its folder::
     index.json     the rows the saved index holds (a mismatch with videos.json → rebuilt)
 
 Search: the query's ``fetch`` nearest rows by the compressed (PQ) inner product in ``nprobe`` of
-``nlist`` cells; their videos are the candidates; each candidate's score is the exact max over all
-its rows (float16 → float32). Below :data:`TRAIN_ROWS` rows there is no index: every live row is
+``nlist`` cells; each fetched row is scored exactly (its float16 row → float32) and a video's score
+is the max over its fetched rows (its best row is the one most likely fetched), so the cost of a
+query does not grow with the rows per video. Below :data:`TRAIN_ROWS` rows there is no index: every live row is
 scored exactly. In RAM: the PQ codes (``m`` bytes a row), 8-byte ids and a 4-byte owner per row;
 the float16 rows stay on disk.
 """
@@ -204,28 +205,30 @@ class FaissBackend(SearchBackend):
             self._first = (np.asarray(self.first, np.int64), np.asarray(self.count, np.int64))
         return self._first
 
-    def _exact(self, query: np.ndarray, numbers: list[int]) -> np.ndarray:
-        """Exact max inner product of ``query`` over the rows of each video number ``(len(numbers),)``."""
-        if not numbers:
-            return np.zeros(0, np.float32)
-        first, count = self._arrays()
-        first, count = first[numbers], count[numbers]
-        offsets = np.concatenate([[0], np.cumsum(count)[:-1]])
-        rows = np.repeat(first - offsets, count) + np.arange(count.sum())
+    def _exact(self, query: np.ndarray, rows: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Exact inner products of ``query`` with ``rows`` (float16 → float32), max per video:
+        video numbers (ascending) and their scores."""
+        if not len(rows):
+            return [], np.zeros(0, np.float32)
+        first, _ = self._arrays()
+        rows = np.sort(rows)                                                      # rows of a video: one run
         products = np.asarray(self._vectors()[rows], np.float32) @ query
-        return np.maximum.reduceat(products, offsets)
+        owners = np.searchsorted(first, rows, side="right") - 1
+        starts = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+        return owners[starts].tolist(), np.maximum.reduceat(products, starts)
 
     def search(self, query: np.ndarray, k: int) -> tuple[list[str], np.ndarray]:
         query = np.asarray(query, np.float32)
         if self.index is None:
-            numbers = [n for n, video in enumerate(self.ids) if video]
+            rows = np.concatenate([np.arange(self.first[n], self.first[n] + self.count[n])
+                                   for n, video in enumerate(self.ids) if video] or [np.zeros(0, np.int64)])
         else:
             self.index.nprobe = self.parameters["nprobe"]
-            _, rows = self.index.search(query[None], max(self.parameters["fetch"], 4 * k))
-            rows = rows[0][rows[0] >= 0]
-            owners = np.searchsorted(self._arrays()[0], rows, side="right") - 1
-            numbers = [int(n) for n in dict.fromkeys(owners.tolist()) if self.ids[n]]
-        return top_k([self.ids[n] for n in numbers], self._exact(query, numbers), k)
+            _, found = self.index.search(query[None], max(self.parameters["fetch"], 4 * k))
+            rows = found[0][found[0] >= 0]
+        numbers, scores = self._exact(query, rows)
+        alive = [i for i, n in enumerate(numbers) if self.ids[n]]
+        return top_k([self.ids[numbers[i]] for i in alive], scores[alive], k)
 
 
 def _write_json(path: str, data) -> None:

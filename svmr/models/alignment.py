@@ -104,6 +104,15 @@ class WindowRetrieval:
         """``(C, L)`` → ``(V, C)`` raw window means."""
         return window_means(features, rate, self.seconds)[0]
 
+    def estimated_rows(self, steps: int, rate: float) -> int:
+        """About how many vectors a video of ``steps`` steps gets (at most one per window length
+        more than :func:`window_means`, which drops repeats)."""
+        rows = 0
+        for window_s in self.seconds:
+            width = max(1, int(round(window_s * rate)))
+            rows += 1 if width >= steps else (steps - width) // max(1, width // 2) + 2
+        return rows
+
     def query_vector(self, features: np.ndarray) -> np.ndarray:
         """``(C, L)`` → ``(C,)`` raw mean."""
         return features.mean(axis=1).astype(np.float32)

@@ -74,23 +74,27 @@ def actionness_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def _regions(positive: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
     """Regions ``[start, end)`` (steps) grown from each positive step while the positive share stays
-    ≥ ``tolerance``, ended at their last positive step."""
-    regions, length, i = [], len(positive), 0
-    while i < length:
-        if not positive[i]:
-            i += 1
+    ≥ ``tolerance``, ended at their last positive step.
+
+    In O(L): with ``g[k] = (positives before k) − tolerance · k``, a region from ``s`` keeps step
+    ``j`` while ``g[j + 1] ≥ g[s]``, so it breaks at the next ``k > s`` with ``g[k] < g[s]`` (a
+    monotonic stack finds it for every ``s`` at once)."""
+    length = len(positive)
+    positions = np.flatnonzero(positive)
+    g = np.concatenate([[0.0], np.cumsum(positive, dtype=np.float64)]) - tolerance * np.arange(length + 1)
+    stop, stack = np.full(length + 1, length + 1), []
+    for k, value in enumerate((g + 1e-9).tolist()):          # 1e-9: a share exactly at the tolerance keeps growing
+        while stack and value < g[stack[-1]]:
+            stop[stack.pop()] = k
+        stack.append(k)
+    regions, next_free = [], 0
+    for start in positions.tolist():
+        if start < next_free:
             continue
-        start, count, last = i, 0, i
-        j = i
-        while j < length:
-            count += int(positive[j])
-            if count / (j - start + 1) < tolerance:
-                break
-            if positive[j]:
-                last = j
-            j += 1
+        end = min(int(stop[start]) - 1, length)            # steps start .. end − 1 keep the share
+        last = int(positions[np.searchsorted(positions, end) - 1])
         regions.append((start, last + 1))
-        i = last + 1
+        next_free = last + 1
     return regions
 
 
