@@ -32,10 +32,10 @@ SAMPLE_PER_CELL = 64
 def default_parameters(rows: int, dim: int) -> dict:
     """Index parameters for ``rows`` stored rows of ``dim`` dimensions: ``nlist`` ≈ 4 √rows (a
     power of two, 64–65536), ``m`` = dim / 8 sub-quantizers of 8 bits (``dim`` bytes / 8 a row),
-    ``nprobe`` 32, ``fetch`` 512 rows, 10 k-means iterations."""
+    ``nprobe`` 32, ``fetch`` 1024 rows, 10 k-means iterations."""
     nlist = int(np.clip(2 ** round(np.log2(max(1, 4 * np.sqrt(rows)))), 64, 65536))
     m = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
-    return {"nlist": nlist, "m": m, "nbits": 8, "niter": 10, "nprobe": 32, "fetch": 512}
+    return {"nlist": nlist, "m": m, "nbits": 8, "niter": 10, "nprobe": 32, "fetch": 1024}
 
 
 class FaissBackend(SearchBackend):
