@@ -142,8 +142,7 @@ class Searcher:
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
 
         mark = time.perf_counter()
-        backend, statistics = self.index.current()
-        ids, cosines = backend.search(self.index.query_vector(sequence.features, statistics), top_videos)
+        ids, cosines, statistics = self.index.search(sequence.features, top_videos)
         scores = self.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 

@@ -108,6 +108,18 @@ class Stage1Index:
         """Videos the backend holds (after :meth:`current`)."""
         return len(self._stored) if self.backend_name != "exact" else len(self._backend or ())
 
+    def search(self, features: np.ndarray, k: int) -> tuple[list[str], np.ndarray, FrameStatistics]:
+        """The ``k`` best videos for a query's ``(C, L)`` features: ids, max cosines and the
+        statistics the vectors are centred with. A persisted backend is searched under the lock
+        (faiss and a Milvus client are not safe to search while another thread adds to them); the
+        exact backend is replaced, never changed, so its searches run in parallel."""
+        backend, statistics = self.current()
+        query = self.query_vector(features, statistics)
+        if isinstance(backend, ExactBackend):
+            return *backend.search(query, k), statistics
+        with self._lock:
+            return *backend.search(query, k), statistics
+
     def query_vector(self, features: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
         """The query's ``(D,)`` search vector, finalized like the stored ones."""
         return self.retriever.finalize(self.retriever.query_vector(features)[None], statistics)[0].astype(np.float32)
