@@ -71,7 +71,7 @@ class Stage1Index:
         self.backend_name = resolve_backend(backend, self.estimated_floats() if backend == "auto" else 0)
         # exact: id -> (digest, raw vectors (V, D), feature sum (C,), steps)
         self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
-        self._state: tuple | None = None
+        self._state: int | None = None          # the gallery version the backend matches
         self._backend: SearchBackend | None = None
         self._statistics: FrameStatistics | None = None
         self._stored: dict[str, str] = {}
