@@ -31,6 +31,7 @@ import numpy as np
 from . import video as V
 from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
 from .features.extractor import file_digest
+from .files import write_json
 
 
 @dataclass
@@ -203,11 +204,8 @@ class Gallery:
     def _write_snapshot(self) -> None:
         """Fold everything into ``gallery.json`` and empty the journal (replaying a journal over a
         snapshot that already holds it changes nothing, so a kill between the two is harmless)."""
-        tmp = f"{self._manifest}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "w") as handle:
-            json.dump({"extractor": asdict(self.config), "videos": {k: asdict(v) for k, v in self.videos.items()}},
-                      handle, indent=1)
-        os.replace(tmp, self._manifest)
+        write_json(self._manifest, {"extractor": asdict(self.config),
+                                    "videos": {k: asdict(v) for k, v in self.videos.items()}}, indent=1)
         if os.path.exists(self._journal):
             os.truncate(self._journal, 0)
         stat = os.stat(self._manifest)

@@ -93,21 +93,16 @@ def _start_worker(root: str, threads: int) -> None:
 def _index_one(path: str) -> tuple[str, float, str | None, bool]:
     """``(path, video seconds, error or None, skipped)``."""
     from . import video as V
+    from .gallery import safe_id
 
     gallery, extractor = _WORKER["gallery"], _WORKER["extractor"]
     try:
         gallery.refresh()
-        before = gallery.videos.get(_video_id(path))
+        before = gallery.videos.get(safe_id(path))
         entry = gallery.add(path, extractor)
         return path, entry.duration, None, before is not None and before.digest == entry.digest
     except V.VideoError as err:
         return path, 0.0, str(err), False
-
-
-def _video_id(path: str) -> str:
-    from .gallery import safe_id
-
-    return safe_id(path)
 
 
 @dataclass

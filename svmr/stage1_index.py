@@ -22,6 +22,7 @@ import threading
 
 import numpy as np
 
+from .files import write_json
 from .backends import ExactBackend, SearchBackend, open_backend, resolve_backend
 from .gallery import Gallery
 from .models.alignment import FrameStatistics
@@ -43,10 +44,7 @@ def save_choice(root: str, backend: str, milvus_uri: str | None = None) -> None:
             os.remove(path)
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump({"backend": backend, "milvus_uri": milvus_uri}, handle)
-    os.replace(tmp, path)
+    write_json(path, {"backend": backend, "milvus_uri": milvus_uri})
 
 
 def load_choice(root: str) -> dict:
@@ -190,10 +188,7 @@ class Stage1Index:
         """Backend first, then the state naming what it holds (a kill between the two re-adds a
         batch next time, never loses one)."""
         self._backend.save()
-        tmp = f"{self._state_path()}.{os.getpid()}.tmp"
-        with open(tmp, "w") as handle:
-            json.dump(state, handle)
-        os.replace(tmp, self._state_path())
+        write_json(self._state_path(), state)
 
     def _gallery_mean(self) -> np.ndarray:
         sums, counts = [], []

@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from ..files import write_json
 from . import SearchBackend, top_k
 
 #: rows from which an index is trained (fewer: exact over the rows)
@@ -103,14 +104,14 @@ class FaissBackend(SearchBackend):
     def save(self) -> None:
         meta = {"dim": self.dim, "rows": self.rows, "parameters": self.parameters,
                 "ids": self.ids, "first": self.first, "count": self.count}
-        _write_json(self._path("videos.json"), meta)
+        write_json(self._path("videos.json"), meta)
         if self.index is not None:
             import faiss
 
             tmp = self._path(f"index.faiss.{os.getpid()}.tmp")
             faiss.write_index(self.index, tmp)
             os.replace(tmp, self._path("index.faiss"))
-            _write_json(self._path("index.json"), {"rows": self.rows, "live": self._live_rows()})
+            write_json(self._path("index.json"), {"rows": self.rows, "live": self._live_rows()})
 
     def describe(self) -> dict:
         return {"backend": self.name, "trained": self.index is not None, **self.parameters}
@@ -229,10 +230,3 @@ class FaissBackend(SearchBackend):
         numbers, scores = self._exact(query, rows)
         alive = [i for i, n in enumerate(numbers) if self.ids[n]]
         return top_k([self.ids[numbers[i]] for i in alive], scores[alive], k)
-
-
-def _write_json(path: str, data) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
