@@ -49,7 +49,8 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
         colour = "tab:orange" if is_chosen else shade(0.35 + 0.6 * moment.score / top)
         ax_pred.add_patch(Rectangle((moment.start, lane + 0.12), moment.end - moment.start, 0.76, facecolor=colour,
                                     edgecolor="black" if is_chosen else "none", linewidth=1.2))
-        ax_pred.text(moment.end + hit.duration * 0.006, lane + 0.5, f"{moment.score:.3f}", va="center", fontsize=9,
+        x, align = _score_label_place(moment, hit.duration)
+        ax_pred.text(x, lane + 0.5, f"{moment.score:.3f}", va="center", ha=align, fontsize=9,
                      color="black" if is_chosen else "0.3", clip_on=True)
     ax_pred.set(xlim=(0, hit.duration), ylim=(lanes, 0), yticks=[i + 0.5 for i in range(len(moments))])
     ax_pred.set_yticklabels([f"#{i + 1}" for i in range(len(moments))], fontsize=9)
@@ -72,6 +73,17 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
         ax_truth.text(0.5, 0.5, "no ground truth for this video", transform=ax_truth.transAxes, ha="center",
                       va="center", fontsize=9, color="0.4")
     return fig
+
+
+def _score_label_place(moment: Moment, duration: float) -> tuple[float, str]:
+    """``(x, horizontal alignment)`` of a lane's score label: after the bar; before it when the bar
+    reaches the end of the video; inside its end when the bar spans nearly the whole video."""
+    pad = duration * 0.006
+    if moment.end < duration * 0.93:
+        return moment.end + pad, "left"
+    if moment.start > duration * 0.07:
+        return moment.start - pad, "right"
+    return moment.end - pad, "right"
 
 
 def heatmap_figure(hit: VideoHit, chosen: Moment | None):

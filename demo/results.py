@@ -17,13 +17,15 @@ from .render import heatmap_figure, timeline_figure
 
 RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video match p", "frame match M_C",
                   "boundary fit M_R"]
-SCORES_NOTE = """Each score is in 0–1, and **score = p · M_C · M_R**:
+SCORES_NOTE = """Each score is in 0–1. **score** ranks the moments: **M_C · M_R** for the default model (its
+videos are listed by their best moment), **p · M_C · M_R** for the paper's models.
 **video match p** — how much the video as a whole resembles the query (stage 1: its best-matching
-stretch). **frame match M_C** — how closely the moment's frames match the query's frames, in order
-(default model: mean frame similarity along the alignment; paper model: BM confidence).
-**boundary fit M_R** — how well the moment's start and end fit (default model: the share of the
-query the moment covers; paper model: predicted overlap with the true moment). Click a row to see
-its moment."""
+stretch; for the default model it only chooses which videos are aligned). **frame match M_C** — how
+closely the moment's frames match the query's frames, in order (default model: frame similarity
+along the alignment, raised when the clip matches better forwards than played backwards, which
+tells a copy from a look-alike still scene; paper model: BM confidence). **boundary fit M_R** — how
+well the moment's start and end fit (default model: the share of the query the moment covers;
+paper model: predicted overlap with the true moment). Click a row to see its moment."""
 
 
 def plural(count: int, noun: str) -> str:

@@ -3,7 +3,10 @@
 * A **retriever** (stage 1) turns a video's features into one or more stored vectors and a query
   clip into one vector; a video's score is the max cosine over its vectors.
 * A **localizer** (stage 2) turns the query and one reference into scored moments and the maps to
-  draw (:class:`~svmr.models.alignment.Alignment`).
+  draw (:class:`~svmr.models.alignment.Alignment`). By default a moment's score is weighted by its
+  video's stage-1 score ``p`` and the videos keep stage 1's order (the paper's rule); a localizer
+  with a ``rerank_pool`` (the default's) scores moments on their own, aligns that many stage-1
+  candidates and ranks the videos by their best moment.
 
 Names users type (``python -m svmr search --model NAME``, the app's model menu):
 
@@ -107,7 +110,12 @@ class MapLocalizer:
 
 
 class FrameAlignment:
-    """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors."""
+    """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors.
+    Its moments are scored on their own (``M_C · M_R``): it aligns the ``rerank_pool`` best videos
+    by stage 1 (at least the number asked for) and ranks the videos by their best moment."""
+
+    #: how many stage-1 candidates are aligned before the videos are ranked by their best moment
+    rerank_pool = 10
 
     def __init__(self, localizer: AlignmentLocalizer | None = None):
         self.localizer = localizer or AlignmentLocalizer()

@@ -3,7 +3,9 @@
     query ──extract──► f_Q ──stage 1 (retriever)──► top videos by p = max_i cos(e_q, e_r[i])
           ──stage 2 on each (localizer)──► moments with M_C, M_R ──► score = p · M_R · M_C
 
-Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default).
+Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default). A localizer with a
+``rerank_pool`` (``align``'s) changes the last steps: stage 2 aligns that many stage-1 candidates,
+a moment's score is its own ``M_R · M_C``, and the videos are ranked by their best moment.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class Moment:
     video: str
     start: float
     end: float
-    score: float          # p · M_R · M_C (after soft-NMS decay)
+    score: float          # p · M_R · M_C, or M_R · M_C for a re-ranking localizer (after soft-NMS decay)
     video_score: float    # p, stage 1
     confidence: float     # M_C at the proposal
     regression: float     # M_R at the proposal
@@ -48,7 +50,7 @@ class VideoHit:
 @dataclass
 class SearchResult:
     moments: list[Moment]          # all videos' moments, best first
-    videos: list[VideoHit]         # stage-1 order
+    videos: list[VideoHit]         # stage-1 order, or by best moment for a re-ranking localizer
     timings: dict[str, float]
     query: dict
 
@@ -141,28 +143,37 @@ class Searcher:
         timings["query_features_s"] = time.perf_counter() - started
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
 
+        pool = getattr(self.localizer, "rerank_pool", None)
         mark = time.perf_counter()
-        ids, cosines, statistics = self.index.search(sequence.features, top_videos)
+        ids, cosines, statistics = self.index.search(sequence.features, max(top_videos, pool or 0))
         scores = self.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        hits, moments = [], []
+        hits = []
         prepared = self.localizer.prepare_query(sequence, statistics)
         for video_id, score in zip(ids, scores):
             video = self.gallery.videos[video_id]
             found = self.localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics,
                                             moments_per_video)
             p = float(score)
-            video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), p * float(sc), p, float(c),
-                                    float(r))
-                             for s, e, sc, c, r in found.moments if p * sc >= min_score]
+            weight = 1.0 if pool else p
+            video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), weight * float(sc), p,
+                                    float(c), float(r))
+                             for s, e, sc, c, r in found.moments if weight * sc >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
                                  found.starts, found.durations))
-            moments += video_moments
+        if pool:
+            hits = sorted(hits, key=_best_moment_score, reverse=True)[:top_videos]
+        moments = [moment for hit in hits for moment in hit.moments]
         timings["stage2_s"] = time.perf_counter() - mark
         timings["total_s"] = time.perf_counter() - started
         moments.sort(key=lambda m: -m.score)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length}
         return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info)
+
+
+def _best_moment_score(hit: VideoHit) -> float:
+    """A video's rank key when a localizer re-ranks: its best moment's score (−1 with none kept)."""
+    return max((moment.score for moment in hit.moments), default=-1.0)

@@ -24,19 +24,22 @@ import torch
 from . import evaluation as E
 from .checkpoints import load_checkpoint
 from .data.datasets import BenchmarkFeatures, features_config
+from .models.alignment import AlignmentLocalizer, FrameStatistics, WindowRetrieval
 from .models.baselines import training_free_pair
 from .postprocess import map_proposals, soft_nms
 from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
 from .postprocess import BMN_GATE
-from .train.stage2 import TIOU_LABELS, PostProcessing, evaluation_pairs, localization_metrics
+from .train.stage2 import TIOU_LABELS, PostProcessing, evaluation_pairs, localization_metrics, proposal_metrics
 
 STAGE1_NAMES = {"conv1d_ae": "Conv1D w/ AE", "ctc_no_ae": "CTC w/o AE", "ctc_ae_shared": "CTC w/ AE, shared",
                 "ctc_ae": "CTC w/ AE (paper)", "mean_pool": "mean-pool cosine (training-free)",
+                "align": "align: multi-scale windows (the app's default, training-free)",
                 "triplet": "one branch, triplet loss", "arcface": "one branch, ArcFace"}
 STAGE2_NAMES = {"prod": "Prod", "attn": "Attn", "attn_concat": "Attn+Concat", "attn_prod": "Attn+Prod (paper)",
                 "none": "BMN w/o query branch", "tan2d": "2D-TAN, video-query branch",
                 "video_reloc": "Video re-localization (cross-gated bilinear, 1 moment)",
-                "sliding_window": "sliding-window cosine (training-free)"}
+                "sliding_window": "sliding-window cosine (training-free)",
+                "align": "align: frame alignment (the app's default, training-free)"}
 
 
 def _markdown(rows: list[tuple[str, dict]], keys: list[str]) -> str:
@@ -65,9 +68,45 @@ def stage1_table(data: BenchmarkFeatures, directory: str, split: str = "test") -
         queries, scores = retrieval_scores(model, data, split, references)
         rows.append((STAGE1_NAMES[variant], retrieval_metrics(data, queries, scores)))
         models[variant] = scores
+    queries, scores = align_retrieval_scores(data, split)
+    rows.append((STAGE1_NAMES["align"], retrieval_metrics(data, queries, scores)))
     keys = ["HR@1", "HR@5", "HR@10", "HR@50", "mAP@1", "mAP@5", "mAP@10", "mAP@50", "mAP@100", "mAP@10 found",
             "mAP@100 found"]
     return _markdown(rows, keys), models
+
+
+def _align_parts(data: BenchmarkFeatures):
+    """The default pipeline's frame statistics (the references' mean feature: the gallery) and the
+    features' steps per second."""
+    references = list(data.references.values())
+    statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in references], [f.shape[1] for f in references])
+    return statistics, features_config(data.root, data.key).rate
+
+
+def align_retrieval_scores(data: BenchmarkFeatures, split: str) -> tuple[list, np.ndarray]:
+    """The default pipeline's stage 1 (:class:`~svmr.models.alignment.WindowRetrieval`) on a
+    benchmark: ``(Q, R)`` max window cosines, each reference at its own length."""
+    retrieval, (statistics, rate) = WindowRetrieval(), _align_parts(data)
+    rows, owners = [], []
+    for index, ref in enumerate(data.reference_ids):
+        vectors = retrieval.reference_vectors(data.references[ref], rate)
+        rows.append(retrieval.finalize(vectors, statistics))
+        owners += [index] * len(vectors)
+    matrix, owners = np.concatenate(rows), np.array(owners)
+    queries = data.benchmark.queries_of(split)
+    scores = np.full((len(queries), len(data.reference_ids)), -np.inf, np.float32)
+    for row, query in enumerate(queries):
+        vector = retrieval.finalize(retrieval.query_vector(data.queries[query.id])[None], statistics)[0]
+        np.maximum.at(scores[row], owners, matrix @ vector)
+    return queries, scores
+
+
+def align_proposals(data: BenchmarkFeatures, pairs: list[tuple], top_k: int = 100) -> list[np.ndarray]:
+    """The default pipeline's stage 2 (:class:`~svmr.models.alignment.AlignmentLocalizer`) on each
+    query–reference pair: ``(K, 3)`` rows ``(start_s, end_s, score)``."""
+    localizer, (statistics, rate) = AlignmentLocalizer(), _align_parts(data)
+    return [localizer.localize(statistics.descriptors(data.queries[q.id]), statistics.descriptors(data.references[ref]),
+                               rate, top_k=top_k).moments[:, :3] for q, ref, _ in pairs]
 
 
 #: the post-processing settings compared for the paper's stage 2 and BMN (issue: soft-NMS as the
@@ -102,6 +141,8 @@ def stage2_tables(data: BenchmarkFeatures, directory: str, split: str = "test", 
                     continue
                 by_post.append((f"{STAGE2_NAMES[fusion]}, {choice.describe()}",
                                 localization_metrics(model, data, pairs, tious=tious, post=choice)))
+    rows.append((STAGE2_NAMES["align"], proposal_metrics(align_proposals(data, pairs), [gt for _, _, gt in pairs],
+                                                         tious=tious)))
     other = next(label for name, label in TIOU_LABELS.items() if name != tious)
     keys5 = ["AR@1", "AR@5", "AR@10", "AR@100", "AUC", f"AUC {other}"]
     keys6 = [f"{m} ({g} cl.)" for g in (1, 2, 3) for m in ("AR@1", "AUC")]

@@ -8,7 +8,8 @@ from svmr import video as V
 from svmr.cli import main
 from svmr.features import FeatureExtractor
 from svmr.gallery import Gallery
-from svmr.models.alignment import AlignmentLocalizer, FrameStatistics, best_run, window_means
+from svmr.models.alignment import (AlignmentLocalizer, FrameStatistics, best_run, order_checked, reversed_run,
+                                   window_means)
 from svmr.search import Searcher
 
 
@@ -48,6 +49,45 @@ def test_alignment_finds_a_copy_and_trims_a_partial_one():
     partial = np.concatenate([_unit(rng.normal(size=(64, 10))), reference[:, 50:60]], axis=1)
     start, end, score, confidence, regression = AlignmentLocalizer().localize(_unit(partial), reference, 4.0).moments[0]
     assert (start, end) == pytest.approx((12.5, 15.0), abs=0.3) and regression == pytest.approx(0.5, abs=0.1)
+
+
+def test_order_check_rewards_the_clip_in_its_own_order_only():
+    # a still scene matches both ways: the cosine stays as it is
+    assert order_checked(0.6, 0.6, 5.0) == pytest.approx(0.6)
+    # forwards better: towards 1 but below it; backwards better: towards −1 but above it
+    assert 0.6 < order_checked(0.6, 0.4, 5.0) < 1.0 and -1.0 < order_checked(0.6, 0.9, 5.0) < 0.6
+    assert order_checked(0.6, 0.5, 5.0) < order_checked(0.6, 0.4, 5.0)
+    for forward, backward in ((1.0, -1.0), (-1.0, 1.0), (0.99, -0.9), (0.0, 0.0)):
+        assert -1.0 <= order_checked(forward, backward, 5.0) <= 1.0
+
+
+def test_reversed_run_plays_the_query_backwards_over_the_same_steps():
+    similarity = np.arange(4 * 10, dtype=np.float64).reshape(4, 10)   # S[i, j] = 10 i + j
+    # query of 4 steps laid over reference steps 2–5 (duration 4): forward pairs (i, 2 + i)
+    np.testing.assert_allclose(reversed_run(similarity, 2.0, 4.0, 0, 4), [0 + 5, 10 + 4, 20 + 3, 30 + 2])
+    np.testing.assert_allclose(reversed_run(similarity, 2.0, 4.0, 1, 3), [10 + 4, 20 + 3])   # the run's own steps
+
+
+def test_moving_copy_beats_a_still_look_alike():
+    """A transformed copy whose frames change (people walking) against a stretch that resembles
+    every query frame alike (the same street at another time) and has the higher plain mean
+    cosine: the order check puts the copy first and leaves the still stretch's cosine as it is."""
+    rng = np.random.default_rng(3)
+    dim, lq = 64, 16
+    background = _unit(rng.normal(size=(dim, 1)))
+    motion = _unit(rng.normal(size=(dim, lq)))
+    query = _unit(background + 0.8 * motion)
+    copy = _unit(background + 0.8 * motion + 1.1 * _unit(rng.normal(size=(dim, lq))))   # transformed copy
+    still = np.repeat(_unit(background + 0.25 * _unit(motion.sum(axis=1, keepdims=True))), lq, axis=1)
+    reference = np.concatenate([_unit(rng.normal(size=(dim, 30))), copy, _unit(rng.normal(size=(dim, 30))), still,
+                                _unit(rng.normal(size=(dim, 30)))], axis=1)
+    plain = AlignmentLocalizer(order_weight=0.0).localize(query, reference, rate=4.0, top_k=2).moments
+    checked = AlignmentLocalizer().localize(query, reference, rate=4.0, top_k=2).moments
+    copy_at, still_at = 30 / 4.0, (30 + lq + 30) / 4.0
+    assert plain[0][0] == pytest.approx(still_at, abs=0.5) and plain[1][0] == pytest.approx(copy_at, abs=0.5)
+    assert checked[0][0] == pytest.approx(copy_at, abs=0.5) and checked[1][0] == pytest.approx(still_at, abs=0.5)
+    assert checked[1][3] == pytest.approx(plain[0][3], abs=0.01)        # the still stretch keeps its cosine
+    assert checked[0][3] < 1.0
 
 
 def test_frame_statistics_centre_on_the_gallery():
@@ -104,11 +144,14 @@ def test_default_search_finds_real_clips(real_gallery, tmp_path, source, start, 
     overlap = min(top.end, end) - max(top.start, start)
     assert overlap / (max(top.end, end) - min(top.start, start)) >= 0.5
     for moment in result.moments:
-        assert 0 <= moment.score <= 1 and 0 <= moment.video_score <= 1
-        assert moment.score == pytest.approx(moment.video_score * moment.confidence * moment.regression, abs=1e-6) \
-            or moment.score < moment.video_score * moment.confidence * moment.regression   # soft-NMS only decays
+        assert 0 < moment.score < 1 and 0 <= moment.video_score <= 1
+        assert moment.score == pytest.approx(moment.confidence * moment.regression, abs=1e-6) \
+            or moment.score < moment.confidence * moment.regression   # the moment's own evidence; soft-NMS only decays
     scores = [m.score for m in result.moments]
-    assert len(set(scores)) == len(scores)
+    assert len(set(scores)) == len(scores) and scores == sorted(scores, reverse=True)
+    # videos ranked by their best moment
+    best = [max(m.score for m in hit.moments) for hit in result.videos if hit.moments]
+    assert best == sorted(best, reverse=True)
 
 
 def test_cli_search_models(real_gallery, capsys, bikes):

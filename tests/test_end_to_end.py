@@ -25,3 +25,31 @@ def test_train_index_search(tiny_benchmark, tmp_path, capsys):
     assert {"video", "start", "end", "score", "video_score"} <= set(first)
     assert first["score"] == max(m["score"] for m in result["moments"])
     assert result["timings"]["total_s"] > 0
+
+
+def test_default_pipeline_rows_on_a_benchmark(tiny_benchmark):
+    """The procedural tables' `align` rows: stage 1 scores each reference by its best window
+    (checked against the searcher's retriever on one pair), stage 2 proposes moments inside the
+    reference, best first."""
+    import numpy as np
+
+    from svmr.data.datasets import BenchmarkFeatures, features_config
+    from svmr.models.alignment import FrameStatistics, WindowRetrieval
+    from svmr.tables import align_proposals, align_retrieval_scores
+    from svmr.train.stage2 import evaluation_pairs
+
+    data = BenchmarkFeatures(tiny_benchmark)
+    queries, scores = align_retrieval_scores(data, "test")
+    assert scores.shape == (len(queries), len(data.reference_ids)) and np.isfinite(scores).all()
+    references = list(data.references.values())
+    statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in references], [f.shape[1] for f in references])
+    retrieval, rate = WindowRetrieval(), features_config(tiny_benchmark).rate
+    ref = data.reference_ids[1]
+    windows = retrieval.finalize(retrieval.reference_vectors(data.references[ref], rate), statistics)
+    query = retrieval.finalize(retrieval.query_vector(data.queries[queries[0].id])[None], statistics)[0]
+    assert scores[0, 1] == np.float32((windows @ query).max())
+    pairs = evaluation_pairs(data, "test", 1)[:3]
+    for proposals, (_, ref, _) in zip(align_proposals(data, pairs), pairs):
+        assert proposals.shape[1] == 3 and len(proposals)
+        assert (proposals[:, 0] < proposals[:, 1]).all() and proposals[:, 1].max() <= data.durations[ref] + 0.5
+        assert (np.diff(proposals[:, 2]) <= 1e-9).all()

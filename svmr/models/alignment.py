@@ -22,10 +22,22 @@ Training-free, on the extractor's per-step features (no statistics from procedur
   of video copy localization (VCSL's DP/temporal-network methods find runs of high similarity in
   the same matrix) restricted to near-constant speed.
 
-Scores, each in [0, 1]: ``p`` (stage 1, above), ``M_C = (1 + c) / 2`` with ``c`` the mean
-cosine between the query's steps and the moment's steps along the alignment, and ``M_R`` the
-share of the query's steps the trimmed match covers. The moment's score is ``p · M_C · M_R``:
-never exactly 0 or 1, so moments do not tie (cosines are mapped, not clipped, to [0, 1]).
+Scores, each in [0, 1]: ``p`` (stage 1, above), ``M_C = (1 + c') / 2`` and ``M_R`` the share of
+the query's steps the trimmed match covers. ``c`` is the mean cosine between the query's steps and
+the moment's steps along the alignment, and ``c_rev`` the same with the query played backwards over
+the same steps: a still scene matches both ways, a copy of moving footage only forwards. The
+*order check* moves ``c`` towards 1 by how much the forward order wins, and towards −1 when the
+backward order wins: ``c' = c + (1 − c) · tanh(λ (c − c_rev))`` (``λ = 5``; with ``(1 + c)`` when the
+difference is negative), so ``c'`` stays inside (−1, 1) and moments do not tie at 0 or 1. This is
+what tells a cropped, blurred copy of a street-camera clip from the same street at another time
+(the same background, other people): their plain cosines are alike, their order checks are not.
+Candidates are picked on the plain mean map; the drawn ``M_C`` map is the order-checked one (each
+cell's whole path against the whole query played backwards), so it shows what ranks moments.
+
+A moment's score is ``M_C · M_R``, its own evidence; ``p`` only chooses which videos stage 2
+aligns (the :attr:`FrameAlignment.rerank_pool` best by ``p``), and the videos are ranked by their
+best moment. (Multiplying by ``p`` ranked the untransformed street-camera stretches, whose window
+means resemble the clip's more, above the transformed copy.)
 """
 from __future__ import annotations
 
@@ -149,14 +161,36 @@ class Alignment:
 def path_similarities(similarity: np.ndarray, starts: np.ndarray, duration: float) -> np.ndarray:
     """``S`` ``(Lq, Lr)`` sampled along the query laid over ``[s, s + duration)`` for each start:
     ``(len(starts), Lq)``, linear interpolation between reference steps."""
-    lq, lr = similarity.shape
+    lq = similarity.shape[0]
     positions = starts[:, None] + (np.arange(lq)[None, :] + 0.5) * duration / lq - 0.5   # (S, Lq)
-    positions = np.clip(positions, 0, lr - 1)
+    return _interpolated(similarity, np.arange(lq)[None, :], positions)
+
+
+def _interpolated(similarity: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``similarity[rows, positions]`` with fractional reference positions (linear, clipped to
+    the reference); ``rows`` and ``positions`` broadcast together."""
+    positions = np.clip(positions, 0, similarity.shape[1] - 1)
     lo = np.floor(positions).astype(np.int64)
-    hi = np.minimum(lo + 1, lr - 1)
+    hi = np.minimum(lo + 1, similarity.shape[1] - 1)
     weight = positions - lo
-    rows = np.arange(lq)[None, :]
     return similarity[rows, lo] * (1 - weight) + similarity[rows, hi] * weight
+
+
+def reversed_run(similarity: np.ndarray, start: float, duration: float, a: int, b: int) -> np.ndarray:
+    """The query's steps ``[a, b)`` played backwards over the reference steps the forward path
+    gives them (query laid over ``[start, start + duration)``): ``(b − a,)`` similarities, query
+    step ``a + k`` against the position of step ``b − 1 − k``."""
+    positions = start + (np.arange(a, b) + 0.5) * duration / similarity.shape[0] - 0.5
+    return _interpolated(similarity, np.arange(a, b), positions[::-1])
+
+
+def order_checked(forward, backward, weight: float):
+    """``c' = c + (1 − c) · tanh(λ d)`` for ``d = c − c_rev ≥ 0``, ``c + (1 + c) · tanh(λ d)``
+    otherwise: in [−1, 1] whenever ``c`` is, equal to ``c`` when the order does not matter.
+    Scalars or arrays (element-wise)."""
+    forward = np.clip(forward, -1.0, 1.0)
+    gain = np.tanh(weight * (forward - backward))
+    return forward + np.where(gain >= 0, 1.0 - forward, 1.0 + forward) * gain
 
 
 def best_run(values: np.ndarray, threshold: float) -> tuple[int, int]:
@@ -177,30 +211,35 @@ class AlignmentLocalizer:
 
     name = "alignment"
 
-    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5, min_match: float = 0.2):
+    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5, min_match: float = 0.2, order_weight: float = 5.0):
         self.scales = tuple(scales)
         self.trim = trim
         self.min_match = min_match
+        self.order_weight = order_weight   # λ of the order check
 
-    def maps(self, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def maps(self, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``S (Lq, Lr)`` → ``M (Lr, D)`` mean path similarity (NaN where the path leaves the
-        reference), the durations in steps ``(D,)`` and the coverage map ``(Lr, D)`` (share of
-        path steps above half the map's peak)."""
+        reference), the durations in steps ``(D,)``, the coverage map ``(Lr, D)`` (share of
+        path steps above half the map's peak) and the order-checked map ``(Lr, D)`` (``c'`` of
+        the whole path against the whole query played backwards; NaN outside)."""
         lq, lr = similarity.shape
         durations = np.unique(np.clip(np.round(np.array(self.scales) * lq), 1, lr)).astype(np.float64)
         starts = np.arange(lr, dtype=np.float64)
         mean_map = np.full((lr, len(durations)), np.nan, np.float32)
+        checked = np.full_like(mean_map, np.nan)
         paths = []
         for k, duration in enumerate(durations):
             valid = starts + duration <= lr
             values = path_similarities(similarity, starts[valid], duration)
             mean_map[valid, k] = values.mean(axis=1)
+            backwards = path_similarities(similarity[::-1], starts[valid], duration).mean(axis=1)
+            checked[valid, k] = order_checked(mean_map[valid, k], backwards, self.order_weight)
             paths.append((valid, values))
         peak = max(float(np.nanmax(mean_map)), 1e-6) if np.isfinite(mean_map).any() else 1e-6
         coverage = np.full_like(mean_map, np.nan)
         for k, (valid, values) in enumerate(paths):
             coverage[valid, k] = (values >= 0.5 * peak).mean(axis=1)
-        return mean_map, durations, coverage
+        return mean_map, durations, coverage, checked
 
     def localize(self, query: np.ndarray, reference: np.ndarray, rate: float, top_k: int = 5,
                  sigma: float = 0.4) -> Alignment:
@@ -216,7 +255,7 @@ class AlignmentLocalizer:
         lq, lr = similarity.shape
         if lr < 1 or lq < 1:
             raise ValueError("empty feature sequence")
-        mean_map, durations, coverage = self.maps(similarity)
+        mean_map, durations, coverage, checked = self.maps(similarity)
         filled = np.where(np.isfinite(mean_map), mean_map, -np.inf)
         best_k = filled.argmax(axis=1)                                      # best duration per start
         profile = filled[np.arange(lr), best_k]
@@ -228,12 +267,13 @@ class AlignmentLocalizer:
             duration = durations[best_k[s]]
             values = path_similarities(similarity, np.array([float(s)]), duration)[0]     # (Lq,)
             a, b = best_run(values, max(self.trim * float(values.mean()), self.min_match))
-            confidence = float((1.0 + np.clip(values[a:b].mean(), -1.0, 1.0)) / 2)
+            backwards = reversed_run(similarity, float(s), duration, a, b)
+            confidence = float((1.0 + order_checked(values[a:b].mean(), backwards.mean(), self.order_weight)) / 2)
             regression = (b - a) / lq
             start = (s + a * duration / lq) / rate
             end = (s + b * duration / lq) / rate
             rows.append((start, end, confidence * regression, confidence, regression))
         proposals = np.array(rows, dtype=np.float64).reshape(-1, 5)
         kept = soft_nms(proposals, sigma=sigma, top_k=top_k)
-        return Alignment(kept, np.nan_to_num((1 + np.clip(mean_map, -1, 1)) / 2), np.nan_to_num(coverage),
+        return Alignment(kept, np.nan_to_num((1 + checked) / 2), np.nan_to_num(coverage),
                          np.arange(lr) / rate, durations / rate)

@@ -82,7 +82,13 @@ def localization_metrics(model: ReLocalizationNetwork, data: BenchmarkFeatures, 
     ``top_k = 1`` only AR@1 is meaningful."""
     model.eval()
     proposals = [localize(model, data, q.id, ref, top_k=top_k, post=post)[:, :3] for q, ref, _ in pairs]
-    ground_truth = [gt for _, _, gt in pairs]
+    return proposal_metrics(proposals, [gt for _, _, gt in pairs], top_k, tious)
+
+
+def proposal_metrics(proposals: list[np.ndarray], ground_truth: list, top_k: int = 100,
+                     tious: str = "activitynet") -> dict:
+    """:func:`localization_metrics` of given proposals: ``(K, 3)`` rows ``(start_s, end_s, score)``
+    per pair, best first, and each pair's ground-truth segments."""
     _, average, an = E.average_recall_vs_an(proposals, ground_truth, max_an=100, tious=TIOU_SETS[tious])
     if top_k == 1:
         return {"AR@1": round(float(average[-1]), 4)}
