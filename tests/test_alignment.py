@@ -90,6 +90,23 @@ def test_moving_copy_beats_a_still_look_alike():
     assert checked[0][3] < 1.0
 
 
+def test_a_still_clip_keeps_its_own_length():
+    """A still view matches nearly every duration alike: here the first 2 s of the still stretch
+    are exact and the rest 0.99-close, so half the query's length wins by 0.005; the tie-break
+    gives the query's own length (4 s) instead."""
+    rng = np.random.default_rng(4)
+    still = _unit(rng.normal(size=(64, 1)))
+    nearly = _unit(still + 0.14 * _unit(rng.normal(size=(64, 32))))
+    assert 0.985 < float((nearly.T @ still).mean()) < 0.995
+    reference = np.concatenate([_unit(rng.normal(size=(64, 40))), np.repeat(still, 8, axis=1), nearly,
+                                _unit(rng.normal(size=(64, 40)))], axis=1)
+    query = np.repeat(still, 16, axis=1)
+    start, end = AlignmentLocalizer().localize(query, reference, rate=4.0, top_k=1).moments[0][:2]
+    assert start == pytest.approx(10.0, abs=0.3) and end - start == pytest.approx(4.0, abs=0.01)
+    start, end = AlignmentLocalizer(duration_tolerance=0.0).localize(query, reference, rate=4.0, top_k=1).moments[0][:2]
+    assert start == pytest.approx(10.0, abs=0.3) and end - start == pytest.approx(2.0, abs=0.01)   # the shortest
+
+
 def test_frame_statistics_centre_on_the_gallery():
     sums, counts = [np.full(3, 2.0), np.full(3, 4.0)], [1, 1]
     statistics = FrameStatistics.from_sums(sums, counts)

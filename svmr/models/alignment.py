@@ -16,7 +16,9 @@ Training-free, on the extractor's per-step features (no statistics from procedur
   (centred cosines); for every start ``s`` (one per step) and duration ``d`` (0.5× to 2× the
   query, in 9 geometric steps) the query is laid over ``[s, s + d)`` and ``M(s, d)`` is the mean
   of ``S`` along that path (linear interpolation): a start × duration map whose resolution follows
-  the clip, not the video's length. Its local maxima are the candidates; each is trimmed to the
+  the clip, not the video's length. Each start keeps its best duration; durations within 0.02 of
+  the best count as ties, broken towards the query's own length (a still view matches at half its
+  length as well as at its own). Its local maxima are the candidates; each is trimmed to the
   run of query steps that actually match (maximum-sum run of ``S − τ`` along the path, ``τ`` half
   the path's mean and at least 0.2), which handles clips only partly present. This is the diagonal-alignment family
   of video copy localization (VCSL's DP/temporal-network methods find runs of high similarity in
@@ -211,11 +213,15 @@ class AlignmentLocalizer:
 
     name = "alignment"
 
-    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5, min_match: float = 0.2, order_weight: float = 5.0):
+    def __init__(self, scales=DURATION_SCALES, trim: float = 0.5, min_match: float = 0.2, order_weight: float = 5.0,
+                 duration_tolerance: float = 0.02):
         self.scales = tuple(scales)
         self.trim = trim
         self.min_match = min_match
         self.order_weight = order_weight   # λ of the order check
+        #: durations whose mean path similarity is this close to a start's best count as ties,
+        #: broken towards the query's own length
+        self.duration_tolerance = duration_tolerance
 
     def maps(self, similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``S (Lq, Lr)`` → ``M (Lr, D)`` mean path similarity (NaN where the path leaves the
@@ -257,8 +263,11 @@ class AlignmentLocalizer:
             raise ValueError("empty feature sequence")
         mean_map, durations, coverage, checked = self.maps(similarity)
         filled = np.where(np.isfinite(mean_map), mean_map, -np.inf)
-        best_k = filled.argmax(axis=1)                                      # best duration per start
-        profile = filled[np.arange(lr), best_k]
+        profile = filled.max(axis=1)                                        # best duration per start
+        # of the durations within the tolerance of that best, the one closest to the query's length
+        closeness = np.where(filled >= profile[:, None] - self.duration_tolerance,
+                             -np.abs(np.log2(durations / lq))[None, :], -np.inf)
+        best_k = closeness.argmax(axis=1)
         radius = max(1, lq // 2)
         candidates = [s for s in range(lr) if np.isfinite(profile[s])
                       and profile[s] >= profile[max(0, s - radius):s + radius + 1].max()]
