@@ -258,7 +258,7 @@ class Gallery:
         existing = self.videos.get(video_id)
         if existing and existing.digest == digest and os.path.exists(self.feature_path(video_id)):
             return existing
-        sequence = extractor.extract(path, progress=progress)
+        sequence = extractor.extract(path, progress=progress, info=info)
         features = f"{video_id}.{digest[:12]}.npz"
         sequence.save(os.path.join(self.root, "features", features), dtype=np.float16)
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,

@@ -61,6 +61,26 @@ def test_efficientnet_lite0_carries_real_imagenet_weights():
     assert float(probs[3, 372]) > 0.5
 
 
+def test_fused_for_inference_gives_the_same_features_and_classes():
+    """BatchNorms folded, padding moved into the convolutions, ReLU6 in place: the same features
+    (to float rounding) at odd, non-square sizes, shifting over time, and the same ImageNet class."""
+    import copy
+
+    model = EfficientNetLite0TSM(num_segments=8).eval()
+    fused = copy.deepcopy(model).fuse_for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    generator = torch.Generator().manual_seed(0)
+    for height, width in ((128, 128), (97, 131)):
+        frames = torch.randn(8, 3, height, width, generator=generator)
+        with torch.no_grad():
+            expected, got = model(frames), fused(frames.clone())
+        assert float((got - expected).norm() / expected.norm()) < 1e-5
+    clip = torch.from_numpy(_baboon_clip()).permute(0, 3, 1, 2).float() / 255
+    mean, std = torch.tensor(model.mean).view(1, 3, 1, 1), torch.tensor(model.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert int(fused.classify((clip - mean) / std)[3].argmax()) == 372
+
+
 def _official_state_dict(model: ResNet50TSM) -> dict:
     """The model's weights under the official TSM checkpoint names."""
     out = {}

@@ -97,6 +97,15 @@ class EfficientNetLite0TSM(nn.Module):
         """``(N*T, 3, H, W)`` normalized frames → ``(N*T, 1280)`` features."""
         return self.temporal_trunk(self.frame_stem(frames))
 
+    def fuse_for_inference(self) -> "EfficientNetLite0TSM":
+        """BatchNorms folded into their convolutions, symmetric padding done by the convolutions,
+        ReLU6 in place (:mod:`svmr.features.fuse`): the same features to about 3e-6 (relative),
+        twice as fast on this CPU. Eval only; returns ``self``."""
+        from .fuse import fuse_efficientnet_for_inference
+
+        fuse_efficientnet_for_inference(self.net)
+        return self.eval()
+
     def classify(self, frames: torch.Tensor) -> torch.Tensor:
         """ImageNet logits ``(N*T, 1000)`` (to check the weights are the real ones)."""
         return self.net._fc(self.forward(frames))
