@@ -147,7 +147,7 @@ def cmd_train(args) -> int:
         elif args.model == "graph":
             G.train_graph(args.benchmark, args.out, actionness, convolution=args.variant or "graph",
                           layers=args.layers, graphs=args.graphs, batch_size=args.batch_size or 32,
-                          **{**common, "lr": args.lr or 1e-4})
+                          weight_decay=args.triplet_l2, **{**common, "lr": args.lr or 1e-4})
         else:
             G.train_video_level(args.benchmark, args.out, actionness=actionness, batch_size=args.batch_size or 32,
                                 **{**common, "steps": args.steps or 2000})
@@ -325,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--layers", type=int, default=2, help="graph: multi-graph fusion layers n (default 2)")
     p.add_argument("--graphs", type=int, default=3, help="graph: graphs per layer k (default 3)")
+    p.add_argument("--triplet-l2", type=float, default=5e-3,
+                   help="graph: λ of the triplet loss's λ‖θ‖² term (default 5e-3, seed 001's)")
     p.add_argument("--actionness", help="graph, video_level: the actionness checkpoint (default <out>/actionness.safetensors)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", choices=("random", "pca"), default="random",

@@ -121,10 +121,10 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
                 graphs: int = 3, steps: int = 3000, batch_size: int = 32, lr: float = 1e-4,
                 regression_lr: float = 0.1, seed: int = 0, eval_every: int = 250, key: str | None = None,
                 data: BenchmarkFeatures | None = None, command: str | None = None, name: str | None = None,
-                log=print) -> dict:
+                weight_decay: float = 5e-3, log=print) -> dict:
     """Train the graph re-localization model (or its CNN ablation); select by val mAP@1 averaged
     over seed 001's thresholds. Writes ``<out>/<name>.safetensors`` (default ``graph_<n>x<k>``
-    or ``graph_cnn``)."""
+    or ``graph_cnn``). ``weight_decay``: λ of the triplet loss's ``λ‖θ‖²`` (seed 001: 5e-3)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
@@ -155,7 +155,7 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
         queries, positives, negatives, spans, truths = zip(*batch)
         score_p, offsets = model(list(queries), list(positives))
         score_n, _ = model(list(queries), list(negatives))
-        tri = triplet_loss(score_p, score_n, model.triplet_parameters())
+        tri = triplet_loss(score_p, score_n, model.triplet_parameters(), weight_decay=weight_decay)
         reg = regression_loss(offsets, regression_targets(torch.tensor(np.array(spans), dtype=torch.float32),
                                                           torch.tensor(np.array(truths), dtype=torch.float32)))
         return {"loss": tri + reg, "triplet": tri.detach(), "regression": reg.detach()}
@@ -170,7 +170,7 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
     meta = {"metrics": {"val": validate()}, "history": history, "train_seconds": round(seconds, 1),
             "actionness": os.path.basename(actionness),
             **_meta(data, benchmark, command, steps=steps, batch_size=batch_size, lr=lr, regression_lr=regression_lr,
-                    seed=seed, loss="triplet (γ 0.5, λ 5e-3) + L1 regression (μ 1, regression module only)")}
+                    seed=seed, loss=f"triplet (γ 0.5, λ {weight_decay:g}) + L1 regression (μ 1, regression module only)")}
     save_checkpoint(model, os.path.join(out, f"{name}.safetensors"), "graph_reloc", model.config.to_dict(), **meta)
     return meta
 
