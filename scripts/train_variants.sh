@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-KEY=${KEY:-a70b80f062470fc5}
+KEY=${KEY:-47c2d8e489836228}   # the current default features (crop_borders); a70b80f062470fc5 before
 OUT=data/variants
 mkdir -p "$OUT"
 train() { "$PY" -m svmr train "$@" --benchmark data/benchmark --features-key "$KEY" --out "$OUT"; }

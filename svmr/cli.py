@@ -147,7 +147,8 @@ def cmd_train(args) -> int:
         elif args.model == "graph":
             G.train_graph(args.benchmark, args.out, actionness, convolution=args.variant or "graph",
                           layers=args.layers, graphs=args.graphs, batch_size=args.batch_size or 32,
-                          weight_decay=args.triplet_l2, **{**common, "lr": args.lr or 1e-4})
+                          weight_decay=args.triplet_l2, normalize=args.normalize_adjacency,
+                          mask_padding=args.mask_padding, **{**common, "lr": args.lr or 1e-4})
         else:
             G.train_video_level(args.benchmark, args.out, actionness=actionness, batch_size=args.batch_size or 32,
                                 **{**common, "steps": args.steps or 2000})
@@ -327,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graphs", type=int, default=3, help="graph: graphs per layer k (default 3)")
     p.add_argument("--triplet-l2", type=float, default=5e-3,
                    help="graph: λ of the triplet loss's λ‖θ‖² term (default 5e-3, seed 001's)")
+    p.add_argument("--normalize-adjacency", action="store_true",
+                   help="graph: divide each adjacency row by its degree (seed 001: binary, unnormalized)")
+    p.add_argument("--mask-padding", action="store_true",
+                   help="graph: padded nodes get no edges and no weight in the pooling (seed 001: they stay)")
     p.add_argument("--actionness", help="graph, video_level: the actionness checkpoint (default <out>/actionness.safetensors)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", choices=("random", "pca"), default="random",

@@ -152,3 +152,8 @@ def test_seed_001_trains_and_fills_its_tables_on_a_tiny_benchmark(tiny_benchmark
     assert "n = 2, k = 3" in table3
     values = [float(v) for line in table1.splitlines()[2:] for v in line.split("|")[2:-1]]
     assert values and all(0.0 <= v <= 1.0 for v in values)
+    # the open choices reach the saved model: adjacency options, the triplet loss's λ
+    assert main(["train", "graph", *common, "--steps", "2", "--batch-size", "4", "--layers", "1", "--graphs", "1",
+                 "--normalize-adjacency", "--mask-padding", "--triplet-l2", "0"]) == 0
+    model, meta = load_checkpoint(f"{ckpt}/graph_1x1.safetensors")
+    assert model.config.normalize and model.config.mask_padding and "λ 0)" in meta["training"]["loss"]

@@ -121,15 +121,17 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
                 graphs: int = 3, steps: int = 3000, batch_size: int = 32, lr: float = 1e-4,
                 regression_lr: float = 0.1, seed: int = 0, eval_every: int = 250, key: str | None = None,
                 data: BenchmarkFeatures | None = None, command: str | None = None, name: str | None = None,
-                weight_decay: float = 5e-3, log=print) -> dict:
+                weight_decay: float = 5e-3, normalize: bool = False, mask_padding: bool = False, log=print) -> dict:
     """Train the graph re-localization model (or its CNN ablation); select by val mAP@1 averaged
     over seed 001's thresholds. Writes ``<out>/<name>.safetensors`` (default ``graph_<n>x<k>``
-    or ``graph_cnn``). ``weight_decay``: λ of the triplet loss's ``λ‖θ‖²`` (seed 001: 5e-3)."""
+    or ``graph_cnn``). ``weight_decay``: λ of the triplet loss's ``λ‖θ‖²`` (seed 001: 5e-3);
+    ``normalize``, ``mask_padding``: the adjacency options of :class:`GraphRelocConfig`."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
     model = GraphReLocalization(GraphRelocConfig(feature_dim=data.feature_dim, layers=layers, graphs=graphs,
-                                                 convolution=convolution))
+                                                 convolution=convolution, normalize=normalize,
+                                                 mask_padding=mask_padding))
     model.set_normalization(*data.normalization("train"))
     scorer = load_checkpoint(actionness)[0]
     log(f"[graph] TAG proposals of {len(data.reference_ids)} references")
