@@ -37,7 +37,7 @@ Candidates are picked on the plain mean map; the drawn ``M_C`` map is the order-
 cell's whole path against the whole query played backwards), so it shows what ranks moments.
 
 A moment's score is ``M_C · M_R``, its own evidence; ``p`` only chooses which videos stage 2
-aligns (the :attr:`FrameAlignment.rerank_pool` best by ``p``), and the videos are ranked by their
+aligns (the :attr:`~svmr.pipelines.FrameAlignment.rerank_pool` best by ``p``), and the videos are ranked by their
 best moment. (Multiplying by ``p`` ranked the untransformed street-camera stretches, whose window
 means resemble the clip's more, above the transformed copy.)
 """
