@@ -114,6 +114,7 @@ class Gallery:
         self._snapshot_id = None      # (inode, mtime) of the snapshot read
         self._journal_offset = 0      # bytes of the journal applied
         self._journal_lines = 0
+        self._longest = (None, 0.0)   # (version, longest duration): longest_s's cache
         with self._locked():
             if not os.path.exists(self._manifest):
                 self.config = config or ExtractorConfig()
@@ -238,7 +239,7 @@ class Gallery:
 
     def longest_s(self) -> float:
         """The longest video's duration in seconds (0 for an empty gallery; computed once per version)."""
-        if getattr(self, "_longest", (None,))[0] != self.version:
+        if self._longest[0] != self.version:
             self._longest = (self.version, max((v.duration for v in self.videos.values()), default=0.0))
         return self._longest[1]
 
