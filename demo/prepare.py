@@ -35,6 +35,8 @@ from svmr.gallery import Gallery
 DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
 SYNTHETIC = dict(num_sources=24, seed=7, num_classes=8, size=128)
 MAX_SYNTHETIC_QUERIES = 6
+#: version of what a finished build holds; 2: feature files with small frames (the motion check)
+DEMO_FORMAT = 2
 
 
 def _annotations(bench: Benchmark, source: str) -> dict[str, dict]:
@@ -92,14 +94,14 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
     videos = [(os.path.join(folder, "references", f"{r.id}.mp4"), prefix[name] + r.id)
               for name, folder, bench in parts for r in bench.references]
     for done, (path, video_id) in enumerate(videos, 1):
-        if video_id not in gallery:
+        if not gallery.is_current(video_id):
             log(f"demo: indexing {video_id} ({done}/{len(videos)})")
             gallery.add(path, extractor, video_id=video_id)
     truth, examples = {}, []
     for name, folder, bench in parts:
         truth.update({prefix[name] + k: v for k, v in _annotations(bench, name).items()})
         examples += _examples(bench, folder, name, None if name == "real footage" else MAX_SYNTHETIC_QUERIES)
-    demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key()}
+    demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key(), "format": DEMO_FORMAT}
     tmp = os.path.join(root, "demo.json.tmp")
     with open(tmp, "w") as handle:
         json.dump(demo, handle, indent=1)

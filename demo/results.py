@@ -16,16 +16,20 @@ from .query import message
 from .render import heatmap_figure, timeline_figure
 
 RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video match p", "frame match M_C",
-                  "boundary fit M_R"]
-SCORES_NOTE = """Each score is in 0–1. **score** ranks the moments: **M_C · M_R** for the default model (its
-videos are listed by their best moment), **p · M_C · M_R** for the paper's models.
+                  "boundary fit M_R", "motion match M_V"]
+SCORES_NOTE = """Each score is in 0–1. **score** ranks the moments: for the default model
+**1 − (1 − M_C · M_R)(1 − M_V)** — high when the frames match or the motion does — and its videos are
+listed by their best moment; **p · M_C · M_R** for the paper's models.
 **video match p** — how much the video as a whole resembles the query (stage 1: its best-matching
 stretch; for the default model it only chooses which videos are aligned). **frame match M_C** — how
 closely the moment's frames match the query's frames, in order (default model: frame similarity
 along the alignment, raised when the clip matches better forwards than played backwards, which
 tells a copy from a look-alike still scene; paper model: BM confidence). **boundary fit M_R** — how
 well the moment's start and end fit (default model: the share of the query the moment covers;
-paper model: predicted overlap with the true moment). Click a row to see its moment."""
+paper model: predicted overlap with the true moment). **motion match M_V** — whether things move in
+the moment where they move in the query, even cropped, brightened or blurred (default model: the
+correlation of the two clips' motion maps; 0 when nothing moves or for other models): it tells a
+copy of a fixed-camera clip from the same view at another time. Click a row to see its moment."""
 
 
 def plural(count: int, noun: str) -> str:
@@ -61,7 +65,7 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     if not result.moments:
         status += "\n\nNo moment reaches the score threshold: lower it or ask for more videos."
     rows = [[i + 1, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4), round(m.video_score, 4),
-             round(m.confidence, 4), round(m.regression, 4)] for i, m in enumerate(result.moments)]
+             round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4)] for i, m in enumerate(result.moments)]
     json_path = S.result_json(result, gallery_choice, model, os.path.join(work_dir(), "svmr_results.json"))
     state = {"result": result, "gallery": gallery.root, "choice": gallery_choice,
              "label": demo.label_of(query) if gallery_choice == S.DEMO_GALLERY else None}

@@ -25,7 +25,7 @@ from svmr.pipelines import DEFAULT_ACTIONNESS, DEFAULT_GRAPH, build_pipeline
 from svmr.search import SearchResult, Searcher
 
 from . import jobs
-from .prepare import DEFAULT_ROOT, load_demo, prepare_demo
+from .prepare import DEFAULT_ROOT, DEMO_FORMAT, load_demo, prepare_demo
 from .workers import Worker
 
 ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
@@ -121,7 +121,8 @@ class DemoGallery:
         with self._lock:
             if self.gallery is None:
                 info = load_demo(self.root)
-                if info is None or info.get("extractor_key") != ExtractorConfig().key():
+                if (info is None or info.get("extractor_key") != ExtractorConfig().key()
+                        or info.get("format") != DEMO_FORMAT):
                     info = prepare_demo(self.root, extractor(), log=log, synthetic=self.synthetic)
                 self.info = info
                 self.gallery = Gallery(os.path.join(self.root, "gallery"))

@@ -245,7 +245,8 @@ class Gallery:
 
     def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> GalleryVideo:
-        """Index one video (skipped when the same file is already in under this id).
+        """Index one video (skipped when the same file is already in under this id, with small
+        frames: a video indexed before they existed is indexed again).
 
         Raises:
             VideoError: the file cannot be used (nothing is changed then).
@@ -257,7 +258,7 @@ class Gallery:
         digest = file_digest(path)
         self.refresh()                                  # another process may have indexed it meanwhile
         existing = self.videos.get(video_id)
-        if existing and existing.digest == digest and os.path.exists(self.feature_path(video_id)):
+        if existing and existing.digest == digest and self.is_current(video_id):
             return existing
         sequence = extractor.extract(path, progress=progress, info=info)
         features = f"{video_id}.{digest[:12]}.npz"
@@ -273,6 +274,12 @@ class Gallery:
                 if os.path.exists(stale):
                     os.remove(stale)
         return entry
+
+    def is_current(self, video_id: str) -> bool:
+        """Whether the video is in with a feature file that holds small frames (one indexed before
+        they existed is not: adding it again re-indexes it)."""
+        return video_id in self.videos and os.path.exists(self.feature_path(video_id)) \
+            and FeatureSequence.has_small_frames(self.feature_path(video_id))
 
     def thumbnail(self, video_id: str, width: int = 160) -> str | None:
         """A JPEG of the video's middle frame (made once, kept in ``thumbs/``); None when the

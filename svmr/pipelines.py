@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from .checkpoints import REPO_CHECKPOINTS, load_checkpoint
 from .features import FeatureSequence
 from .models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
+from .models.motion import MotionCheck
 from .postprocess import map_proposals, soft_nms
 
 DEFAULT_STAGE1 = os.path.join(REPO_CHECKPOINTS, "stage1_ctc_ae.safetensors")
@@ -110,22 +111,41 @@ class MapLocalizer:
 
 
 class FrameAlignment:
-    """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors.
-    Its moments are scored on their own (``M_C · M_R``): it aligns the ``rerank_pool`` best videos
-    by stage 1 (at least the number asked for) and ranks the videos by their best moment."""
+    """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors, then
+    the motion check (:mod:`svmr.models.motion`) on each video's best ``motion_checks`` moments.
+    Its moments are scored on their own: ``1 − (1 − M_C · M_R)(1 − M_V)``, where ``M_V`` is the
+    motion match (0 when either side has no small frames, or the query is still); it aligns the
+    ``rerank_pool`` best videos by stage 1 (at least the number asked for) and ranks the videos by
+    their best moment."""
 
     #: how many stage-1 candidates are aligned before the videos are ranked by their best moment
     rerank_pool = 10
+    #: moments of each video whose motion is checked (the best by ``M_C · M_R``)
+    motion_checks = 3
 
     def __init__(self, localizer: AlignmentLocalizer | None = None):
         self.localizer = localizer or AlignmentLocalizer()
 
-    def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> np.ndarray:
-        return statistics.descriptors(sequence.features)
+    def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
+        """``(descriptors (2C, Lq), MotionCheck or None)``."""
+        check = MotionCheck(sequence.small_frames) if sequence.small_frames is not None else None
+        return statistics.descriptors(sequence.features), check
 
-    def localize(self, query: np.ndarray, reference: FeatureSequence, duration: float,
+    def localize(self, query: tuple, reference: FeatureSequence, duration: float,
                  statistics: FrameStatistics, top_k: int) -> Alignment:
-        return self.localizer.localize(query, statistics.descriptors(reference.features), reference.rate, top_k)
+        descriptors, check = query
+        found = self.localizer.localize(descriptors, statistics.descriptors(reference.features), reference.rate, top_k)
+        if check is None or reference.small_frames is None or not len(found.moments):
+            return found
+        moments, motion = found.moments, np.zeros(len(found.moments))
+        for k in range(min(len(moments), self.motion_checks)):
+            start, end = moments[k, :2] * reference.rate
+            motion[k] = max(0.0, check.score(reference.small_frames, start, end))
+        own = 1 - (1 - moments[:, 3] * moments[:, 4]) * (1 - motion)
+        # soft-NMS again on the new scores, so an overlapping moment stays below the one it overlaps
+        kept = soft_nms(np.column_stack([moments[:, :2], own, moments[:, 3:5], motion]), sigma=0.4, top_k=top_k)
+        found.moments, found.motion = kept[:, :5], kept[:, 5]
+        return found
 
 
 class GraphLocalizer:

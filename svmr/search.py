@@ -5,7 +5,8 @@
 
 Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default). A localizer with a
 ``rerank_pool`` (``align``'s) changes the last steps: stage 2 aligns that many stage-1 candidates,
-a moment's score is its own ``M_R · M_C``, and the videos are ranked by their best moment.
+a moment's score is its own ``M_R · M_C``, raised by its motion match ``M_V`` to
+``1 − (1 − M_R · M_C)(1 − M_V)``, and the videos are ranked by their best moment.
 """
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ class Moment:
     video: str
     start: float
     end: float
-    score: float          # p · M_R · M_C, or M_R · M_C for a re-ranking localizer (after soft-NMS decay)
+    score: float          # p · M_R · M_C (after soft-NMS decay), or 1 − (1 − M_R · M_C)(1 − M_V) for the default
     video_score: float    # p, stage 1
     confidence: float     # M_C at the proposal
     regression: float     # M_R at the proposal
+    motion: float = 0.0   # M_V, the motion match (the default's motion check; 0 for the other models)
 
 
 @dataclass
@@ -158,9 +160,10 @@ class Searcher:
                                             moments_per_video)
             p = float(score)
             weight = 1.0 if pool else p
+            motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
             video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), weight * float(sc), p,
-                                    float(c), float(r))
-                             for s, e, sc, c, r in found.moments if weight * sc >= min_score]
+                                    float(c), float(r), float(v))
+                             for (s, e, sc, c, r), v in zip(found.moments, motion) if weight * sc >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
                                  found.starts, found.durations))
         if pool:

@@ -161,9 +161,11 @@ def test_default_search_finds_real_clips(real_gallery, tmp_path, source, start, 
     overlap = min(top.end, end) - max(top.start, start)
     assert overlap / (max(top.end, end) - min(top.start, start)) >= 0.5
     for moment in result.moments:
-        assert 0 < moment.score < 1 and 0 <= moment.video_score <= 1
-        assert moment.score == pytest.approx(moment.confidence * moment.regression, abs=1e-6) \
-            or moment.score < moment.confidence * moment.regression   # the moment's own evidence; soft-NMS only decays
+        assert 0 < moment.score < 1 and 0 <= moment.video_score <= 1 and 0 <= moment.motion < 1
+        # the moment's own evidence, frames or motion: 1 − (1 − M_C · M_R)(1 − M_V); soft-NMS only decays
+        own = 1 - (1 - moment.confidence * moment.regression) * (1 - moment.motion)
+        assert moment.score == pytest.approx(own, abs=1e-6) or moment.score < own
+    assert top.motion > 0.5        # a copy moves as its query does
     scores = [m.score for m in result.moments]
     assert len(set(scores)) == len(scores) and scores == sorted(scores, reverse=True)
     # videos ranked by their best moment
@@ -179,7 +181,7 @@ def test_cli_search_models(real_gallery, capsys, bikes):
         result = json.loads(capsys.readouterr().out)
         assert set(result) == {"moments", "videos", "timings", "query"}
         assert set(result["moments"][0]) == {"video", "start", "end", "score", "video_score", "confidence",
-                                             "regression"}
+                                             "regression", "motion"}
     with pytest.raises(SystemExit):
         main(["search", "--help"])
     assert "align" in capsys.readouterr().out

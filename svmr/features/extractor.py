@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .. import video as V
+from ..models.motion import SMALL_FRAME_SIZE, small_frames
 from .borders import crop_borders
 from .temporal_shift import TemporalShift, set_num_segments
 
@@ -87,6 +88,8 @@ class FeatureSequence:
         rate: steps per second.
         duration: length in seconds of the whole source video.
         config: the extractor configuration that produced them, as a dict.
+        small_frames: uint8 ``(L, S, S)`` grayscale picture of every step (bars cut), for the
+            default's motion check (:mod:`svmr.models.motion`); None in files written before it.
     """
 
     features: np.ndarray
@@ -94,10 +97,13 @@ class FeatureSequence:
     rate: float
     duration: float
     config: dict = field(default_factory=dict)
+    small_frames: np.ndarray | None = None
 
     def __post_init__(self):
         if self.features.ndim != 2 or self.features.shape[1] != len(self.times):
             raise ValueError(f"features must be (C, L) with L={len(self.times)}, got {self.features.shape}")
+        if self.small_frames is not None and (self.small_frames.ndim != 3 or len(self.small_frames) != len(self.times)):
+            raise ValueError(f"small_frames must be (L, S, S) with L={len(self.times)}, got {self.small_frames.shape}")
 
     @property
     def length(self) -> int:
@@ -107,9 +113,10 @@ class FeatureSequence:
         """Write atomically (a crash never leaves a half-written file under ``path``); ``dtype``
         float16 halves the file (galleries; read back as float32)."""
         tmp = f"{path}.{os.getpid()}.tmp"
+        extra = {} if self.small_frames is None else {"small_frames": self.small_frames}
         with open(tmp, "wb") as handle:
             np.savez(handle, features=self.features.astype(dtype, copy=False), times=self.times, rate=self.rate,
-                     duration=self.duration, config=json.dumps(self.config))
+                     duration=self.duration, config=json.dumps(self.config), **extra)
         os.replace(tmp, path)
 
     @classmethod
@@ -117,7 +124,14 @@ class FeatureSequence:
         with np.load(path, allow_pickle=False) as data:
             return cls(features=data["features"].astype(np.float32, copy=False), times=data["times"],
                        rate=float(data["rate"]),
-                       duration=float(data["duration"]), config=json.loads(str(data["config"])))
+                       duration=float(data["duration"]), config=json.loads(str(data["config"])),
+                       small_frames=data["small_frames"] if "small_frames" in data.files else None)
+
+    @staticmethod
+    def has_small_frames(path: str) -> bool:
+        """Whether the file at ``path`` holds small frames (written by this version)."""
+        with np.load(path, allow_pickle=False) as data:
+            return "small_frames" in data.files
 
 
 def file_digest(path: str, chunk: int = 1 << 20) -> str:
@@ -177,6 +191,13 @@ def build_backbone(config: ExtractorConfig) -> torch.nn.Module:
         load_tsm_checkpoint(model, config.checkpoint)
         return model
     raise ValueError(f"unknown backbone {config.backbone!r}; choose one of {BACKBONES}")
+
+
+def _tapped(iterator: Iterator, tap: Callable) -> Iterator:
+    """``iterator``'s items, each handed to ``tap`` first."""
+    for item in iterator:
+        tap(item)
+        yield item
 
 
 def _prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
@@ -281,12 +302,12 @@ class FeatureExtractor:
         chunks = (frames[i:i + self.window] for i in range(0, len(frames), self.window))
         features = self._run(chunks, len(frames), None)
         times = np.arange(len(frames)) / rate
-        return FeatureSequence(features, times, rate, len(frames) / rate, asdict(self.config))
+        return FeatureSequence(features, times, rate, len(frames) / rate, asdict(self.config), small_frames(frames))
 
     def _cache_path(self, path: str, start: float, end: float) -> str | None:
         if not self.cache_dir:
             return None
-        key = f"{file_digest(path)}-{self.config.key()}-{start:.3f}-{end:.3f}"
+        key = f"{file_digest(path)}-{self.config.key()}-{start:.3f}-{end:.3f}-s{SMALL_FRAME_SIZE}"
         return os.path.join(self.cache_dir, key[:2], key + ".npz")
 
     def extract(self, path: str, start: float = 0.0, end: float | None = None,
@@ -312,9 +333,11 @@ class FeatureExtractor:
         chunks = V.iter_frames(path, times, size=(scale * size[0], scale * size[1]), info=info, chunk=self.window)
         if self.config.crop_borders:
             chunks = (crop_borders(chunk, size) for chunk in chunks)
-        chunks = _prefetch(chunks)
+        small = []                                          # each chunk's small frames, in order
+        chunks = _prefetch(_tapped(chunks, lambda chunk: small.append(small_frames(chunk))))
         features = self._run(chunks, len(times), progress)
-        result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config))
+        result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config),
+                                 np.concatenate(small) if small else None)
         if cache_path:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)
             result.save(cache_path)

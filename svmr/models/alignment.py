@@ -151,6 +151,8 @@ class Alignment:
         moments: rows ``(start_s, end_s, score, confidence, regression)``, best first.
         m_c, m_r: ``(S, D)`` maps over start × duration (``M_C`` and ``M_R``).
         starts, durations: ``(S,)`` and ``(D,)`` seconds: the maps' axes.
+        motion: ``(K,)`` each moment's motion match ``M_V`` in [0, 1] (:mod:`svmr.models.motion`),
+            None when the localizer does not check motion.
     """
 
     moments: np.ndarray
@@ -158,6 +160,7 @@ class Alignment:
     m_r: np.ndarray
     starts: np.ndarray
     durations: np.ndarray
+    motion: np.ndarray | None = None
 
 
 def path_similarities(similarity: np.ndarray, starts: np.ndarray, duration: float) -> np.ndarray:
