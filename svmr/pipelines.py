@@ -10,8 +10,8 @@
 
 Names users type (``python -m svmr search --model NAME``, the app's model menu):
 
-* ``align`` (default): multi-scale window retrieval + frame alignment, training-free
-  (:mod:`svmr.models.alignment`);
+* ``align`` (default): multi-scale window retrieval + frame alignment, its best moments checked
+  for the query's motion; training-free (:mod:`svmr.models.alignment`, :mod:`svmr.models.motion`);
 * ``paper``: seed 000's two-stage model as bundled (CTC auto-encoder + attention re-localization);
 * ``baseline``: the training-free baseline of the paper's tables (mean-pooled features +
   sliding-window cosine, standardized with the paper model's training statistics);
@@ -39,7 +39,7 @@ DEFAULT_GRAPH = os.path.join(REPO_CHECKPOINTS, "graph_2x3.safetensors")
 
 #: name → what it is, one line (``search --help``, the README, the app's menu)
 PIPELINES = {
-    "align": "default: multi-scale window retrieval + frame alignment (training-free, fits the gallery)",
+    "align": "default: multi-scale window retrieval + frame alignment + motion check (training-free, fits the gallery)",
     "paper": "seed 000's two-stage model: CTC auto-encoder + attention re-localization (bundled checkpoints)",
     "baseline": "training-free baseline of the paper's tables: mean-pooled features + sliding-window cosine",
     "graph": "seed 001's localizer: TAG proposals scored by multi-graph feature fusion (stage 1 as the default's)",

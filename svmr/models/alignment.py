@@ -36,7 +36,8 @@ what tells a cropped, blurred copy of a street-camera clip from the same street 
 Candidates are picked on the plain mean map; the drawn ``M_C`` map is the order-checked one (each
 cell's whole path against the whole query played backwards), so it shows what ranks moments.
 
-A moment's score is ``M_C · M_R``, its own evidence; ``p`` only chooses which videos stage 2
+A moment's score is ``M_C · M_R``, its own evidence (the default pipeline then raises it with the
+motion check of :mod:`svmr.models.motion`: ``1 − (1 − M_C · M_R)(1 − M_V)``); ``p`` only chooses which videos stage 2
 aligns (the :attr:`~svmr.pipelines.FrameAlignment.rerank_pool` best by ``p``), and the videos are ranked by their
 best moment. (Multiplying by ``p`` ranked the untransformed street-camera stretches, whose window
 means resemble the clip's more, above the transformed copy.)
