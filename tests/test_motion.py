@@ -98,6 +98,11 @@ def test_small_frames_are_stored_with_the_features(tmp_path, bikes):
     assert FeatureSequence.load(gallery.feature_path("bikes")).small_frames is None and not gallery.is_current("bikes")
     gallery.add(bikes, extractor, video_id="bikes")
     assert gallery.is_current("bikes") and len(gallery) == 1
+    with open(gallery.feature_path("bikes"), "wb") as handle:     # a damaged file is written again
+        handle.write(b"not a feature file")
+    assert not gallery.is_current("bikes")
+    gallery.add(bikes, extractor, video_id="bikes")
+    assert FeatureSequence.load(gallery.feature_path("bikes")).small_frames is not None
 
 
 def test_motion_check_finds_the_cropped_blurred_copy_of_a_street_clip(demo_gallery):

@@ -24,6 +24,7 @@ import json
 import os
 import queue
 import threading
+import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
@@ -129,9 +130,13 @@ class FeatureSequence:
 
     @staticmethod
     def has_small_frames(path: str) -> bool:
-        """Whether the file at ``path`` holds small frames (written by this version)."""
-        with np.load(path, allow_pickle=False) as data:
-            return "small_frames" in data.files
+        """Whether the file at ``path`` holds small frames (written by this version; False for an
+        unreadable file, which is then written again)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return "small_frames" in data.files
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return False
 
 
 def file_digest(path: str, chunk: int = 1 << 20) -> str:
