@@ -74,19 +74,16 @@ def _area_matrix(size: int, lo: float, hi: float, out: int) -> np.ndarray:
 
 def crop_resize(maps: np.ndarray, boxes: np.ndarray, out: int = COMPARE_SIZE) -> np.ndarray:
     """``(n, S, S)`` maps → ``(B, n, out, out)``: each of the ``(B, 4)`` boxes (fractions) of every
-    map, area-resized."""
+    map, area-resized. Separable: every distinct vertical span, then every distinct horizontal
+    span, each one matrix product over all maps."""
     size = maps.shape[-1]
-    rows, cols = _box_matrices(tuple(map(tuple, boxes)), size, out)              # (B, out, S) each
-    cols_applied = np.tensordot(maps, cols, axes=([2], [2]))                     # (n, S, B, out)
-    cols_applied = np.ascontiguousarray(cols_applied.transpose(2, 0, 3, 1))      # (B, n, out, S)
-    return (cols_applied @ rows.transpose(0, 2, 1)[:, None]).transpose(0, 1, 3, 2)  # (B, n, out, out)
-
-
-@functools.lru_cache(maxsize=16)
-def _box_matrices(boxes: tuple, size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.stack([_area_matrix(size, box[1] * size, box[3] * size, out) for box in boxes])
-    cols = np.stack([_area_matrix(size, box[0] * size, box[2] * size, out) for box in boxes])
-    return rows, cols
+    y_spans, y_index = np.unique(boxes[:, [1, 3]], axis=0, return_inverse=True)
+    x_spans, x_index = np.unique(boxes[:, [0, 2]], axis=0, return_inverse=True)
+    rows = np.stack([_area_matrix(size, lo * size, hi * size, out) for lo, hi in y_spans])    # (Y, out, S)
+    cols = np.stack([_area_matrix(size, lo * size, hi * size, out) for lo, hi in x_spans])    # (X, out, S)
+    down = np.tensordot(rows, maps, axes=([2], [1]))                              # (Y, out, n, S)
+    both = np.tensordot(down, cols, axes=([3], [2]))                              # (Y, out, n, X, out)
+    return both[y_index.ravel(), :, :, x_index.ravel(), :].transpose(0, 2, 1, 3)  # (B, n, out, out)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
