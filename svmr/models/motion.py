@@ -59,8 +59,10 @@ def crop_boxes(scales: tuple[float, ...] = CROP_SCALES, positions: int = CROP_PO
             return [(0.0, 1.0)]
         return [(offset, offset + scale) for offset in np.linspace(0, 1 - scale, positions)]
 
-    boxes = [(x0, y0, x1, y1) for sx in scales for sy in scales for x0, x1 in spans(sx) for y0, y1 in spans(sy)]
-    return np.array(boxes, np.float64)
+    boxes = np.array([(x0, y0, x1, y1) for sx in scales for sy in scales
+                      for x0, x1 in spans(sx) for y0, y1 in spans(sy)], np.float64)
+    boxes.flags.writeable = False          # shared by every caller (cached)
+    return boxes
 
 
 @functools.lru_cache(maxsize=256)
@@ -76,14 +78,23 @@ def crop_resize(maps: np.ndarray, boxes: np.ndarray, out: int = COMPARE_SIZE) ->
     """``(n, S, S)`` maps → ``(B, n, out, out)``: each of the ``(B, 4)`` boxes (fractions) of every
     map, area-resized. Separable: every distinct vertical span, then every distinct horizontal
     span, each one matrix product over all maps."""
-    size = maps.shape[-1]
-    y_spans, y_index = np.unique(boxes[:, [1, 3]], axis=0, return_inverse=True)
-    x_spans, x_index = np.unique(boxes[:, [0, 2]], axis=0, return_inverse=True)
-    rows = np.stack([_area_matrix(size, lo * size, hi * size, out) for lo, hi in y_spans])    # (Y, out, S)
-    cols = np.stack([_area_matrix(size, lo * size, hi * size, out) for lo, hi in x_spans])    # (X, out, S)
+    rows, y_index, cols, x_index = _crop_plan(boxes.tobytes(), maps.shape[-1], out)
     down = np.tensordot(rows, maps, axes=([2], [1]))                              # (Y, out, n, S)
     both = np.tensordot(down, cols, axes=([3], [2]))                              # (Y, out, n, X, out)
-    return both[y_index.ravel(), :, :, x_index.ravel(), :].transpose(0, 2, 1, 3)  # (B, n, out, out)
+    return both[y_index, :, :, x_index, :].transpose(0, 2, 1, 3)                  # (B, n, out, out)
+
+
+@functools.lru_cache(maxsize=16)
+def _crop_plan(boxes: bytes, size: int, out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The area matrices of the distinct vertical and horizontal spans of ``boxes`` (the bytes of a
+    float64 ``(B, 4)`` array) and each box's span indices: ``(rows (Y, out, S), y_index (B,),
+    cols (X, out, S), x_index (B,))``, computed once per box set."""
+    boxes = np.frombuffer(boxes, np.float64).reshape(-1, 4)
+    plan = []
+    for columns in ([1, 3], [0, 2]):
+        spans, index = np.unique(boxes[:, columns], axis=0, return_inverse=True)
+        plan += [np.stack([_area_matrix(size, lo * size, hi * size, out) for lo, hi in spans]), index.ravel()]
+    return tuple(plan)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
