@@ -64,7 +64,6 @@ def score_one(args, seed: int, layers: int, graphs: int, variant: str = "graph")
     """Test-split mAP@1 of one trained model, written beside it as JSON."""
     import torch
 
-    from svmr import evaluation as E
     from svmr.checkpoints import load_checkpoint
     from svmr.data.datasets import BenchmarkFeatures
     from svmr.train import graph as G
@@ -76,34 +75,40 @@ def score_one(args, seed: int, layers: int, graphs: int, variant: str = "graph")
     scorer = load_checkpoint(args.actionness)[0]
     proposals = G.reference_proposals(data, scorer, sorted({p[1] for p in pairs}))
     model, meta = load_checkpoint(model_path(args.out, seed, layers, graphs, variant))
-    values = E.map_at_1(G.graph_top1_tious(model, data, pairs, proposals))
-    result = {"test": {f"{t:g}": round(v, 4) for t, v in values.items()}, "val": meta["metrics"]["val"],
+    row = G.table_row(G.graph_top1_tious(model, data, pairs, proposals))
+    result = {"test": {t: round(v, 4) for t, v in row.items()}, "val": meta["metrics"]["val"],
               "pairs": len(pairs), "train_seconds": meta.get("train_seconds")}
     with open(test_path(args.out, seed, layers, graphs, variant), "w") as stream:
         json.dump(result, stream, indent=1)
+
+
+def mean_sd(values) -> str:
+    """``mean ± sample standard deviation`` (0 for a single value)."""
+    import numpy as np
+
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}"
 
 
 def summary(args) -> str:
     """The Table 3 grid: per cell, mean ± sd over the seeds found (test mean of thresholds / at 0.5)."""
     import numpy as np
 
-    def cell(values: list[float]) -> str:
-        return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}"
+    cell = mean_sd
 
     lines = ["| n, k | seeds | test mAP@1 mean of 8 tIoUs | test mAP@1 at 0.5 | val mAP@1 mean (selection) |",
              "|---|---:|---:|---:|---:|"]
     per_seed = {}
     cells = [(n, k, "graph") for n in args.layers for k in args.graphs] + [(2, 3, "cnn")]
     for layers, graphs, variant in cells:
-        found = [json.load(open(test_path(args.out, s, layers, graphs, variant))) for s in args.seeds
-                 if os.path.exists(test_path(args.out, s, layers, graphs, variant))]
+        seeds = [s for s in args.seeds if os.path.exists(test_path(args.out, s, layers, graphs, variant))]
+        found = [json.load(open(test_path(args.out, s, layers, graphs, variant))) for s in seeds]
         if found:
             means = [float(np.mean(list(r["test"].values()))) for r in found]
             label = f"n = {layers}, k = {graphs}" if variant == "graph" else "CNN (n = 2, k = 3)"
-            per_seed[label] = means
+            per_seed[label] = dict(zip(seeds, means))
             lines.append(f"| {label} | {len(found)} | {cell(means)} | "
                          f"{cell([r['test']['0.5'] for r in found])} | {cell([r['val']['mAP@1 mean'] for r in found])} |")
-    per_seed_lines = [f"{label}: " + ", ".join(f"{v:.3f}" for v in values) for label, values in per_seed.items()]
+    per_seed_lines = [f"{label}: " + ", ".join(f"{v:.3f}" for v in values.values()) for label, values in per_seed.items()]
     return "\n".join([*lines, "", "Per seed, test mAP@1 mean of 8 tIoUs:", *per_seed_lines, "",
                       "Marginals (each seed's average over the other factor's cells; mean ± sd over the seeds):",
                       *marginals(per_seed, args)])
@@ -111,18 +116,18 @@ def summary(args) -> str:
 
 def marginals(per_seed: dict, args) -> list[str]:
     """Depth n averaged over k, and graphs k averaged over n, per seed (a seed's models share its
-    triplet sequence, so the comparison pairs them), then mean ± sd over the seeds."""
+    triplet sequence, so the comparison pairs them), then mean ± sd over the seeds. ``per_seed``:
+    cell label → {seed: test mean}; a level is left out unless all its cells have the same seeds."""
     import numpy as np
 
     lines = []
     for label, factor, levels, others in (("n", 0, args.layers, args.graphs), ("k", 1, args.graphs, args.layers)):
         for level in levels:
             cells = [per_seed.get(f"n = {level}, k = {o}" if factor == 0 else f"n = {o}, k = {level}") for o in others]
-            if any(c is None for c in cells) or len({len(c) for c in cells}) != 1:
+            if any(c is None for c in cells) or len({tuple(c) for c in cells}) != 1:
                 continue
-            per_seed_mean = np.mean(np.array(cells), axis=0)                     # (seeds,)
-            lines.append(f"{label} = {level}: {per_seed_mean.mean():.3f} ± "
-                         f"{per_seed_mean.std(ddof=1) if len(per_seed_mean) > 1 else 0:.3f} "
+            per_seed_mean = np.mean([[c[s] for s in cells[0]] for c in cells], axis=0)   # (seeds,)
+            lines.append(f"{label} = {level}: {mean_sd(per_seed_mean)} "
                          f"(per seed {', '.join(f'{v:.3f}' for v in per_seed_mean)})")
     return lines
 
