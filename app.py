@@ -5,13 +5,20 @@ the app. Honours Gradio's GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, and SVMR_DE
 the demo gallery lives; default data/demo).
 """
 import os
+import signal
 
 from demo.prepare import DEFAULT_ROOT
 from demo.service import DemoGallery, clear_sessions
 from demo.ui import LAUNCH, build_ui
 
 if __name__ == "__main__":
+    # a stop request (Spaces and service managers send SIGTERM) stops the server as Ctrl-C does, so
+    # the worker processes and their queues are closed instead of leaked
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = os.environ.get("SVMR_DEMO_ROOT", DEFAULT_ROOT)
     clear_sessions()   # visitors' galleries left by an earlier run (a crash, a kill) do not survive it
     app = build_ui(DemoGallery(root).ensure())
-    app.queue(default_concurrency_limit=2, max_size=32).launch(allowed_paths=[root], **LAUNCH)
+    try:
+        app.queue(default_concurrency_limit=2, max_size=32).launch(allowed_paths=[root], **LAUNCH)
+    except KeyboardInterrupt:      # stopped while still starting (once serving, launch() handles it)
+        app.close()

@@ -104,6 +104,33 @@ def search_flow(page, url: str, video: str, start: float, end: float, screenshot
             "clip_src": page.locator("#moment_clip video").get_attribute("src")}
 
 
+#: the example the README's screenshot shows: a 6-s clip of vtest.avi, inserted (cropped, recoloured,
+#: re-encoded) into the bikes video of the demo gallery
+README_EXAMPLE = ("real footage: vtest_a", "vtest_a")
+
+
+def example_search_flow(page, url: str, label: str, file_name: str, screenshots: str | None = None) -> dict:
+    """Click the example ``label`` (its file is named ``file_name``), search the demo gallery with
+    the default settings and wait for the results; returns the status and the top row
+    ``(video, start, end)``, and saves ``search.png`` (the whole page) into ``screenshots``."""
+    page.goto(url)
+    wait_text(page, "gallery_note", "Demo gallery", 120_000)
+    info = click_example(page, label, file_name)
+    page.wait_for_selector("#query_player video", timeout=120_000)
+    page.locator("#search").click()
+    status = wait_text(page, "search_status", "total", 300_000)
+    page.wait_for_selector("#results_section", state="visible", timeout=60_000)
+    for element in ("timeline img", "heatmap img", "moment_clip video"):
+        page.wait_for_selector(f"#{element}", timeout=120_000)
+    top = (cell(page, "results_table", 0, 1).inner_text().strip(),
+           *(float(cell(page, "results_table", 0, c).inner_text()) for c in (2, 3)))
+    page.wait_for_timeout(1000)
+    if screenshots:
+        os.makedirs(screenshots, exist_ok=True)
+        page.screenshot(path=os.path.join(screenshots, "search.png"), full_page=True)
+    return {"info": info, "status": status, "top": top, "rows": result_rows(page)}
+
+
 def result_rows(page) -> int:
     """Rows the results table shows (Gradio's table is virtualized: the visible ones)."""
     return page.locator("#results_table .virtual-row").count()

@@ -75,7 +75,8 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
         try:
             build_footage_set(footage_dir, seed=0)
         except FileNotFoundError as err:  # Debian's opencv-doc absent: the procedural part still works
-            log(f"demo: no real footage ({err})")
+            shutil.rmtree(footage_dir, ignore_errors=True)     # a part-built set is not a set
+            log(f"demo: no real footage ({err}); the demo gallery holds procedural videos only")
     if not os.path.exists(os.path.join(synthetic_dir, "manifest.json")):
         log("demo: rendering procedural videos")
         build_synthetic_benchmark(synthetic_dir, **(synthetic or SYNTHETIC))
@@ -101,13 +102,29 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
     for name, folder, bench in parts:
         truth.update({prefix[name] + k: v for k, v in _annotations(bench, name).items()})
         examples += _examples(bench, folder, name, None if name == "real footage" else MAX_SYNTHETIC_QUERIES)
-    demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key(), "format": DEMO_FORMAT}
+    demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key(), "format": DEMO_FORMAT,
+            "real_footage": any(name == "real footage" for name, _, _ in parts)}
     tmp = os.path.join(root, "demo.json.tmp")
     with open(tmp, "w") as handle:
         json.dump(demo, handle, indent=1)
     os.replace(tmp, os.path.join(root, "demo.json"))
     log(f"demo: {len(gallery)} videos indexed, {len(demo['examples'])} example queries ({time.time() - started:.0f} s)")
     return demo
+
+
+def needs_build(info: dict | None, extractor_key: str) -> str | None:
+    """Why the demo gallery described by ``info`` (its ``demo.json``) must be built (again), or
+    None when it is complete: missing, made by another feature extractor or format, or made
+    without the real footage that this machine now has."""
+    from svmr.data.footage_set import missing_footage
+
+    if info is None:
+        return "building the demo gallery"
+    if info.get("extractor_key") != extractor_key or info.get("format") != DEMO_FORMAT:
+        return "the demo gallery was made by another version: building it again"
+    if not info.get("real_footage") and not missing_footage():
+        return "the sample footage is here now: adding the real-footage videos to the demo gallery"
+    return None
 
 
 def load_demo(root: str = DEFAULT_ROOT) -> dict | None:

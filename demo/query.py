@@ -38,25 +38,22 @@ def playable(path: str) -> str:
     return read(jobs.load_query, path, path=path)[1]
 
 
-def hidden_range() -> tuple:
-    return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
-
-
 def on_query_upload(path: str | None):
-    """New query video: what it is, the range set to the whole video, and a playable player.
+    """New query video: what it is, the range set to the whole video (start and end in seconds;
+    None when the file cannot be used, which hides the range controls), and what the player plays.
 
     Returns ``(info, start, end, player)``."""
     if not path:
-        return ("Upload a video or pick an example.", *hidden_range(), None)
+        return "Upload a video or pick an example.", None, None, None
     try:
         info, player = read(jobs.load_query, S.checked_upload(path), path=path)
     except V.VideoError as err:
-        return (message("Cannot use this file", str(err)), *hidden_range(), None)
+        return message("Cannot use this file", str(err)), None, None, None
     duration = round(info.duration, 2)
     copy_note = "" if player == path else " — the player shows a browser-playable copy"
     text = (f"**{os.path.basename(path)}** — {info.duration:.2f} s, {info.num_frames} frames at "
             f"{info.fps:.2f} fps, {info.width}×{info.height}{copy_note}")
-    return text, gr.update(value=0, visible=True), gr.update(value=duration, visible=True), player
+    return text, 0.0, duration, player
 
 
 def query_controls_visible(start: float | None):
@@ -69,7 +66,7 @@ def on_range(path: str | None, start: float | None, end: float | None):
     """The query clip ``[start, end)``: a note and a preview of it (none when the range is the
     whole video, which the player above already shows); an end past the video is set to the
     video's end, in the box too. Returns ``(preview, note, end)``."""
-    if not path:
+    if not path or (start is None and end is None):   # no usable video loaded: its own message says why
         return gr.update(value=None, visible=False), "", gr.update()
     try:
         info = read(jobs.probe, S.checked_upload(path), path=path)

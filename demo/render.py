@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
@@ -34,13 +35,21 @@ def feature_figure(sequence: FeatureSequence):
     return fig
 
 
-def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | None, query_label: str | None):
+def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | None, query_label: str | None,
+                    ranks: dict[int, int] | None = None):
     """The whole reference video as a time axis: one lane per predicted moment (best on top, the
     bar's shade its score, the chosen one in orange), and the ground-truth segments underneath
-    (those with the query's label in green, other annotated moments in grey, each labelled)."""
+    (those with the query's label in green, other annotated moments in grey, each labelled where
+    its label fits inside it).
+
+    Args:
+        ranks: ``id(moment)`` → the moment's rank in the whole result (1 = best), so a lane is
+            numbered as the results table and the moment menu number it; None: ranks within the video.
+    """
     moments = sorted(hit.moments, key=lambda m: -m.score)
     lanes = max(len(moments), 1)
     fig = Figure(figsize=(11, 1.6 + 0.32 * lanes), layout="constrained")
+    FigureCanvasAgg(fig)                       # a renderer, to fit the truth labels in their segments
     ax_pred, ax_truth = fig.subplots(2, 1, sharex=True, height_ratios=[lanes, 1.4])
     top = max([m.score for m in moments] + [1e-6])
     shade = matplotlib.colormaps["Blues"]
@@ -53,26 +62,50 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
         ax_pred.text(x, lane + 0.5, f"{moment.score:.3f}", va="center", ha=align, fontsize=9,
                      color="black" if is_chosen else "0.3", clip_on=True)
     ax_pred.set(xlim=(0, hit.duration), ylim=(lanes, 0), yticks=[i + 0.5 for i in range(len(moments))])
-    ax_pred.set_yticklabels([f"#{i + 1}" for i in range(len(moments))], fontsize=9)
-    ax_pred.set_title(f"{hit.video} — moments found, best on top (video match p = {hit.video_score:.3f})",
-                      fontsize=11, loc="left")
+    numbers = [(ranks or {}).get(id(m), i + 1) for i, m in enumerate(moments)]
+    ax_pred.set_yticklabels([f"#{n}" for n in numbers], fontsize=9)
+    ax_pred.set_title(f"{hit.video} — moments found, numbered by rank in the results (video match p = "
+                      f"{hit.video_score:.3f})", fontsize=11, loc="left")
     ax_pred.grid(axis="x", color="0.9")
     ax_truth.set(ylim=(0, 1), yticks=[])
     ax_truth.set_xlabel("time in the video (s)", fontsize=10)
     if truth:
+        labels = []
         for segment in truth:
             match = query_label is not None and segment["label"] == query_label
             width = segment["end"] - segment["start"]
-            ax_truth.add_patch(Rectangle((segment["start"], 0.08), width, 0.84, facecolor="tab:green" if match else "0.8",
-                                         edgecolor="white", linewidth=2))
-            if width >= hit.duration * 0.035:
-                ax_truth.text(segment["start"] + width / 2, 0.5, segment["label"], ha="center", va="center",
-                              fontsize=9, color="white" if match else "0.15", clip_on=True)
+            box = ax_truth.add_patch(Rectangle((segment["start"], 0.08), width, 0.84,
+                                               facecolor="tab:green" if match else "0.8", edgecolor="white",
+                                               linewidth=2))
+            labels.append((box, ax_truth.text(segment["start"] + width / 2, 0.5, segment["label"], ha="center",
+                                              va="center", fontsize=9, color="white" if match else "0.15")))
         ax_truth.set_ylabel("truth", rotation=0, ha="right", va="center", fontsize=10)
+        _fit_labels(fig, ax_truth, labels)
     else:
         ax_truth.text(0.5, 0.5, "no ground truth for this video", transform=ax_truth.transAxes, ha="center",
                       va="center", fontsize=9, color="0.4")
     return fig
+
+
+def _fit_labels(fig: Figure, ax, labels: list) -> None:
+    """Shorten each ``(segment patch, label text)`` pair's label (ending it with "…") until it fits
+    inside both its segment and the axes, or drop it: no label is cut by the plot's edge or spills
+    over a neighbouring segment."""
+    fig.draw_without_rendering()                      # the constrained layout sets the axes' size
+    renderer = fig.canvas.get_renderer()
+    plot_box = ax.get_window_extent(renderer)
+    for patch, text in labels:
+        segment = patch.get_window_extent(renderer)
+        room = min(segment.x1, plot_box.x1) - max(segment.x0, plot_box.x0) - 4
+        text.set_x(ax.transData.inverted().transform(((max(segment.x0, plot_box.x0)
+                                                       + min(segment.x1, plot_box.x1)) / 2, 0))[0])
+        full = text.get_text()
+        for keep in range(len(full), 0, -1):
+            text.set_text(full if keep == len(full) else full[:keep] + "…")
+            if text.get_window_extent(renderer).width <= room:
+                break
+        else:
+            text.set_visible(False)
 
 
 def _score_label_place(moment: Moment, duration: float) -> tuple[float, str]:
@@ -100,12 +133,25 @@ def heatmap_figure(hit: VideoHit, chosen: Moment | None):
                           vmax=max(1e-6, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0))
     fig.colorbar(image, ax=ax, shrink=0.85, label="M_C (brighter: closer match)")
     if chosen is not None:
-        ax.plot([chosen.start], [chosen.end - chosen.start], marker="o", markersize=12, markerfacecolor="none",
+        x, y = chosen.start, chosen.end - chosen.start
+        ax.plot([x], [y], marker="o", markersize=12, markerfacecolor="none",
                 markeredgecolor="red", markeredgewidth=2, label="chosen moment")
+        _include(ax, x, y)
         ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     ax.set(xlabel="moment start (s)", ylabel="moment duration (s)")
     ax.set_title(f"{hit.video} — frame match M_C of every start × duration", fontsize=10, loc="left")
     return fig
+
+
+def _include(ax, x: float, y: float) -> None:
+    """Widen the axes' limits so that the point ``(x, y)`` and a circle around it lie inside the
+    plot (a moment shorter than the map's shortest duration, or starting before its first start,
+    would otherwise be drawn off the map)."""
+    for get, set_, value in ((ax.get_xlim, ax.set_xlim, x), (ax.get_ylim, ax.set_ylim, y)):
+        low, high = get()
+        pad = 0.06 * (max(high, value) - min(low, value))
+        if value - pad < low or value + pad > high:
+            set_(min(low, value - pad), max(high, value + pad))
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

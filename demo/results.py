@@ -3,6 +3,7 @@ keep the results consistent with the gallery they came from."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import gradio as gr
 
@@ -36,17 +37,26 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _moment_choices(result) -> list[tuple[str, int]]:
-    return [(f"#{i + 1} {m.video} {m.start:.2f}–{m.end:.2f} s (score {m.score:.3f})", i)
-            for i, m in enumerate(result.moments)]
+def moment_choices(result) -> list[tuple[str, int]]:
+    """The moment menu: ``(label, rank)`` with ranks from 1 (the best), as the table numbers them."""
+    return [(f"#{rank} {m.video} {m.start:.2f}–{m.end:.2f} s (score {m.score:.3f})", rank)
+            for rank, m in enumerate(result.moments, 1)]
+
+
+def result_rows(result) -> list[list] | None:
+    """The results table: one row per moment, ranked from 1."""
+    rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4), round(m.video_score, 4),
+             round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4)]
+            for rank, m in enumerate(result.moments, 1)]
+    return rows or None
 
 
 def run_search(query: str | None, start: float, end: float, gallery_choice: str, model: str, top_videos: int,
                moments_per_video: int, min_score: float, session: S.Session | None, demo: S.DemoGallery,
                progress=gr.Progress()):
-    """Search; returns status, results table, JSON file, moment chooser, state and the details
-    of the best moment (timeline, heatmap, clip, clip file)."""
-    empty = (None, None, gr.update(choices=[], value=None), None, None, None, None, None)
+    """Search; returns status, results table, JSON file, state and the details of the best moment
+    (timeline, heatmap, clip, clip file). The moment menu follows the state (:func:`moment_menu`)."""
+    empty = (None, None, None, None, None, None, None)
     if not query:
         return (message("No query", "Upload a video or pick an example first."), *empty)
     try:
@@ -64,26 +74,36 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
               f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
     if not result.moments:
         status += "\n\nNo moment reaches the score threshold: lower it or ask for more videos."
-    rows = [[i + 1, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4), round(m.video_score, 4),
-             round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4)] for i, m in enumerate(result.moments)]
     json_path = S.result_json(result, gallery_choice, model, os.path.join(work_dir(), "svmr_results.json"))
     state = {"result": result, "gallery": gallery.root, "choice": gallery_choice,
-             "label": demo.label_of(query) if gallery_choice == S.DEMO_GALLERY else None}
-    choices = _moment_choices(result)
-    details = show_moment(0, state, demo) if result.moments else (None, None, None, None)
-    return (status, rows or None, json_path, gr.update(choices=choices, value=0 if choices else None), state, *details)
+             "label": demo.label_of(query) if gallery_choice == S.DEMO_GALLERY else None,
+             "query": {"path": query, "start": result.query["start"], "end": result.query["end"]}}
+    details = show_moment(1, state, demo) if result.moments else (None, None, None, None)
+    return (status, result_rows(result), json_path, state, *details)
 
 
-def show_moment(index: int | None, state: dict | None, demo: S.DemoGallery):
-    """Timeline, BM heatmap and the trimmed clip (source resolution, with its sound) of one
-    retrieved moment; returns ``(timeline, heatmap, clip, clip file)``."""
-    if state is None or index is None or not state["result"].moments:
+def moment_menu(state: dict | None):
+    """The moment menu for the results in ``state`` (the best moment chosen)."""
+    choices = moment_choices(state["result"]) if state else []
+    return gr.update(choices=choices, value=1 if choices else None)
+
+
+def show_moment(rank: int | None, state: dict | None, demo: S.DemoGallery):
+    """Timeline, BM heatmap and the trimmed clip (source resolution, with its sound) of the moment
+    ranked ``rank`` (1 = the best, as in the results table); returns ``(timeline, heatmap, clip,
+    clip file)``, all None for a rank the results do not hold."""
+    try:
+        rank = int(rank)
+    except (TypeError, ValueError):
+        return None, None, None, None
+    if state is None or not 1 <= rank <= len(state["result"].moments):
         return None, None, None, None
     result = state["result"]
-    moment = result.moments[int(index)]
+    moment = result.moments[rank - 1]
     hit = next(h for h in result.videos if h.video == moment.video)
     truth = demo.truth(moment.video) if state["choice"] == S.DEMO_GALLERY else None
-    timeline = timeline_figure(hit, moment, truth["segments"] if truth else None, state["label"])
+    ranks = {id(m): number for number, m in enumerate(result.moments, 1)}
+    timeline = timeline_figure(hit, moment, truth["segments"] if truth else None, state["label"], ranks)
     heatmap = heatmap_figure(hit, moment)
     video = Gallery(state["gallery"]).videos.get(moment.video)
     clip = os.path.join(work_dir(), f"{moment.video}_{moment.start:.2f}-{moment.end:.2f}.mp4")
@@ -99,8 +119,8 @@ def on_row(state: dict | None, demo: S.DemoGallery, evt: gr.SelectData):
     row = evt.row_value if evt is not None else None
     if state is None or not row:
         return (gr.update(), None, None, None, None)
-    index = int(row[0]) - 1
-    return (gr.update(value=index), *show_moment(index, state, demo))
+    rank = int(row[0])
+    return (gr.update(value=rank), *show_moment(rank, state, demo))
 
 
 def results_visible(state: dict | None):
@@ -108,13 +128,48 @@ def results_visible(state: dict | None):
     return gr.update(visible=bool(state and state["result"].moments))
 
 
-def forget_removed(state: dict | None, session: S.Session | None):
-    """After a video is removed from the visitor's gallery, results that show it are cleared.
+def clear_results():
+    """A new query file: the results, the moment menu and the search status of the last query go.
+    Returns ``(state, status, section, menu)``."""
+    return None, "", gr.update(visible=False), gr.update(choices=[], value=None)
 
-    Returns ``(state, status, section)``."""
+
+def stale_note(state: dict | None, query: str | None, start: float | None, end: float | None):
+    """The search status after the query's range changed: the results shown are for another
+    range, and the status says so (unchanged when the range is the one searched)."""
+    if not state or not query or start is None:
+        return gr.update()
+    searched = state["query"]
+    now = (float(start), None if end is None else float(end))
+    if searched["path"] == query and abs(searched["start"] - now[0]) < 0.13 and (
+            now[1] is None or abs(searched["end"] - now[1]) < 0.13):
+        return gr.update()
+    return message("Results of an earlier range", f"the moments below were found for {searched['start']:.2f}–"
+                   f"{searched['end']:.2f} s of the query; press Search to search {now[0]:.2f}–"
+                   f"{'the end' if now[1] is None else f'{now[1]:.2f} s'}.")
+
+
+def forget_removed(state: dict | None, session: S.Session | None, demo: S.DemoGallery):
+    """After a video is removed from the visitor's gallery, its moments leave the results; the
+    moments of the other videos stay, ranked again from 1.
+
+    Returns ``(state, status, section, table, menu, timeline, heatmap, clip, clip file)``."""
+    unchanged = (gr.update(),) * 9
     if not state or state["choice"] != S.MY_GALLERY:
-        return gr.update(), gr.update(), gr.update()
+        return unchanged
     kept = set(session.gallery.videos) if session else set()
-    if all(hit.video in kept for hit in state["result"].videos):
-        return gr.update(), gr.update(), gr.update()
-    return None, "The results were cleared: they showed a video you removed. Search again.", gr.update(visible=False)
+    result = state["result"]
+    gone = {hit.video for hit in result.videos} - kept
+    if not gone:
+        return unchanged
+    result = replace(result, moments=[m for m in result.moments if m.video in kept],
+                     videos=[h for h in result.videos if h.video in kept])
+    state = {**state, "result": result}
+    if not result.moments:
+        return (None, "The results were cleared: they showed only videos you removed. Search again.",
+                gr.update(visible=False), None, gr.update(choices=[], value=None), None, None, None, None)
+    status = (f"{', '.join(sorted(gone))} removed: its moments left the results; "
+              f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} remain, "
+              f"ranked again from 1.")
+    return (state, status, gr.update(visible=True), result_rows(result), moment_menu(state),
+            *show_moment(1, state, demo))

@@ -25,7 +25,7 @@ from svmr.pipelines import DEFAULT_ACTIONNESS, DEFAULT_GRAPH, build_pipeline
 from svmr.search import SearchResult, Searcher
 
 from . import jobs
-from .prepare import DEFAULT_ROOT, DEMO_FORMAT, load_demo, prepare_demo
+from .prepare import DEFAULT_ROOT, load_demo, needs_build, prepare_demo
 from .workers import Worker
 
 ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
@@ -77,8 +77,11 @@ def checked_upload(path: str) -> str:
 
 
 def model_name(model: str) -> str:
-    """The short name of a model label (as the menu shows it)."""
-    return MODEL_MENU.get(model, model)
+    """The short name of a model label or registry name (as the menu shows it)."""
+    label = next((label for label, name in MODELS.items() if model in (label, name)), None)
+    if label is None:
+        raise ValueError(f"Unknown model {model!r}: choose one of {', '.join(MODELS.values())}.")
+    return MODEL_MENU[label]
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,8 +124,8 @@ class DemoGallery:
         with self._lock:
             if self.gallery is None:
                 info = load_demo(self.root)
-                if (info is None or info.get("extractor_key") != ExtractorConfig().key()
-                        or info.get("format") != DEMO_FORMAT):
+                if reason := needs_build(info, ExtractorConfig().key()):
+                    log(f"demo: {reason}")
                     info = prepare_demo(self.root, extractor(), log=log, synthetic=self.synthetic)
                 self.info = info
                 self.gallery = Gallery(os.path.join(self.root, "gallery"))
@@ -259,6 +262,7 @@ def search(gallery_choice: str, model: str, session: Session | None, demo: DemoG
     Raises:
         VideoError / ValueError with a message for the user.
     """
+    model_name(model)                                   # an unknown model: its message, before any work
     if gallery_choice == DEMO_GALLERY:
         searcher = demo.searcher(model)
     else:

@@ -15,13 +15,38 @@ from . import service as S
 from .galleries import GALLERY_COLUMNS, add_videos, play_gallery_video, remove_video, show_gallery
 from .query import (END_FROM_PLAYER_JS, START_FROM_PLAYER_JS, on_analyze, on_query_upload, on_range,
                     on_whole, query_controls_visible)
-from .results import (RESULT_COLUMNS, SCORES_NOTE, forget_removed, on_row, results_visible, run_search,
-                      show_moment)
+from .results import (RESULT_COLUMNS, SCORES_NOTE, clear_results, forget_removed, moment_menu, on_row,
+                      results_visible, run_search, show_moment, stale_note)
 
 INTRO = """# svmr — semantic video moments retrieval
 Give a **query clip**; svmr finds the gallery videos holding the same or similar moments and
 localizes them (stage 1 ranks videos, stage 2 scores every start × duration in the best ones).
 Pick an example or upload a video, set the clip's start and end, choose a gallery and press **Search**."""
+
+class RuntimeChoices(gr.Dropdown):
+    """A dropdown whose choices are set while the app runs (moments found, a visitor's videos).
+    Gradio's API description of a dropdown lists the choices it was built with — none here — so
+    this one describes its value by :attr:`api_type` (a JSON schema) instead, and leaves checking
+    the value to its handlers. The page draws it as Gradio's own dropdown (a template component)."""
+
+    is_template = True
+    api_type: dict = {"type": "string"}
+
+    def api_info(self) -> dict:
+        return self.api_type
+
+    def preprocess(self, payload):
+        """The value as sent: the handler checks it against what it holds now (choices set while
+        the page runs are not known to an API client's session)."""
+        return payload
+
+
+def runtime_choices(api_type: dict, **kwargs) -> RuntimeChoices:
+    """A :class:`RuntimeChoices` (Dropdown's arguments) whose API value is ``api_type``."""
+    dropdown = RuntimeChoices([], **kwargs)
+    dropdown.api_type = api_type
+    return dropdown
+
 
 def _on_unload(request: gr.Request) -> None:
     """The visitor's page closed: delete their uploads and features now."""
@@ -66,46 +91,48 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                 query = gr.File(label="Query video (any format)", type="filepath",
                                 elem_id="query_video", height=120)
                 gr.Examples(example_paths, inputs=query, example_labels=example_labels, label="Examples")
-                info = gr.Markdown(elem_id="video_info")
+                info = gr.Markdown(label="Query video info", elem_id="video_info")
                 player = gr.Video(label="Query video", interactive=False, elem_id="query_player", height=280,
                                   visible=False)
                 # shown once a video is loaded; no upper bound on the boxes (the app checks the range
                 # against the video and says what is wrong)
                 with gr.Column(visible=False, elem_id="range_controls") as range_controls:
                     with gr.Row():
-                        start = gr.Number(label="Start (s)", step=0.05, visible=False, elem_id="range_start",
-                                          min_width=90)
-                        end = gr.Number(label="End (s)", step=0.05, visible=False, elem_id="range_end", min_width=90)
+                        start = gr.Number(label="Start (s)", step=0.05, elem_id="range_start", min_width=90)
+                        end = gr.Number(label="End (s)", step=0.05, elem_id="range_end", min_width=90)
                     with gr.Row():
                         from_player_start = gr.Button("Start = player position", size="sm",
                                                       elem_id="start_from_player")
                         from_player_end = gr.Button("End = player position", size="sm", elem_id="end_from_player")
                         whole = gr.Button("Whole video", size="sm", elem_id="whole_video")
-                range_note = gr.Markdown(elem_id="range_note")
+                range_note = gr.Markdown(label="Query clip note", elem_id="range_note")
                 preview = gr.Video(label="Query clip (the range searched)", interactive=False, elem_id="query_preview",
                                    height=220, visible=False)
             with gr.Column(min_width=340):
                 gr.Markdown("### 2. Gallery")
                 gallery_choice = gr.Radio([S.DEMO_GALLERY, S.MY_GALLERY], value=S.DEMO_GALLERY, label="Search in",
                                           elem_id="gallery_choice")
-                gallery_note = gr.Markdown(elem_id="gallery_note")
+                gallery_note = gr.Markdown(label="Gallery summary", elem_id="gallery_note")
                 thumbs = gr.Gallery(label="Videos", columns=4, height=220, allow_preview=False,
                                     elem_id="gallery_thumbs")
                 gallery_player = gr.Video(label="Gallery video", interactive=False, visible=False,
                                           elem_id="gallery_player", height=240)
                 gallery_table = gr.Dataframe(headers=GALLERY_COLUMNS, interactive=False, elem_id="gallery_table",
-                                             max_height=220)
+                                             max_height=220, wrap=True, label="Gallery videos")
                 with gr.Accordion("Add or remove your own videos", open=False):
                     uploads = gr.File(label="Videos to add", file_count="multiple",
                                       elem_id="gallery_uploads", height=120)
                     add = gr.Button("Add to my gallery", elem_id="add_videos")
-                    gallery_status = gr.Markdown(elem_id="gallery_status")
+                    gallery_status = gr.Markdown(label="Gallery message", elem_id="gallery_status")
                     with gr.Row():
-                        removable = gr.Dropdown([], label="Your video", elem_id="remove_choice")
+                        removable = runtime_choices({"type": "string", "description": "id of one of your videos"},
+                                                    label="Your video", elem_id="remove_choice")
                         remove = gr.Button("Remove", size="sm", elem_id="remove_video")
         gr.Markdown("### 3. Search")
         with gr.Row():
+            # API clients may pass a label or a registry name ("align", "paper", ...): custom values allowed
             model = gr.Dropdown([(S.model_name(label), label) for label in S.MODELS], value=S.ALIGN, label="Model",
+                                allow_custom_value=True,
                                 elem_id="model", scale=3, min_width=260)
             top_videos = gr.Slider(1, 20, value=5, step=1, label="Top videos", elem_id="top_videos", min_width=160)
             moments_per_video = gr.Slider(1, 10, value=3, step=1, label="Moments per video",
@@ -113,18 +140,19 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
             min_score = gr.Slider(0, 1, value=0, step=0.01, label="Score threshold", elem_id="min_score",
                                   min_width=160)
         search = gr.Button("Search", variant="primary", elem_id="search")
-        search_status = gr.Markdown(elem_id="search_status")
+        search_status = gr.Markdown(label="Search status", elem_id="search_status")
         with gr.Column(visible=False, elem_id="results_section") as results_section:
-            table = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, elem_id="results_table", max_height=300,
+            table = gr.Dataframe(headers=RESULT_COLUMNS, interactive=False, elem_id="results_table", max_height=640,
                                  label="Moments found (click a row)")
             with gr.Accordion("What the scores mean", open=False):
                 gr.Markdown(SCORES_NOTE, elem_id="scores_note")
             with gr.Row():
-                chooser = gr.Dropdown([], label="Moment shown", elem_id="moment_choice", scale=3, min_width=260)
+                chooser = runtime_choices({"type": "integer", "description": "rank of a moment found, 1 = the best"},
+                                          label="Moment shown", elem_id="moment_choice", scale=3, min_width=260)
                 json_file = gr.File(label="All results (JSON)", elem_id="results_json", scale=1, min_width=200)
-            timeline = gr.Plot(show_label=False, elem_id="timeline")
+            timeline = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
             with gr.Row():
-                heatmap = gr.Plot(show_label=False, elem_id="heatmap", min_width=320)
+                heatmap = gr.Plot(label="Confidence map", show_label=False, elem_id="heatmap", min_width=320)
                 with gr.Column(min_width=320):
                     clip = gr.Video(label="The moment (source resolution and sound)", interactive=False,
                                     elem_id="moment_clip", height=300)
@@ -134,10 +162,12 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
             with gr.Row():
                 trimmed = gr.Video(label="Trimmed clip (H.264)", elem_id="trimmed_clip")
                 plot = gr.Plot(label="Features", elem_id="feature_plot")
-            analyze_status = gr.Markdown(elem_id="status")
+            analyze_status = gr.Markdown(label="Features status", elem_id="status")
 
-        def search_fn(q, s, e, g, m, k, n, t, sess, progress=gr.Progress()):
-            return run_search(q, s, e, g, m, k, n, t, sess, demo, progress)
+        def search_fn(query, start, end, gallery, model, top_videos, moments_per_video, min_score, session,
+                      progress=gr.Progress()):
+            return run_search(query, start, end, gallery, model, top_videos, moments_per_video, min_score, session,
+                              demo, progress)
 
         def gallery_fn(choice, sess):
             return show_gallery(choice, sess, demo)
@@ -151,15 +181,19 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
         range_io = dict(fn=on_range, inputs=[query, start, end], outputs=[preview, range_note, end], api_name=False,
                         concurrency_limit=1, concurrency_id="preview", trigger_mode="always_last",
                         show_progress_on=[preview])
-        query.change(on_query_upload, query, [info, start, end, player], api_name="probe",
-                     show_progress_on=[info]).then(
+        stale_io = dict(fn=stale_note, inputs=[results, query, start, end], outputs=search_status, api_name=False)
+        result_views = [results, search_status, results_section, chooser]
+        query.change(clear_results, None, result_views, api_name=False).then(
+            on_query_upload, query, [info, start, end, player], api_name="probe", show_progress_on=[info]).then(
             query_controls_visible, start, [player, range_controls], api_name=False).then(**range_io)
         for box in (start, end):
-            box.submit(**range_io)
-            box.blur(**range_io)
-        from_player_start.click(None, [start, end], [start, end], js=START_FROM_PLAYER_JS).then(**range_io)
-        from_player_end.click(None, [start, end], [start, end], js=END_FROM_PLAYER_JS).then(**range_io)
-        whole.click(on_whole, query, [start, end], api_name=False).then(**range_io)
+            box.submit(**range_io).then(**stale_io)
+            box.blur(**range_io).then(**stale_io)
+        from_player_start.click(None, [start, end], [start, end], js=START_FROM_PLAYER_JS).then(**range_io).then(
+            **stale_io)
+        from_player_end.click(None, [start, end], [start, end], js=END_FROM_PLAYER_JS).then(**range_io).then(
+            **stale_io)
+        whole.click(on_whole, query, [start, end], api_name=False).then(**range_io).then(**stale_io)
 
         gallery_views = [gallery_note, gallery_table, thumbs, removable]
         app.load(gallery_fn, [gallery_choice, session], gallery_views, api_name=False)
@@ -173,16 +207,18 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                   show_progress_on=[gallery_status])
         remove.click(remove_video, [removable, session], [session, *gallery_views, gallery_status],
                      api_name="remove_video", show_progress_on=[gallery_status]).then(
-            forget_removed, [results, session], [results, search_status, results_section], api_name=False)
+            lambda st, sess: forget_removed(st, sess, demo), [results, session],
+            [results, search_status, results_section, table, chooser, timeline, heatmap, clip, clip_file],
+            api_name=False)
 
         search.click(search_fn, [query, start, end, gallery_choice, model, top_videos, moments_per_video, min_score,
                                  session],
-                     [search_status, table, json_file, chooser, results, timeline, heatmap, clip, clip_file],
+                     [search_status, table, json_file, results, timeline, heatmap, clip, clip_file],
                      api_name="search", concurrency_limit=2, concurrency_id="search",
-                     show_progress_on=[search_status]).then(results_visible, results, results_section,
-                                                            api_name=False)
-        chooser.input(lambda i, st: show_moment(i, st, demo), [chooser, results], [timeline, heatmap, clip, clip_file],
-                      api_name="show_moment", show_progress_on=[timeline])
+                     show_progress_on=[search_status]).then(
+            lambda st: (results_visible(st), moment_menu(st)), results, [results_section, chooser], api_name=False)
+        chooser.input(lambda rank, st: show_moment(rank, st, demo), [chooser, results],
+                      [timeline, heatmap, clip, clip_file], api_name="show_moment", show_progress_on=[timeline])
         table.select(row_fn, results, [chooser, timeline, heatmap, clip, clip_file], api_name=False,
                      show_progress_on=[timeline])
         app.unload(_on_unload)

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Install everything and run the app on its bundled defaults (http://127.0.0.1:7860).
+# Install everything, bring the sample footage, and run the app on its bundled defaults
+# (http://127.0.0.1:7860). The first start builds the demo gallery (about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the demo gallery's real videos are cut from Debian's opencv-doc samples; without them (no apt
+# here) the app still runs, on the procedural videos only, and adds the real ones once they come
+bash scripts/fetch_footage.sh || echo "app: the sample footage could not be fetched; the demo gallery will hold procedural videos only (run scripts/fetch_footage.sh later to add the real ones)" >&2
 exec .venv/bin/python app.py

@@ -108,6 +108,13 @@ def _draw_params(rng: np.random.Generator) -> dict:
             "blur": round(float(rng.choice([0.0, rng.uniform(0.6, 1.6)])), 2)}
 
 
+def missing_footage(extended: bool = False) -> list[str]:
+    """The sample videos the set is cut from that are not on this machine (none: it can be built)."""
+    names = {name for _, name, _, _ in QUERY_CLIPS + (EXTRA_QUERY_CLIPS if extended else ())}
+    names |= {host for _, host, *_ in REFERENCES + (EXTRA_REFERENCES if extended else ())}
+    return sorted(name for name in names if footage_path(name) is None)
+
+
 def _require(name: str) -> str:
     path = footage_path(name)
     if path is None:

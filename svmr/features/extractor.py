@@ -279,13 +279,20 @@ class FeatureExtractor:
              progress: Callable[[int, int], None] | None) -> np.ndarray:
         """Features of a sequence of ``total`` frames delivered in chunks. The per-frame stem runs
         once per frame; the shifted trunk runs window by window with ``context`` steps of overlap
-        on each side. Returns float32 ``(C, total)``."""
+        on each side. Returns float32 ``(C, total)``.
+
+        ``progress(done, total)`` is told after each chunk's stem and each window's trunk, ``done``
+        counting half a frame for each pass (so a video shorter than one window reports half way)."""
         margin, outputs = self.context, []
         buffer, buffer_start, next_out = None, 0, 0  # buffer[0] holds frame number buffer_start
+        stemmed = 0
         for chunk in itertools.chain(chunks, [None]):
             if chunk is not None:
                 stem = self._stem(chunk)
                 buffer = stem if buffer is None else torch.cat([buffer, stem])
+                stemmed += len(chunk)
+                if progress:
+                    progress((stemmed + next_out) // 2, total)
             available = buffer_start + (0 if buffer is None else len(buffer))
             while next_out < total and (chunk is None or next_out + self.window + margin <= available):
                 lo = max(0, next_out - margin)
@@ -297,7 +304,7 @@ class FeatureExtractor:
                 keep_from = max(0, next_out - margin)
                 buffer, buffer_start = buffer[keep_from - buffer_start:], keep_from
                 if progress:
-                    progress(next_out, total)
+                    progress((stemmed + next_out) // 2, total)
         if next_out < total:
             raise V.VideoError(f"only {next_out} of {total} frames could be decoded")
         return np.ascontiguousarray(np.concatenate(outputs).T, dtype=np.float32)

