@@ -134,8 +134,10 @@ def heatmap_figure(hit: VideoHit, chosen: Moment | None):
     fig.colorbar(image, ax=ax, shrink=0.85, label="M_C (brighter: closer match)")
     if chosen is not None:
         x, y = chosen.start, chosen.end - chosen.start
+        off_map = not (durations.min() - 1e-6 <= y <= durations.max() + 1e-6)
+        label = f"chosen moment ({y:.2f} s: off the map's durations)" if off_map else "chosen moment"
         ax.plot([x], [y], marker="o", markersize=12, markerfacecolor="none",
-                markeredgecolor="red", markeredgewidth=2, label="chosen moment")
+                markeredgecolor="red", markeredgewidth=2, label=label)
         _include(ax, x, y)
         ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     ax.set(xlabel="moment start (s)", ylabel="moment duration (s)")

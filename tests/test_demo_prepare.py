@@ -20,7 +20,7 @@ def test_a_demo_built_without_footage_gets_the_real_videos_once_footage_is_there
     assert {e["source"] for e in first.examples()} == {"procedural"}
     assert footage_set.missing_footage() == sorted(OPENCV_DOC)
     procedural = {v.id: v.features for v in first.gallery.list()}
-    stamps = {v: os.stat(os.path.join(root, "gallery", f)).st_mtime_ns for v, f in procedural.items()}
+    stamps = {v: os.stat(os.path.join(root, "gallery", "features", f)).st_mtime_ns for v, f in procedural.items()}
 
     monkeypatch.setattr(footage_set, "footage_path", real_lookup)      # the footage arrives
     assert footage_set.missing_footage() == []
@@ -30,7 +30,7 @@ def test_a_demo_built_without_footage_gets_the_real_videos_once_footage_is_there
     assert any(e["source"] == "real footage" and e["label"] == "vtest_a" for e in later.examples())
     # the procedural videos were kept, not indexed again
     assert {v.id: v.features for v in later.gallery.list() if v.id in procedural} == procedural
-    assert {v: os.stat(os.path.join(root, "gallery", f)).st_mtime_ns for v, f in procedural.items()} == stamps
+    assert {v: os.stat(os.path.join(root, "gallery", "features", f)).st_mtime_ns for v, f in procedural.items()} == stamps
     # and a third start builds nothing
     said = []
     DemoGallery(root, synthetic=TINY).ensure(log=said.append)

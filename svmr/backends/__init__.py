@@ -14,7 +14,7 @@ A backend stores those vectors, grouped by video, and answers "the K best videos
   results grouped by video in the engine (``group_by_field``).
 
 ``auto`` (the default) is ``exact`` while the gallery's vectors hold fewer than
-:data:`AUTO_FAISS_FLOATS` numbers and ``faiss`` from there (measured with ``benchmarks/scale.py``; see the README).
+:data:`AUTO_FAISS_FLOATS` numbers and ``faiss`` from there (measured with ``benchmarks/scale.py``; see docs/scaling.md).
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ node links to the nodes at most k steps away (itself included); query node i lin
 nodes i, i ± k, i ± 2k, … (the same time step and every k-th on both sides); symmetric. The
 fusion layer uses the graphs ``Â_1 … Â_K`` ("k = 1, 2, 3 to build multiple graphs": K graphs).
 
-Choices where the paper is silent (also listed in the README next to the tables):
+Choices where the paper is silent (also listed in docs/benchmarks.md next to the tables):
 
 * the adjacency is used as the paper writes it, binary and unnormalized (``normalize=True`` divides
   each row by its degree instead);
