@@ -49,7 +49,7 @@ def show_gallery(choice: str, session: S.Session | None, demo: S.DemoGallery):
     return note, rows or None, thumbs, gr.update(choices=removable, value=None)
 
 
-def add_videos(files: list | None, session: S.Session | None, request: gr.Request = None,
+def add_videos(videos: list | None, session: S.Session | None, request: gr.Request = None,
                progress=gr.Progress()):
     """Index uploads into the visitor's own gallery (each file on its own: one bad file does not
     stop the others, and nothing already indexed is lost). The upload box is emptied afterwards,
@@ -57,7 +57,7 @@ def add_videos(files: list | None, session: S.Session | None, request: gr.Reques
 
     Returns ``(session, summary, table, thumbnails, removable ids, message, gallery choice, uploads)``."""
     session = session or S.session_for(getattr(request, "session_hash", None))
-    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (videos or [])]
     if not paths:
         return (session, *show_gallery(S.MY_GALLERY, session, None), "Choose one or more video files first.",
                 gr.update(value=S.MY_GALLERY), gr.update())

@@ -38,20 +38,20 @@ def playable(path: str) -> str:
     return read(jobs.load_query, path, path=path)[1]
 
 
-def on_query_upload(path: str | None):
+def on_query_upload(video: str | None):
     """New query video: what it is, the range set to the whole video (start and end in seconds;
     None when the file cannot be used, which hides the range controls), and what the player plays.
 
     Returns ``(info, start, end, player)``."""
-    if not path:
+    if not video:
         return "Upload a video or pick an example.", None, None, None
     try:
-        info, player = read(jobs.load_query, S.checked_upload(path), path=path)
+        info, player = read(jobs.load_query, S.checked_upload(video), path=video)
     except V.VideoError as err:
         return message("Cannot use this file", str(err)), None, None, None
     duration = round(info.duration, 2)
-    copy_note = "" if player == path else " — the player shows a browser-playable copy"
-    text = (f"**{os.path.basename(path)}** — {info.duration:.2f} s, {info.num_frames} frames at "
+    copy_note = "" if player == video else " — the player shows a browser-playable copy"
+    text = (f"**{os.path.basename(video)}** — {info.duration:.2f} s, {info.num_frames} frames at "
             f"{info.fps:.2f} fps, {info.width}×{info.height}{copy_note}")
     return text, 0.0, duration, player
 
@@ -117,13 +117,13 @@ START_FROM_PLAYER_JS = PLAYER_TIME_JS.format(order="[now, end]")
 END_FROM_PLAYER_JS = PLAYER_TIME_JS.format(order="[start, now]")
 
 
-def on_analyze(path: str | None, start: float, end: float, progress=gr.Progress()):
+def on_analyze(video: str | None, start: float, end: float, progress=gr.Progress()):
     """Trim the chosen range to a playable clip and plot its features."""
-    if not path:
+    if not video:
         return None, None, "Upload a video first."
     try:
         progress(0, desc="Trimming and extracting features")
-        clip, sequence, elapsed, device = read(jobs.analyze, S.checked_upload(path), start, end, path=path,
+        clip, sequence, elapsed, device = read(jobs.analyze, S.checked_upload(video), start, end, path=video,
                                        progress=lambda done, total: progress(done / total,
                                                                              desc="Trimming and extracting features"))
     except V.VideoError as err:

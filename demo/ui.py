@@ -169,8 +169,8 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
             return run_search(query, start, end, gallery, model, top_videos, moments_per_video, min_score, session,
                               demo, progress)
 
-        def gallery_fn(choice, sess):
-            return show_gallery(choice, sess, demo)
+        def gallery_fn(gallery, session):
+            return show_gallery(gallery, session, demo)
 
         def play_fn(choice, sess, evt: gr.SelectData):
             return play_gallery_video(choice, sess, demo, evt)
