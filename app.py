@@ -8,7 +8,8 @@ import os
 import signal
 
 from demo.prepare import DEFAULT_ROOT
-from demo.service import DemoGallery, clear_sessions
+from demo.service import DemoGallery
+from demo.sessions import clear_sessions
 from demo.ui import LAUNCH, build_ui
 
 if __name__ == "__main__":

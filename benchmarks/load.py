@@ -113,9 +113,10 @@ class Visitor(threading.Thread):
         from gradio_client import Client, handle_file
 
         from demo import service as S
+        from demo.sessions import session_for
 
         client = Client(self.url, verbose=False)
-        self.session_folder = S.session_for(client.session_hash).root
+        self.session_folder = session_for(client.session_hash).root
         rng = random.Random(self.number)
         try:
             self.visit(client, rng, S, handle_file)

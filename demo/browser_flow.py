@@ -175,18 +175,18 @@ def download(page, elem_id: str, path: str) -> str:
 
 
 def progress_texts(page, elem_id: str, until: str, timeout_s: float = 300.0) -> list[str]:
-    """Every progress text shown over ``elem_id`` until its text contains ``until``."""
-    import time
-
-    seen, started = [], time.time()
-    while time.time() - started < timeout_s:
-        text = page.evaluate("id => document.querySelector('#' + id)?.innerText || ''", elem_id)
-        if text and (not seen or seen[-1] != text):
-            seen.append(text)
-        if until in text_of(page, elem_id):
-            return seen
-        page.wait_for_timeout(150)
-    raise TimeoutError(f"#{elem_id} never showed {until!r}; progress seen: {seen}")
+    """Every text shown over ``elem_id`` (progress included) until its text contains ``until``:
+    recorded in the page by a MutationObserver, so a state shown for a few milliseconds counts."""
+    page.evaluate("""id => {
+        const seen = window.__svmrTexts = [];
+        const root = document.querySelector('#' + id).parentElement;
+        const note = () => { const t = root.innerText; if (t && seen[seen.length - 1] !== t) seen.push(t); };
+        new MutationObserver(note).observe(root, {subtree: true, childList: true, characterData: true});
+        note();
+    }""", elem_id)
+    page.wait_for_function("([id, until]) => (document.querySelector('#' + id)?.innerText || '').includes(until)",
+                           arg=[elem_id, until], timeout=timeout_s * 1000)
+    return page.evaluate("() => window.__svmrTexts")
 
 
 def click_example(page, label: str, file_name: str, timeout_ms: int = 120_000) -> str:

@@ -11,6 +11,7 @@ from svmr.gallery import Gallery
 
 from . import jobs
 from . import service as S
+from . import sessions
 from .query import message, playable
 from .results import plural
 
@@ -56,7 +57,7 @@ def add_videos(videos: list | None, session: S.Session | None, request: gr.Reque
     so pressing Add again does not index the same files twice.
 
     Returns ``(session, summary, table, thumbnails, removable ids, message, gallery choice, uploads)``."""
-    session = session or S.session_for(getattr(request, "session_hash", None))
+    session = session or sessions.session_for(getattr(request, "session_hash", None))
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (videos or [])]
     if not paths:
         return (session, *show_gallery(S.MY_GALLERY, session, None), "Choose one or more video files first.",

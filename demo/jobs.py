@@ -12,6 +12,9 @@ from svmr import video as V
 from svmr.features import FeatureSequence
 from svmr.search import query_features
 
+from .extraction import extractor
+from .sessions import Session
+
 #: the longer side of playable copies and previews, in pixels
 PREVIEW_SIDE = 480
 
@@ -23,8 +26,6 @@ def work_dir() -> str:
 
 def index_upload(session_root: str, upload: str, progress=None) -> str:
     """Copy ``upload`` into the visitor's session and index it; returns the video id."""
-    from .service import Session
-
     return Session(session_root).add(upload, progress=progress)
 
 
@@ -65,16 +66,12 @@ def load_query(path: str, progress=None) -> tuple[V.VideoInfo, str]:
 def query_clip_features(path: str, start: float, end: float | None, longest: float, progress=None) -> FeatureSequence:
     """The query clip's features (checked against a gallery whose longest video lasts ``longest``
     seconds first)."""
-    from .service import extractor
-
     return query_features(extractor(), path, start, end, longest, progress=progress)
 
 
 def analyze(path: str, start: float, end: float, progress=None) -> tuple[str, FeatureSequence, float, str]:
     """Trim ``[start, end)`` to a playable clip and extract its features; returns the clip, the
     features, the extraction's seconds and the device it ran on."""
-    from .service import extractor
-
     clip = os.path.join(work_dir(), "clip.mp4")
     V.write_clip(path, clip, start, end, progress=progress)
     started = time.time()

@@ -9,41 +9,32 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 
 from svmr import limits
 from svmr import video as V
-from svmr.features import ExtractorConfig, FeatureExtractor
+from svmr.features import ExtractorConfig
 from svmr.features.extractor import file_digest
-from svmr.gallery import Gallery, safe_id
-from svmr.pipelines import DEFAULT_ACTIONNESS, DEFAULT_GRAPH, build_pipeline
+from svmr.gallery import Gallery
+from svmr.pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline, registry
 from svmr.search import SearchResult, Searcher
 
 from . import jobs
+from .extraction import extractor
 from .prepare import DEFAULT_ROOT, load_demo, needs_build, prepare_demo
+from .sessions import Session
 from .workers import Worker
 
-ALIGN = "Default: multi-scale windows + frame alignment (best on real footage)"
-PAPER = "Two-stage model (paper): CTC auto-encoder + attention re-localization"
-BASELINE = "Training-free baseline: mean-pooled features + sliding-window cosine"
-GRAPH = "Seed 001: window retrieval + TAG proposals scored by multi-graph feature fusion"
-#: menu label → registry name (:mod:`svmr.pipelines`); seed 001's model when its checkpoints are bundled
-MODELS = {ALIGN: "align", PAPER: "paper", BASELINE: "baseline",
-          **({GRAPH: "graph"} if os.path.exists(DEFAULT_GRAPH) and os.path.exists(DEFAULT_ACTIONNESS) else {})}
-#: what the model menu shows (short enough for a narrow screen); its values stay the labels above,
-#: which API clients pass (or a registry name)
-MODEL_MENU = {ALIGN: "Default: frame alignment (best on real footage)",
-              PAPER: "Paper: CTC auto-encoder + attention re-localization",
-              BASELINE: "Baseline: mean-pooled features, sliding window",
-              GRAPH: "Seed 001: graph re-localization"}
+#: the pipelines the app offers (:mod:`svmr.pipelines`): those whose checkpoints are bundled
+_PIPELINES = {name: spec for name, spec in registry().items() if spec.available()}
+#: menu label (the value API clients pass; a registry name is accepted too) → registry name
+MODELS = {spec.label: name for name, spec in _PIPELINES.items()}
+#: label → what the model menu shows (short enough for a narrow screen)
+MODEL_MENU = {spec.label: spec.menu for spec in _PIPELINES.values()}
+ALIGN = _PIPELINES[DEFAULT_PIPELINE].label
 DEMO_GALLERY = "Demo gallery"
 MY_GALLERY = "My videos"
-SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
 
 
 #: files the app itself offers (its examples): the only paths outside Gradio's upload folder that
@@ -85,11 +76,6 @@ def model_name(model: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def extractor() -> FeatureExtractor:
-    return FeatureExtractor(ExtractorConfig())
-
-
-@functools.lru_cache(maxsize=1)
 def indexer() -> Worker:
     """The worker that indexes visitors' uploads (:func:`demo.jobs.index_upload`): minutes per
     upload, so at a lower priority and on half the cores, leaving the rest to searches."""
@@ -104,9 +90,9 @@ def reader() -> Worker:
 
 
 @functools.lru_cache(maxsize=None)
-def models(name: str) -> tuple:
-    """``(retriever, localizer)`` for a menu label (or a registry name)."""
-    return build_pipeline(MODELS.get(name, name))
+def pipeline(model: str) -> Pipeline:
+    """The pipeline of a menu label (or a registry name), built once and shared by every visitor."""
+    return build_pipeline(MODELS.get(model, model))
 
 
 class DemoGallery:
@@ -135,8 +121,7 @@ class DemoGallery:
         self.ensure()
         with self._lock:
             if model not in self._searchers:
-                stage1, stage2 = models(model)
-                self._searchers[model] = Searcher(self.gallery, stage1, stage2)
+                self._searchers[model] = Searcher(self.gallery, pipeline(model))
             return self._searchers[model]
 
     def examples(self) -> list[dict]:
@@ -163,96 +148,6 @@ def _example_digest(path: str) -> str:
     return file_digest(path)
 
 
-@dataclass
-class Session:
-    """One visitor's private gallery (a folder of copied uploads and their features)."""
-
-    root: str = field(default_factory=lambda: os.path.join(SESSIONS_ROOT, uuid.uuid4().hex))
-
-    @property
-    def gallery(self) -> Gallery:
-        return Gallery(os.path.join(self.root, "gallery"), ExtractorConfig())
-
-    def add(self, upload: str, progress=None) -> str:
-        """Copy an upload into the session and index it; returns the video id.
-
-        Raises:
-            VideoError: not a usable video (nothing is kept then).
-        """
-        gallery = self.gallery
-        name = os.path.basename(upload)
-        if len(gallery) >= limits.max_session_videos():
-            raise V.VideoError(f"{name}: your gallery already holds {len(gallery)} video(s), the most allowed "
-                               f"here; remove some first.")
-        size, largest = os.path.getsize(upload), limits.max_upload_bytes()
-        if size > largest:
-            raise V.VideoError(f"{name}: the file is {limits.describe_bytes(size)}; uploads may be at most "
-                               f"{limits.describe_bytes(largest)} here.")
-        info = V.probe(upload)
-        digest = file_digest(upload)
-        same = next((v.id for v in gallery.list() if v.digest == digest), None)
-        if same is not None:
-            raise V.VideoError(f"{os.path.basename(upload)} is already in your gallery as {same}; not added again.")
-        if info.duration > limits.max_upload_duration_s():
-            raise V.VideoError(f"{name} lasts {limits.describe_seconds(info.duration)}; gallery videos may last "
-                               f"at most {limits.describe_seconds(limits.max_upload_duration_s())} here.")
-        video_id = safe_id(upload)
-        base, n = video_id, 2
-        while video_id in gallery:
-            video_id, n = f"{base}_{n}", n + 1
-        folder = os.path.join(self.root, "videos")
-        os.makedirs(folder, exist_ok=True)
-        kept = os.path.join(folder, video_id + os.path.splitext(upload)[1].lower())
-        shutil.copyfile(upload, kept)
-        try:
-            gallery.add(kept, extractor(), video_id=video_id, progress=progress)
-        except BaseException:
-            os.remove(kept)
-            raise
-        return video_id
-
-    def remove(self, video_id: str) -> None:
-        gallery = self.gallery
-        path = gallery.videos[video_id].path
-        gallery.remove(video_id)
-        if os.path.dirname(path) == os.path.join(self.root, "videos") and os.path.exists(path):
-            os.remove(path)
-
-    def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def session_for(session_hash: str | None) -> Session:
-    """A visitor's session, its folder named after Gradio's session hash (so the page's unload
-    event, which only knows the hash, can delete it)."""
-    if not session_hash:
-        return Session()
-    return Session(os.path.join(SESSIONS_ROOT, safe_id(session_hash)))
-
-
-def close_session(session: Session | None) -> None:
-    """Gradio's delete callback for a visitor's state."""
-    if session is not None:
-        session.close()
-
-
-def drop_session(session_hash: str | None) -> None:
-    """Delete a visitor's uploads and features when their page closes."""
-    if session_hash:
-        session_for(session_hash).close()
-
-
-def clear_sessions() -> int:
-    """Delete every session folder left by an earlier run of the server (at start-up); returns
-    how many there were."""
-    if not os.path.isdir(SESSIONS_ROOT):
-        return 0
-    folders = os.listdir(SESSIONS_ROOT)
-    for name in folders:
-        shutil.rmtree(os.path.join(SESSIONS_ROOT, name), ignore_errors=True)
-    return len(folders)
-
-
 def search(gallery_choice: str, model: str, session: Session | None, demo: DemoGallery, query: str,
            start: float, end: float, top_videos: int, moments_per_video: int, min_score: float,
            progress=None) -> tuple[SearchResult, Gallery]:
@@ -268,8 +163,7 @@ def search(gallery_choice: str, model: str, session: Session | None, demo: DemoG
     else:
         if session is None or not len(session.gallery):
             raise ValueError("Your gallery is empty: add videos under “My videos” first, or search the demo gallery.")
-        stage1, stage2 = models(model)
-        searcher = Searcher(session.gallery, stage1, stage2)
+        searcher = Searcher(session.gallery, pipeline(model))
     started = time.perf_counter()
     sequence = reader().call(jobs.query_clip_features, (query, start, end, searcher.gallery.longest_s()),
                              about=os.path.basename(query), progress=progress)

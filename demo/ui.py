@@ -12,6 +12,7 @@ from svmr import limits
 from svmr.data.footage import footage_path
 
 from . import service as S
+from . import sessions
 from .galleries import GALLERY_COLUMNS, add_videos, play_gallery_video, remove_video, show_gallery
 from .query import (END_FROM_PLAYER_JS, START_FROM_PLAYER_JS, on_analyze, on_query_upload, on_range,
                     on_whole, query_controls_visible)
@@ -50,7 +51,7 @@ def runtime_choices(api_type: dict, **kwargs) -> RuntimeChoices:
 
 def _on_unload(request: gr.Request) -> None:
     """The visitor's page closed: delete their uploads and features now."""
-    S.drop_session(request.session_hash)
+    sessions.drop_session(request.session_hash)
 
 #: launch settings of the app: no run history (Gradio keeps every run's inputs and outputs in the
 #: browser and can send them to a Hugging Face bucket; a visitor's videos stay private instead,
@@ -80,7 +81,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
     S.allow_examples(example_paths)
     # Gradio's cache of uploaded and served files: every hour, what is older than an hour goes
     with gr.Blocks(title="svmr — semantic video moments", delete_cache=DELETE_CACHE) as app:
-        session = gr.State(None, delete_callback=S.close_session)
+        session = gr.State(None, delete_callback=sessions.close_session)
         results = gr.State(None)
         gr.Markdown(INTRO)
         with gr.Row():

@@ -14,14 +14,11 @@ import hashlib
 import json
 import os
 import threading
-from typing import Callable
-
 import torch
 from safetensors.torch import load_file, save_file
 
 REPO_CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints")
 MANIFEST = os.path.join(REPO_CHECKPOINTS, "SHA256SUMS")
-_BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {}
 _MANIFEST_LOCK = threading.Lock()
 
 
@@ -79,14 +76,6 @@ def is_bundled(path: str) -> bool:
     return os.path.dirname(os.path.abspath(path)) == os.path.abspath(REPO_CHECKPOINTS)
 
 
-def register(kind: str):
-    """Decorator: ``builder(config dict) -> nn.Module`` for checkpoints of ``kind``."""
-    def wrap(builder):
-        _BUILDERS[kind] = builder
-        return builder
-    return wrap
-
-
 def save_checkpoint(model: torch.nn.Module, path: str, kind: str, config: dict, **meta) -> str:
     """Write ``path`` (``.safetensors``) and its ``.json`` sidecar atomically; returns ``path``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -118,8 +107,7 @@ def read_meta(path: str) -> dict:
 
 def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its checkpoint; returns ``(model in eval mode, metadata)``."""
-    from .models import (graph_baselines, graph_reloc, relocalization, retrieval, tag, tan2d,  # noqa: F401
-                         video_reloc)  # (they register builders)
+    from .models.registry import build_model
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}; see checkpoints/README.md for the command that trains it")
@@ -127,9 +115,10 @@ def load_checkpoint(path: str, device: str | torch.device = "cpu") -> tuple[torc
         verify(path)
         verify(os.path.splitext(path)[0] + ".json")
     meta = read_meta(path)
-    if meta["model"] not in _BUILDERS:
-        raise ValueError(f"unknown model kind {meta['model']!r} in {path}")
-    model = _BUILDERS[meta["model"]](meta["config"])
+    try:
+        model = build_model(meta["model"], meta["config"])
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     state = load_file(path, device=str(device))
     missing, unexpected = model.load_state_dict(state, strict=False)
     shared = {k for k in missing if _is_alias(model, k, state)}

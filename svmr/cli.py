@@ -214,18 +214,16 @@ def _build_stage1_index(args) -> dict:
     make ``args.backend`` the gallery's search backend."""
     from .gallery import Gallery
     from .pipelines import DEFAULT_PIPELINE, build_pipeline
-    from .search import Searcher
-    from .stage1_index import save_choice
+    from .stage1_index import Stage1Index, save_choice
 
     save_choice(args.gallery, args.backend, args.milvus_uri)
     started = time.perf_counter()
-    searcher = Searcher(Gallery(args.gallery), *build_pipeline(args.model or DEFAULT_PIPELINE),
-                        backend=args.backend, milvus_uri=args.milvus_uri)
+    retriever = build_pipeline(args.model or DEFAULT_PIPELINE).retriever
+    index = Stage1Index(Gallery(args.gallery), retriever, args.backend, args.milvus_uri)
     if args.rebuild_index:
-        searcher.index.rebuild()
-    backend, _ = searcher.index.current()
-    return {**backend.describe(), "videos": searcher.index.stored_videos(),
-            "seconds": round(time.perf_counter() - started, 1)}
+        index.rebuild()
+    backend, _ = index.current()
+    return {**backend.describe(), "videos": index.stored_videos(), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def cmd_search(args) -> int:
@@ -234,12 +232,17 @@ def cmd_search(args) -> int:
 
     if not os.path.exists(os.path.join(args.gallery, "gallery.json")):
         raise FileNotFoundError(f"no gallery at {args.gallery}: run `python -m svmr index --gallery ...` first")
+    from .device import resolve_device
+    from .features import FeatureExtractor
     from .pipelines import DEFAULT_PIPELINE, build_pipeline
 
+    device = resolve_device(args.device)
     # naming checkpoints without a model means the paper's model (what --stage1/--stage2 always meant)
     model = args.model or ("paper" if args.stage1 or args.stage2 else DEFAULT_PIPELINE)
-    searcher = Searcher(Gallery(args.gallery), *build_pipeline(model, args.stage1, args.stage2),
-                        backend=args.backend, milvus_uri=args.milvus_uri)
+    gallery = Gallery(args.gallery)
+    searcher = Searcher(gallery, build_pipeline(model, device, stage1=args.stage1, stage2=args.stage2),
+                        FeatureExtractor(gallery.config, device=device), backend=args.backend,
+                        milvus_uri=args.milvus_uri)
     result = searcher.search(args.query, args.start, args.end, top_videos=args.top_videos,
                              moments_per_video=args.moments_per_video)
     if args.json:
@@ -360,7 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     from .backends import BACKENDS
-    from .pipelines import DEFAULT_PIPELINE, PIPELINES
+    from .device import DEVICE_CHOICES
+    from .pipelines import DEFAULT_PIPELINE, registry
+
+    pipelines = {name: spec.summary for name, spec in registry().items()}
 
     def backend_args(p, what):
         p.add_argument("--backend", choices=BACKENDS, default="auto",
@@ -379,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "shards may run at once, on one gallery or on several merged later")
     p.add_argument("--workers", type=int, default=1, help="files extracted at once, one process each (default 1)")
     backend_args(p, "to build and make the gallery's default")
-    p.add_argument("--model", choices=tuple(PIPELINES), help=f"whose stage-1 vectors --backend indexes "
+    p.add_argument("--model", choices=tuple(pipelines), help=f"whose stage-1 vectors --backend indexes "
                                                              f"(default {DEFAULT_PIPELINE})")
     p.add_argument("--rebuild-index", action="store_true",
                    help="refit the persisted stage-1 index's statistics and rebuild it from the gallery")
@@ -387,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="find moments like a query clip in a gallery",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="models (--model):\n" + "\n".join(f"  {k:9s} {v}" for k, v in PIPELINES.items()))
+                       epilog="models (--model):\n" + "\n".join(f"  {k:9s} {v}" for k, v in pipelines.items()))
     p.add_argument("--gallery", required=True)
     p.add_argument("--query", required=True)
     p.add_argument("--start", type=float, default=0.0)
@@ -395,8 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-videos", type=int, default=10)
     p.add_argument("--moments-per-video", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--model", choices=tuple(PIPELINES),
+    p.add_argument("--model", choices=tuple(pipelines),
                    help=f"which pipeline (default {DEFAULT_PIPELINE}; paper when --stage1/--stage2 are given)")
+    p.add_argument("--device", default="auto", help=f"where the networks run: {', '.join(DEVICE_CHOICES)} or cuda:N "
+                                                    f"(default auto: the GPU when there is one)")
     p.add_argument("--stage1", help="stage-1 checkpoint of the paper model (default: the bundled one)")
     p.add_argument("--stage2", help="stage-2 checkpoint of the paper model (default: the bundled one)")
     backend_args(p, "to search with")

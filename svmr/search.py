@@ -3,10 +3,10 @@
     query ──extract──► f_Q ──stage 1 (retriever)──► top videos by p = max_i cos(e_q, e_r[i])
           ──stage 2 on each (localizer)──► moments with M_C, M_R ──► score = p · M_R · M_C
 
-Which retriever and localizer: :mod:`svmr.pipelines` (``align`` by default). A localizer with a
-``rerank_pool`` (``align``'s) changes the last steps: stage 2 aligns that many stage-1 candidates,
-a moment's score is its own ``M_R · M_C``, raised by its motion match ``M_V`` to
-``1 − (1 − M_R · M_C)(1 − M_V)``, and the videos are ranked by their best moment.
+Which retriever and localizer: a :class:`~svmr.pipelines.Pipeline` (``align`` by default). A
+pipeline ranked by best moment (``align``) changes the last steps: stage 2 aligns its
+``rerank_pool`` stage-1 candidates, a moment's score is its own ``M_R · M_C``, raised by its motion
+match ``M_V`` to ``1 − (1 − M_R · M_C)(1 − M_V)``, and the videos are ranked by their best moment.
 """
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ import numpy as np
 from . import video as V
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
-from .pipelines import DEFAULT_PIPELINE, DEFAULT_STAGE1, DEFAULT_STAGE2, as_localizer, as_retriever, build_pipeline
+from .pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline
 from .stage1_index import Stage1Index
 
-__all__ = ["DEFAULT_STAGE1", "DEFAULT_STAGE2", "Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length",
-           "query_features"]
+__all__ = ["Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length", "query_features"]
 
 
 @dataclass
@@ -90,29 +89,30 @@ def query_features(extractor: FeatureExtractor, path: str, start: float, end: fl
 
 
 class Searcher:
-    """Searches a :class:`Gallery` with a retriever (stage 1) and a localizer (stage 2).
+    """Searches a :class:`Gallery` with a :class:`~svmr.pipelines.Pipeline`.
 
     Args:
         gallery: the indexed videos.
-        stage1, stage2: a retriever and a localizer (:mod:`svmr.pipelines`), or stage-1 / stage-2
-            networks (wrapped); both None: the registry's ``model``.
+        pipeline: a pipeline, or the registry name of one (default ``align``).
         extractor: feature extractor matching the gallery's configuration (built if None).
-        model: registry name used when ``stage1`` and ``stage2`` are None (default ``align``).
         backend: stage 1's search backend (:mod:`svmr.backends`; ``auto``: by the gallery's size);
             ``milvus_uri`` the Milvus database it talks to (default: a milvus-lite file in the gallery).
     """
 
-    def __init__(self, gallery: Gallery, stage1=None, stage2=None, extractor: FeatureExtractor | None = None,
-                 model: str = DEFAULT_PIPELINE, backend: str = "auto", milvus_uri: str | None = None):
+    def __init__(self, gallery: Gallery, pipeline: Pipeline | str = DEFAULT_PIPELINE,
+                 extractor: FeatureExtractor | None = None, backend: str = "auto", milvus_uri: str | None = None):
         self.gallery = gallery
-        if stage1 is None and stage2 is None:
-            stage1, stage2 = build_pipeline(model)
-        elif stage1 is None or stage2 is None:
-            default1, default2 = build_pipeline("paper")
-            stage1, stage2 = stage1 if stage1 is not None else default1, stage2 if stage2 is not None else default2
-        self.retriever, self.localizer = as_retriever(stage1), as_localizer(stage2)
+        self.pipeline = build_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         self._extractor = extractor
-        self.index = Stage1Index(gallery, self.retriever, backend, milvus_uri)
+        self.index = Stage1Index(gallery, self.pipeline.retriever, backend, milvus_uri)
+
+    @property
+    def retriever(self):
+        return self.pipeline.retriever
+
+    @property
+    def localizer(self):
+        return self.pipeline.localizer
 
     @property
     def extractor(self) -> FeatureExtractor:
@@ -145,38 +145,38 @@ class Searcher:
         timings["query_features_s"] = time.perf_counter() - started
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
 
-        pool = getattr(self.localizer, "rerank_pool", None)
+        pipeline = self.pipeline
         mark = time.perf_counter()
-        ids, cosines, statistics = self.index.search(sequence.features, max(top_videos, pool or 0))
+        ids, cosines, statistics = self.index.search(sequence.features, pipeline.candidates(top_videos))
         scores = self.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         hits = []
-        prepared = self.localizer.prepare_query(sequence, statistics)
+        prepared = pipeline.localizer.prepare_query(sequence, statistics)
         for video_id, score in zip(ids, scores):
             video = self.gallery.videos[video_id]
-            found = self.localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics,
-                                            moments_per_video)
+            found = pipeline.localizer.localize(prepared, self.gallery.features(video.id), video.duration,
+                                                statistics, moments_per_video)
             p = float(score)
-            weight = 1.0 if pool else p
+            weight = pipeline.moment_weight(p)
             motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
             video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), weight * float(sc), p,
                                     float(c), float(r), float(v))
                              for (s, e, sc, c, r), v in zip(found.moments, motion) if weight * sc >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
                                  found.starts, found.durations))
-        if pool:
+        if pipeline.ranking == "best_moment":
             hits = sorted(hits, key=_best_moment_score, reverse=True)[:top_videos]
         moments = [moment for hit in hits for moment in hit.moments]
         timings["stage2_s"] = time.perf_counter() - mark
         timings["total_s"] = time.perf_counter() - started
         moments.sort(key=lambda m: -m.score)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
-                      "steps": sequence.length}
+                      "steps": sequence.length, "pipeline": pipeline.config}
         return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info)
 
 
 def _best_moment_score(hit: VideoHit) -> float:
-    """A video's rank key when a localizer re-ranks: its best moment's score (−1 with none kept)."""
+    """A video's rank key when a pipeline ranks by best moment: that moment's score (−1 with none kept)."""
     return max((moment.score for moment in hit.moments), default=-1.0)

@@ -23,7 +23,7 @@ import threading
 import numpy as np
 
 from .files import write_json
-from .backends import ExactBackend, SearchBackend, open_backend, resolve_backend
+from .backends import ExactBackend, SearchBackend, backend_class, open_backend, resolve_backend
 from .gallery import Gallery
 from .models.alignment import FrameStatistics
 
@@ -67,6 +67,7 @@ class Stage1Index:
             backend, milvus_uri = chosen.get("backend", "auto"), milvus_uri or chosen.get("milvus_uri")
         self.milvus_uri = milvus_uri
         self.backend_name = resolve_backend(backend, self.estimated_floats() if backend == "auto" else 0)
+        self.backend_class = backend_class(self.backend_name)
         # exact: id -> (digest, raw vectors (V, D), feature sum (C,), steps)
         self._vectors: dict[str, tuple[str, np.ndarray, np.ndarray, int]] = {}
         self._state: int | None = None          # the gallery version the backend matches
@@ -85,7 +86,7 @@ class Stage1Index:
             self.gallery.refresh()
             state = self.gallery.version
             if self._state != state:
-                if self.backend_name == "exact":
+                if self.backend_class.in_memory:
                     self._sync_exact()
                 else:
                     self._sync_persisted()
@@ -104,7 +105,7 @@ class Stage1Index:
 
     def stored_videos(self) -> int:
         """Videos the backend holds (after :meth:`current`)."""
-        return len(self._stored) if self.backend_name != "exact" else len(self._backend or ())
+        return len(self._backend or ()) if self.backend_class.in_memory else len(self._stored)
 
     def search(self, features: np.ndarray, k: int) -> tuple[list[str], np.ndarray, FrameStatistics]:
         """The ``k`` best videos for a query's ``(C, L)`` features: ids, max cosines and the
@@ -148,7 +149,7 @@ class Stage1Index:
 
     def _sync_persisted(self) -> None:
         os.makedirs(self.folder, exist_ok=True)
-        where = (self.milvus_uri or "") if self.backend_name == "milvus" else ""
+        where = (self.milvus_uri or "") if self.backend_class.at_uri else ""
         state = {"uri": where, "mean": None, "videos": {}}
         if os.path.exists(self._state_path()):
             with open(self._state_path()) as handle:
@@ -213,10 +214,10 @@ class Stage1Index:
     def rebuild(self) -> None:
         """Forget the persisted index (its mean and vectors) and build it again from the gallery."""
         with self._lock:
-            if self.backend_name == "milvus" and self._backend is None and os.path.exists(self._state_path()):
+            if self.backend_class.at_uri and self._backend is None and os.path.exists(self._state_path()):
                 self._backend = self._open(self._dimension())
-            if self.backend_name == "milvus" and self._backend is not None:
-                self._backend.client.drop_collection(self._backend.collection)
+            if self._backend is not None:
+                self._backend.drop()
             self._backend, self._state = None, None
             if os.path.isdir(self.folder):
                 shutil.rmtree(self.folder)

@@ -343,7 +343,7 @@ def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints"
     from .data.benchmark import Benchmark
     from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
-    from .pipelines import PIPELINES, build_pipeline
+    from .pipelines import registry
     from .search import Searcher
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
@@ -352,21 +352,13 @@ def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints"
     extractor = FeatureExtractor(gallery.config)
     for ref in bench.references:
         gallery.add(reference_path(set_dir, ref.id), extractor, video_id=ref.id)
-    stage1 = os.path.join(directory, "stage1_ctc_ae.safetensors")
-    checkpoints = {"paper": (stage1, os.path.join(directory, "stage2_attn_prod.safetensors"), None),
-                   "baseline": (stage1, None, None),
-                   "graph": (None, os.path.join(directory, "graph_2x3.safetensors"),
-                             os.path.join(directory, "actionness.safetensors"))}
-    searchers = {}
-    for name in PIPELINES:
-        needed = checkpoints.get(name, ())
-        if not all(os.path.exists(path) for path in needed if path):
-            continue
-        searchers[name] = Searcher(gallery, *build_pipeline(name, *needed), extractor=extractor)
+    specs = registry()
+    searchers = {name: Searcher(gallery, spec.build(**spec.checkpoint_paths(directory)), extractor=extractor)
+                 for name, spec in specs.items() if spec.available(directory)}
     rows = real_footage_scores(set_dir, searchers)
     annotated = sum(len(r.segments) for r in bench.references)
     keys = ["HR@1", "top tIoU ≥ 0.5", "mean top tIoU", "median s / search"]
     return (f"{bench.info.get('kind', 'real footage')}: {len(bench.queries)} real query clips, "
             f"{len(bench.references)} real gallery videos, {annotated} annotated moments.\n\n"
-            + _markdown([(f"{name} ({PIPELINES[name].split(':')[0]})" if name == "align" else name, rows[name])
+            + _markdown([(f"{name} ({specs[name].summary.split(':')[0]})" if name == "align" else name, rows[name])
                          for name in searchers], keys))

@@ -10,6 +10,7 @@ gradio = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from demo import service as S  # noqa: E402
+from demo import sessions  # noqa: E402
 from demo.browser_flow import serve  # noqa: E402
 from demo.ui import build_ui  # noqa: E402
 from svmr import video as V  # noqa: E402
@@ -147,13 +148,13 @@ def test_own_gallery_is_private_and_checked(url, bikes, carphone, tmp_path):
 
 
 def test_session_folders_are_deleted_on_unload_and_at_start_up(tmp_path, monkeypatch, carphone):
-    monkeypatch.setattr(S, "SESSIONS_ROOT", str(tmp_path / "sessions"))
-    visitor = S.session_for("abc123")
+    monkeypatch.setattr(sessions, "SESSIONS_ROOT", str(tmp_path / "sessions"))
+    visitor = sessions.session_for("abc123")
     assert visitor.root == str(tmp_path / "sessions" / "abc123")
     visitor.add(carphone)
     assert os.listdir(os.path.join(visitor.root, "videos"))
-    S.drop_session("abc123")                       # the page's unload event
+    sessions.drop_session("abc123")                       # the page's unload event
     assert not os.path.exists(visitor.root)
     for name in ("left", "over"):                  # folders of a server that was killed
         os.makedirs(tmp_path / "sessions" / name / "videos")
-    assert S.clear_sessions() == 2 and os.listdir(tmp_path / "sessions") == []
+    assert sessions.clear_sessions() == 2 and os.listdir(tmp_path / "sessions") == []

@@ -11,6 +11,7 @@ from svmr.gallery import Gallery, safe_id
 from svmr.models.relocalization import ReLocalizationNetwork, Stage2Config
 from svmr.models.retrieval import Stage1Config, TwoBranchAutoEncoder
 from svmr.postprocess import BMN_GATE, map_proposals, soft_nms
+from svmr.pipelines import Pipeline
 from svmr.search import Searcher
 
 CONFIG = ExtractorConfig(size=96, rate=2.0)
@@ -65,7 +66,7 @@ def test_safe_ids():
 
 def test_search_returns_ranked_moments_with_factors(gallery, extractor, bikes):
     stage1, stage2 = _models()
-    searcher = Searcher(gallery, stage1, stage2, extractor)
+    searcher = Searcher(gallery, Pipeline.from_networks(stage1, stage2), extractor)
     result = searcher.search(bikes, 2.0, 5.0, top_videos=2, moments_per_video=3)
     assert [h.video for h in result.videos] and len(result.videos) == 2
     assert len(result.moments) == 6
@@ -82,7 +83,7 @@ def test_search_returns_ranked_moments_with_factors(gallery, extractor, bikes):
 
 def test_search_empty_gallery_is_a_clear_error(tmp_path, extractor, bikes):
     stage1, stage2 = _models()
-    searcher = Searcher(Gallery(str(tmp_path / "empty"), CONFIG), stage1, stage2, extractor)
+    searcher = Searcher(Gallery(str(tmp_path / "empty"), CONFIG), Pipeline.from_networks(stage1, stage2), extractor)
     with pytest.raises(ValueError, match="empty"):
         searcher.search(bikes)
 
@@ -120,7 +121,7 @@ def test_bundled_checkpoints_search_real_footage(tmp_path, bikes, carphone):
     extractor = FeatureExtractor(gallery.config)
     for path in (bikes, carphone):
         gallery.add(path, extractor)
-    searcher = Searcher(gallery, extractor=extractor, model="paper")
+    searcher = Searcher(gallery, "paper", extractor=extractor)
     result = searcher.search(bikes, 3.0, 6.0, top_videos=2, moments_per_video=3)
     assert {h.video for h in result.videos} == {"bikes", "carphone_pristine"}
     assert result.videos[0].m_c.shape == (100, 100)

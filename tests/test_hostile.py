@@ -114,6 +114,7 @@ def test_app_api(corpus, demo_gallery, tmp_path):
 
     from demo import service as S
     from demo.browser_flow import serve
+    from demo.sessions import SESSIONS_ROOT
     from demo.ui import build_ui
 
     uploadable = [case for case in corpus if os.path.isfile(case.path) and "\n" not in case.name]
@@ -138,9 +139,9 @@ def test_app_api(corpus, demo_gallery, tmp_path):
         good = next(case for case in corpus if case.name == "named.mp4")
         *_, message, _, _ = client.predict([handle_file(good.path)], api_name="/add_videos")
         assert message.startswith("Added 1 video: named.")
-        folder = next(os.path.join(S.SESSIONS_ROOT, name) for name in os.listdir(S.SESSIONS_ROOT)
-                      if os.path.isdir(os.path.join(S.SESSIONS_ROOT, name, "gallery"))
-                      and "named" in Gallery(os.path.join(S.SESSIONS_ROOT, name, "gallery")).videos)
+        folder = next(os.path.join(SESSIONS_ROOT, name) for name in os.listdir(SESSIONS_ROOT)
+                      if os.path.isdir(os.path.join(SESSIONS_ROOT, name, "gallery"))
+                      and "named" in Gallery(os.path.join(SESSIONS_ROOT, name, "gallery")).videos)
         before = snapshot(folder)
         refused = [case for case in uploadable if case.expect == "refused"]
         *_, message, _, _ = client.predict([handle_file(case.path) for case in refused], api_name="/add_videos")

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from demo import service as S
+from demo.sessions import Session
 from svmr import limits
 from svmr import video as V
 from svmr.trim import trim
@@ -34,7 +34,7 @@ def test_pictures_written_are_capped(monkeypatch, bikes, tmp_path):
 
 
 def test_visitor_gallery_limits(monkeypatch, tmp_path, bikes, carphone):
-    visitor = S.Session(str(tmp_path / "visitor"))
+    visitor = Session(str(tmp_path / "visitor"))
     monkeypatch.setenv("SVMR_MAX_UPLOAD_MB", "0.1")
     with pytest.raises(V.VideoError, match=r"carphone_pristine.mp4: the file is 0.\d MB; uploads may be at most 0.1 MB here"):
         visitor.add(carphone)

@@ -1,4 +1,6 @@
 """The default's motion check: small frames kept per step, motion maps compared under crops and shifts."""
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from svmr.data.footage_set import transform_frame
 from svmr.features import FeatureExtractor, FeatureSequence
 from svmr.gallery import Gallery
 from svmr.models.motion import MotionCheck, crop_boxes, crop_resize, motion_maps, small_frames
-from svmr.pipelines import FrameAlignment
+from svmr.pipelines.align import FrameAlignment
 from svmr.search import Searcher
 from svmr.tables import top_moment_tiou
 
@@ -114,8 +116,7 @@ def test_motion_check_finds_the_cropped_blurred_copy_of_a_street_clip(demo_galle
     assert top.video == "ref_bikes" and top_moment_tiou(result, truth) >= 0.5 and top.motion > 0.6
     assert all(m.motion < top.motion for m in result.moments if m.video.startswith("ref_vtest"))
     # without the check the same street at another time comes first
-    unchecked = FrameAlignment()
-    unchecked.motion_checks = 0
-    plain = Searcher(demo_gallery.gallery, searcher.retriever, unchecked, extractor=searcher.extractor)
+    unchecked = replace(searcher.pipeline, localizer=FrameAlignment(motion_checks=0))
+    plain = Searcher(demo_gallery.gallery, unchecked, extractor=searcher.extractor)
     result = plain.search(example["path"], top_videos=10, moments_per_video=5)
     assert result.moments[0].video.startswith("ref_vtest") and top_moment_tiou(result, truth) < 0.5

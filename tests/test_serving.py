@@ -10,6 +10,7 @@ import pytest
 
 from demo import service as S
 from demo.browser_flow import serve
+from demo.sessions import SESSIONS_ROOT
 from demo.ui import build_ui
 
 
@@ -43,7 +44,7 @@ def test_file_urls_outside_the_app_are_refused(url, demo_gallery, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for target in ("/etc/passwd", "../../../../etc/passwd", "%2Fetc%2Fpasswd", "/proc/self/environ",
                    f"{root}/app.py", f"{root}/checkpoints/stage2_none.json", str(other / "secret.mp4"),
-                   f"{S.SESSIONS_ROOT}/x/videos/y.mp4"):
+                   f"{SESSIONS_ROOT}/x/videos/y.mp4"):
         status, body = _get(f"{url}gradio_api/file={target}")
         assert status in (403, 404), (target, status)
         assert b"root:" not in body and b"another visitor" not in body

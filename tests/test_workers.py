@@ -7,7 +7,7 @@ import time
 import pytest
 
 from demo import jobs
-from demo import service as S
+from demo.sessions import Session
 from demo.workers import Worker
 from svmr import video as V
 
@@ -24,7 +24,7 @@ def test_worker_indexes_reports_and_survives_its_own_death(tmp_path, carphone, v
         assert worker.call(jobs.index_upload, (root, carphone), about="carphone_pristine.mp4",
                            progress=lambda done, total: seen.append((done, total))) == "carphone_pristine"
         assert seen and seen[-1][0] == seen[-1][1]
-        assert list(S.Session(root).gallery.videos) == ["carphone_pristine"]
+        assert list(Session(root).gallery.videos) == ["carphone_pristine"]
 
         with pytest.raises(V.VideoError, match="already in your gallery as carphone_pristine"):
             worker.call(jobs.index_upload, (root, carphone), about="carphone_pristine.mp4")
@@ -47,7 +47,7 @@ def test_worker_indexes_reports_and_survives_its_own_death(tmp_path, carphone, v
         os.kill(worker.pid, 9)
         thread.join(60)
         assert "vtest.avi: the worker reading this file stopped" in failure["message"]
-        assert list(S.Session(root).gallery.videos) == ["carphone_pristine"]
+        assert list(Session(root).gallery.videos) == ["carphone_pristine"]
 
         # a new worker takes the next job
         assert worker.call(jobs.index_upload, (str(tmp_path / "other"), carphone),

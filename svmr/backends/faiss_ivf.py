@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from ..files import write_json
-from . import SearchBackend, top_k
+from .base import SearchBackend, register_backend, top_k
 
 #: rows from which an index is trained (fewer: exact over the rows)
 TRAIN_ROWS = 20_000
@@ -39,10 +39,15 @@ def default_parameters(rows: int, dim: int) -> dict:
     return {"nlist": nlist, "m": m, "nbits": 8, "niter": 10, "nprobe": 32, "fetch": 1024}
 
 
+@register_backend("faiss")
 class FaissBackend(SearchBackend):
     """See the module docstring. ``folder`` None keeps everything in a temporary folder."""
 
     name = "faiss"
+
+    @classmethod
+    def open(cls, folder: str | None, dim: int, uri: str | None = None, collection: str = "svmr") -> "FaissBackend":
+        return cls(folder, dim)
 
     def __init__(self, folder: str | None, dim: int, parameters: dict | None = None):
         import tempfile

@@ -19,7 +19,7 @@ import logging
 
 import numpy as np
 
-from . import SearchBackend
+from .base import SearchBackend, register_backend
 
 logging.getLogger("pymilvus").setLevel(logging.ERROR)   # query_iterator warns on every milvus-lite call
 
@@ -29,10 +29,21 @@ OVERFETCH = 2
 ID_LENGTH = 256
 
 
+@register_backend("milvus")
 class MilvusBackend(SearchBackend):
     """See the module docstring. ``uri``: a milvus-lite file path or a server's URL."""
 
     name = "milvus"
+    at_uri = True
+
+    @classmethod
+    def open(cls, folder: str | None, dim: int, uri: str | None = None, collection: str = "svmr") -> "MilvusBackend":
+        """``uri`` None: a milvus-lite file in ``folder``."""
+        return cls(uri or os.path.join(folder, "milvus.db"), dim, collection)
+
+    def drop(self) -> None:
+        """Delete the collection from the database."""
+        self.client.drop_collection(self.collection)
 
     def __init__(self, uri: str, dim: int, collection: str = "svmr", index_type: str = "AUTOINDEX"):
         from pymilvus import DataType, MilvusClient

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..checkpoints import register
+from ..models.registry import register
 from .temporal_shift import TemporalShift
 
 #: Lite models were trained on inputs scaled as (x - 127) / 128, i.e. mean/std 0.498/0.502.

@@ -38,7 +38,7 @@ cell's whole path against the whole query played backwards), so it shows what ra
 
 A moment's score is ``M_C · M_R``, its own evidence (the default pipeline then raises it with the
 motion check of :mod:`svmr.models.motion`: ``1 − (1 − M_C · M_R)(1 − M_V)``); ``p`` only chooses which videos stage 2
-aligns (the :attr:`~svmr.pipelines.FrameAlignment.rerank_pool` best by ``p``), and the videos are ranked by their
+aligns (the :data:`~svmr.pipelines.align.RERANK_POOL` best by ``p``), and the videos are ranked by their
 best moment. (Multiplying by ``p`` ranked the untransformed street-camera stretches, whose window
 means resemble the clip's more, above the transformed copy.)
 """

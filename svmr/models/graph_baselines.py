@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import register
+from .registry import register
 from .graph_reloc import standardized_steps
 from .normalization import Standardized
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import register
+from .registry import register
 from .normalization import Standardized
 
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import register
+from .registry import register
 from .boundary_matching import BoundaryMatching
 from .normalization import Standardized
 from .retrieval import resize_features

@@ -283,7 +283,7 @@ def arcface_loss(embeddings: torch.Tensor, classes: torch.Tensor, labels: torch.
     return F.cross_entropy(scale * logits, labels)
 
 
-from ..checkpoints import register  # noqa: E402
+from .registry import register  # noqa: E402
 
 
 @register("stage1")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import register
+from .registry import register
 from ..evaluation import tiou
 from .normalization import Standardized
 

@@ -1,0 +1,33 @@
+"""Which device the networks run on: ``--device`` of the command line, the app's ``SVMR_DEVICE``."""
+from __future__ import annotations
+
+import torch
+
+#: what ``--device`` accepts
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` (or None): the GPU when torch sees one, else the CPU; ``cpu``; ``cuda`` or
+    ``cuda:N``: that GPU.
+
+    Raises:
+        ValueError: a GPU was asked for and torch sees none (one sentence, for the user).
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: this machine has no CUDA GPU that torch can use "
+                             f"(torch {torch.__version__}); use --device cpu or auto.")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                             f"numbered from 0.")
+        return device
+    raise ValueError(f"--device {name}: choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N).")

@@ -1,0 +1,79 @@
+"""Trained networks as a retriever and a localizer (:mod:`svmr.pipelines.base`): the seam the
+paper's model, its baselines and any stage-1 / stage-2 network plug into."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..features import FeatureSequence
+from ..models.alignment import Alignment, FrameStatistics
+from ..postprocess import map_proposals, soft_nms
+
+
+class EmbeddingRetriever:
+    """A stage-1 network (``encode_query`` / ``encode_reference``, e.g. the CTC auto-encoder or
+    the mean-pool baseline) as a retriever: a video's vectors are its ``T_emb`` embeddings."""
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    @property
+    def key(self) -> str:
+        """Names the stored vectors (a persisted stage-1 index): the network's class and weights."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        return f"{type(self.model).__name__.lower()}-{digest.hexdigest()[:12]}"
+
+    def estimated_rows(self, steps: int, rate: float) -> int:
+        """Vectors a video gets: ``T_emb`` whatever its length."""
+        return int(getattr(getattr(self.model, "config", None), "num_embeddings", 4))
+
+    def _tensor(self, features: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
+
+    @torch.no_grad()
+    def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
+        """``(C, L)`` → ``(T_emb, D)``."""
+        return self.model.encode_reference(self._tensor(features))[0].T.float().cpu().numpy()
+
+    @torch.no_grad()
+    def query_vector(self, features: np.ndarray) -> np.ndarray:
+        """``(C, L)`` → ``(D,)``."""
+        return self.model.encode_query(self._tensor(features))[0].float().cpu().numpy()
+
+    @staticmethod
+    def finalize(vectors: np.ndarray, statistics: FrameStatistics | None) -> np.ndarray:
+        return F.normalize(torch.from_numpy(np.ascontiguousarray(vectors)), dim=1).numpy()
+
+    @staticmethod
+    def video_score(cosine: np.ndarray) -> np.ndarray:
+        return cosine
+
+
+class MapLocalizer:
+    """A boundary-matching network (``maps_from_encodings``: the ATLN, BMN, the sliding window)
+    as a localizer: ``T × T`` maps over the reference resized to ``T`` steps, proposals scored
+    ``M_C · M_R``, Gaussian soft-NMS."""
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    @torch.no_grad()
+    def prepare_query(self, sequence: FeatureSequence, statistics) -> torch.Tensor:
+        return self.model.encode_query(torch.from_numpy(sequence.features)[None].to(self.device))
+
+    @torch.no_grad()
+    def localize(self, query: torch.Tensor, reference: FeatureSequence, duration: float, statistics,
+                 top_k: int) -> Alignment:
+        f_r = self.model.encode_reference(torch.from_numpy(reference.features)[None].to(self.device))
+        m_c, m_r = (m[0].float().cpu().numpy() for m in self.model.maps_from_encodings(query, f_r))
+        kept = soft_nms(map_proposals(m_c, m_r, duration), sigma=0.4, top_k=top_k)
+        step = duration / m_c.shape[0]
+        return Alignment(kept, m_c, m_r, np.arange(m_c.shape[0]) * step, (np.arange(m_c.shape[1]) + 1) * step)
