@@ -8,7 +8,7 @@ import pytest
 from demo import service as S
 from demo.browser_flow import (CHROMIUM, README_EXAMPLE, browser_page, cell, choose, click_example, download,
                                example_search_flow, play, progress_texts, result_rows, search_flow, seek, serve,
-                               text_of, wait_text)
+                               set_number, text_of, wait_text)
 from demo.ui import build_ui
 from svmr import video as V
 from svmr.gallery import Gallery
@@ -60,6 +60,18 @@ def test_the_readme_example_finds_its_moment(page, url, demo_gallery, tmp_path):
     page.wait_for_function("() => !(document.querySelector('#search_status')?.innerText || '').includes('total')",
                            timeout=60_000)
     assert not page.locator("#results_section").is_visible()
+
+    # a file that is not a video: one sentence, under the file, and nothing stale below it
+    page.locator("#search").click()
+    wait_text(page, "search_status", "total", 300_000)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    page.locator("#query_video input[type=file]").set_input_files(str(bad))
+    info = wait_text(page, "video_info", "Cannot use this file", 60_000)
+    assert "notes.mp4" in info
+    page.wait_for_timeout(1500)
+    assert "notes.mp4" not in text_of(page, "range_note") and "Cannot" not in text_of(page, "range_note")
+    assert text_of(page, "search_status").strip() == "" and not page.locator("#results_section").is_visible()
 
 
 def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gallery, tmp_path):
@@ -121,6 +133,12 @@ def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gall
     source = Gallery(os.path.join(demo_gallery.root, "gallery")).videos[video_id]
     assert (kept.width, kept.height) == (source.width, source.height)       # the source's resolution
     assert kept.duration == pytest.approx(end - start, abs=0.15)
+
+    # a new range: the results stay, and the status says which range they were found for
+    set_number(page, "range_start", 31)
+    wait_text(page, "search_status", "Results of an earlier range", 60_000)
+    assert "30.00–34.00 s of the query; press Search to search 31.00–34.00 s" in text_of(page, "search_status")
+    assert page.locator("#results_section").is_visible()
 
     # no run history kept in the browser for private videos
     assert page.locator("footer").get_by_text("Runs", exact=True).count() == 0
