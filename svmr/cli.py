@@ -126,48 +126,45 @@ def cmd_train(args) -> int:
 
     command = "python -m svmr " + " ".join(sys.argv[1:])
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    # the trainers' own signatures hold the defaults; only what was given is passed on
+    given = {name: value for name, value in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size))
+             if value is not None}
     if args.model == "backbone":
         from .train.backbone import save_backbone
 
-        save_backbone(args.benchmark, args.out, steps=args.steps or 1500, lr=args.lr or 3e-5,
-                      batch_size=args.batch_size or 6, eval_every=args.eval_every, seed=args.seed,
-                      command=command, log=log)
+        save_backbone(args.benchmark, args.out, eval_every=args.eval_every, seed=args.seed, command=command, log=log,
+                      **given)
         return 0
     data = BenchmarkFeatures(args.benchmark, args.features_key)
-    common = dict(steps=args.steps or 3000, lr=args.lr or 1e-3, seed=args.seed, eval_every=args.eval_every, data=data,
-                  key=data.key,
-                  command=command, log=log)
+    common = dict(seed=args.seed, eval_every=args.eval_every, data=data, key=data.key, command=command, log=log, **given)
     if args.model in ("actionness", "graph", "video_level"):
         from .train import graph as G
 
         actionness = args.actionness or os.path.join(args.out, "actionness.safetensors")
         if args.model == "actionness":
-            G.train_actionness(args.benchmark, args.out, batch_size=args.batch_size or 16,
-                               **{**common, "steps": args.steps or 600, "lr": args.lr or 1e-3})
+            G.train_actionness(args.benchmark, args.out, **common)
         elif args.model == "graph":
             G.train_graph(args.benchmark, args.out, actionness, convolution=args.variant or "graph",
-                          layers=args.layers, graphs=args.graphs, batch_size=args.batch_size or 32,
-                          weight_decay=args.triplet_l2, normalize=args.normalize_adjacency,
-                          mask_padding=args.mask_padding, **{**common, "lr": args.lr or 1e-4})
+                          layers=args.layers, graphs=args.graphs, weight_decay=args.triplet_l2,
+                          normalize=args.normalize_adjacency, mask_padding=args.mask_padding, **common)
         else:
-            G.train_video_level(args.benchmark, args.out, actionness=actionness, batch_size=args.batch_size or 32,
-                                **{**common, "steps": args.steps or 2000})
+            G.train_video_level(args.benchmark, args.out, actionness=actionness, **common)
         return 0
     if args.model == "stage1":
         from .train.stage1 import ONE_BRANCH, VARIANTS, train_one_branch, train_stage1
 
         for variant in [*VARIANTS, *ONE_BRANCH] if args.variant == "all" else [args.variant or "ctc_ae"]:
             if variant in ONE_BRANCH:
-                train_one_branch(args.benchmark, args.out, loss=variant, batch_size=args.batch_size or 64, **common)
+                train_one_branch(args.benchmark, args.out, loss=variant, **common)
             else:
-                train_stage1(args.benchmark, args.out, variant=variant, batch_size=args.batch_size or 64,
-                             init=args.init, freeze_projection=args.freeze_projection, **common)
+                train_stage1(args.benchmark, args.out, variant=variant, init=args.init,
+                             freeze_projection=args.freeze_projection, **common)
     else:
         from .models.relocalization import FUSIONS
         from .train.stage2 import train_stage2
 
         for fusion in [*FUSIONS, "tan2d", "video_reloc"] if args.variant == "all" else [args.variant or "attn_prod"]:
-            train_stage2(args.benchmark, args.out, fusion=fusion, batch_size=args.batch_size or 8, **common)
+            train_stage2(args.benchmark, args.out, fusion=fusion, **common)
     return 0
 
 
@@ -176,8 +173,7 @@ def cmd_evaluate(args) -> int:
 
     if not (args.benchmark or args.footage or args.own_clips):
         raise ValueError("give --benchmark, --footage or --own-clips (or several)")
-    from .postprocess import BMN_GATE
-    from .train.stage2 import PostProcessing
+    from .postprocess import BMN_GATE, PostProcessing
 
     post = PostProcessing(gate=BMN_GATE if args.soft_nms == "bmn" else None, boundary_filter=args.boundary_filter)
     report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage,
@@ -323,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      "arcface; "
                                      "stage2: attn_prod (default), prod, attn, attn_concat, none (BMN), tan2d, video_reloc; or all; "
                                      "graph: graph (default) or cnn (the 1×1-convolution ablation)")
-    p.add_argument("--steps", type=int, help="default 1500 (backbone) / 3000")
-    p.add_argument("--batch-size", type=int, help="default 6 clips (backbone) / 64 (stage1) / 8 (stage2)")
-    p.add_argument("--lr", type=float, help="default 1e-4 (backbone) / 1e-3")
+    p.add_argument("--steps", type=int, help="default: the trainer's own (backbone 1500, actionness 600, "
+                                             "video_level 2000, the others 3000)")
+    p.add_argument("--batch-size", type=int, help="default: the trainer's own (backbone 6 clips, stage1 64, stage2 8, "
+                                                  "actionness 16, graph and video_level 32)")
+    p.add_argument("--lr", type=float, help="default: the trainer's own (backbone 3e-5, graph 1e-4, the others 1e-3)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--layers", type=int, default=2, help="graph: multi-graph fusion layers n (default 2)")
     p.add_argument("--graphs", type=int, default=3, help="graph: graphs per layer k (default 3)")

@@ -1,6 +1,8 @@
 """From confidence maps to moments: scoring, soft-NMS, conversion to seconds."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .evaluation import tiou
@@ -57,3 +59,21 @@ def soft_nms(proposals: np.ndarray, sigma: float = 0.4, top_k: int = 100, min_sc
                 decay = np.where(overlap > threshold, decay, 1.0)
             rows[:, 2] *= decay
     return np.array(kept).reshape(-1, proposals.shape[1])
+
+
+@dataclass(frozen=True)
+class PostProcessing:
+    """How maps become proposals: Gaussian soft-NMS as the paper writes it (every overlap decays)
+    or gated as BMN's code (:data:`BMN_GATE`); optionally BMN's start/end filter (only proposals
+    whose start and end are TEM peaks, :func:`~svmr.models.relocalization.boundary_mask`). The
+    score stays ``M_C · M_R``."""
+    gate: tuple[float, float] | None = None
+    boundary_filter: bool = False
+
+    def describe(self) -> str:
+        nms = "soft-NMS gated as BMN" if self.gate else "soft-NMS (paper)"
+        return nms + (" + start/end filter" if self.boundary_filter else "")
+
+
+#: the paper's post-processing (what the app and ``search`` use)
+PAPER_POSTPROCESSING = PostProcessing()

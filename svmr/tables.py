@@ -26,10 +26,10 @@ from .checkpoints import load_checkpoint
 from .data.datasets import BenchmarkFeatures, features_config
 from .models.alignment import AlignmentLocalizer, FrameStatistics, WindowRetrieval
 from .models.baselines import training_free_pair
-from .postprocess import map_proposals, soft_nms
+from .pipelines.networks import map_moments
+from .postprocess import BMN_GATE, PostProcessing
 from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
-from .postprocess import BMN_GATE
-from .train.stage2 import TIOU_LABELS, PostProcessing, evaluation_pairs, localization_metrics, proposal_metrics
+from .train.stage2 import TIOU_LABELS, evaluation_pairs, localization_metrics, proposal_metrics
 
 STAGE1_NAMES = {"conv1d_ae": "Conv1D w/ AE", "ctc_no_ae": "CTC w/o AE", "ctc_ae_shared": "CTC w/ AE, shared",
                 "ctc_ae": "CTC w/ AE (paper)", "mean_pool": "mean-pool cosine (training-free)",
@@ -166,14 +166,11 @@ def end_to_end_table(data: BenchmarkFeatures, directory: str, stage1_scores: dic
         localizer.eval()
         relevance = []
         for query, row in zip(queries, stage1_scores[retrieval_name]):
-            q = torch.from_numpy(data.queries[query.id])[None]
-            f_c = localizer.encode_query(q)
+            f_c = localizer.encode_query(torch.from_numpy(data.queries[query.id])[None])
             clips = []
             for index in np.argsort(-row, kind="stable")[:top_videos]:
                 ref = data.reference_ids[index]
-                f_r = localizer.encode_reference(torch.from_numpy(data.references[ref])[None])
-                m_c, m_r = (m[0].numpy() for m in localizer.maps_from_encodings(f_c, f_r))
-                kept = soft_nms(map_proposals(m_c, m_r, data.durations[ref]), sigma=0.4, top_k=per_video)
+                kept = map_moments(localizer, f_c, data.references[ref], data.durations[ref], per_video).moments
                 clips += [(ref, s, e, float(row[index]) * sc) for s, e, sc, _, _ in kept]
             clips.sort(key=lambda c: -c[3])
             relevance.append(E.clip_relevance([c[:3] for c in clips], data.positives(query), tau=0.5))

@@ -66,6 +66,7 @@ def test_the_readme_example_finds_its_moment(page, url, demo_gallery, tmp_path):
     wait_text(page, "search_status", "total", 300_000)
     bad = tmp_path / "notes.mp4"
     bad.write_text("this is not a video")
+    page.locator("#query_video button[aria-label='Clear']").click()      # as a user replaces the file
     page.locator("#query_video input[type=file]").set_input_files(str(bad))
     info = wait_text(page, "video_info", "Cannot use this file", 60_000)
     assert "notes.mp4" in info

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..features import FeatureSequence
 from ..models.alignment import Alignment, FrameStatistics
-from ..postprocess import map_proposals, soft_nms
+from ..postprocess import PAPER_POSTPROCESSING, PostProcessing, map_proposals, soft_nms
 
 
 class EmbeddingRetriever:
@@ -56,24 +56,48 @@ class EmbeddingRetriever:
         return cosine
 
 
+@torch.no_grad()
+def map_moments(model: torch.nn.Module, query: torch.Tensor, reference: np.ndarray, duration: float, top_k: int,
+                post: PostProcessing = PAPER_POSTPROCESSING) -> Alignment:
+    """A boundary-matching network's moments of one reference: the search's stage 2 and the
+    evaluation's (``svmr.train.stage2.localize``, the tables) both run this.
+
+    Args:
+        query: the network's query encoding (``encode_query``), on the network's device.
+        reference: raw features ``(C, L)``.
+    Returns:
+        up to ``top_k`` rows ``(start_s, end_s, M_C · M_R after soft-NMS, M_C, M_R)`` and the
+        ``T × T`` maps over the reference resized to ``T`` steps.
+    """
+    device = next(model.parameters(), torch.empty(0)).device
+    f_r = model.encode_reference(torch.from_numpy(np.ascontiguousarray(reference))[None].to(device))
+    m_c, m_r = (m[0].float().cpu().numpy() for m in model.maps_from_encodings(query, f_r))
+    keep = None
+    if post.boundary_filter and getattr(model, "tem", None) is not None:
+        from ..models.relocalization import boundary_mask
+
+        keep = boundary_mask(model.boundary_probabilities(f_r)[0].float().cpu().numpy(), m_c.shape[1])
+    kept = soft_nms(map_proposals(m_c, m_r, duration, keep), sigma=0.4, top_k=top_k, gate=post.gate,
+                    duration=duration)
+    step = duration / m_c.shape[0]
+    return Alignment(kept, m_c, m_r, np.arange(m_c.shape[0]) * step, (np.arange(m_c.shape[1]) + 1) * step)
+
+
 class MapLocalizer:
     """A boundary-matching network (``maps_from_encodings``: the ATLN, BMN, the sliding window)
-    as a localizer: ``T × T`` maps over the reference resized to ``T`` steps, proposals scored
-    ``M_C · M_R``, Gaussian soft-NMS."""
+    as a localizer (:func:`map_moments`): ``T × T`` maps over the reference resized to ``T`` steps,
+    proposals scored ``M_C · M_R``, Gaussian soft-NMS (``post``: the paper's by default)."""
 
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu"):
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
+                 post: PostProcessing = PAPER_POSTPROCESSING):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.post = post
 
     @torch.no_grad()
     def prepare_query(self, sequence: FeatureSequence, statistics) -> torch.Tensor:
         return self.model.encode_query(torch.from_numpy(sequence.features)[None].to(self.device))
 
-    @torch.no_grad()
     def localize(self, query: torch.Tensor, reference: FeatureSequence, duration: float, statistics,
                  top_k: int) -> Alignment:
-        f_r = self.model.encode_reference(torch.from_numpy(reference.features)[None].to(self.device))
-        m_c, m_r = (m[0].float().cpu().numpy() for m in self.model.maps_from_encodings(query, f_r))
-        kept = soft_nms(map_proposals(m_c, m_r, duration), sigma=0.4, top_k=top_k)
-        step = duration / m_c.shape[0]
-        return Alignment(kept, m_c, m_r, np.arange(m_c.shape[0]) * step, (np.arange(m_c.shape[1]) + 1) * step)
+        return map_moments(self.model, query, reference.features, duration, top_k, self.post)

@@ -9,7 +9,7 @@ the best weights by val AUC are kept and written with config, metrics and comman
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -17,11 +17,13 @@ import torch
 from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, features_config
-from ..models.relocalization import (ReLocalizationNetwork, Stage2Config, boundary_loss, boundary_mask,
-                                     boundary_targets, gt_iou_map, proposal_loss)
+from ..models import video_reloc
+from ..models.relocalization import (ReLocalizationNetwork, Stage2Config, boundary_loss, boundary_targets,
+                                     gt_iou_map, proposal_loss)
 from ..models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
-from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels, boundary_loss
-from ..postprocess import map_proposals, soft_nms
+from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels
+from ..pipelines.networks import map_moments
+from ..postprocess import PAPER_POSTPROCESSING, PostProcessing
 from .loop import fit
 
 
@@ -37,36 +39,13 @@ def evaluation_pairs(data: BenchmarkFeatures, split: str, per_query: int, seed: 
     return pairs
 
 
-@dataclass(frozen=True)
-class PostProcessing:
-    """How maps become proposals: Gaussian soft-NMS as the paper writes it (every overlap decays)
-    or gated as BMN's code (:data:`BMN_GATE`); optionally BMN's start/end filter (only proposals
-    whose start and end are TEM peaks, :func:`boundary_mask`). The score stays ``M_C · M_R``."""
-    gate: tuple[float, float] | None = None
-    boundary_filter: bool = False
-
-    def describe(self) -> str:
-        nms = "soft-NMS gated as BMN" if self.gate else "soft-NMS (paper)"
-        return nms + (" + start/end filter" if self.boundary_filter else "")
-
-
-PAPER_POSTPROCESSING = PostProcessing()
-
-
 @torch.no_grad()
 def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: str, ref_id: str,
              top_k: int = 100, post: PostProcessing = PAPER_POSTPROCESSING) -> np.ndarray:
-    """Soft-NMS'd proposals ``(K, 5)`` rows ``(start_s, end_s, score, m_c, m_r)`` for one pair."""
-    q = torch.from_numpy(data.queries[query_id])[None]
-    r = torch.from_numpy(data.references[ref_id])[None]
-    f_c, f_r = model.encode_query(q), model.encode_reference(r)
-    m_c, m_r = (m[0].numpy() for m in model.maps_from_encodings(f_c, f_r))
-    keep = None
-    if post.boundary_filter and getattr(model, "tem", None) is not None:
-        keep = boundary_mask(model.boundary_probabilities(f_r)[0].numpy(), m_c.shape[1])
-    duration = data.durations[ref_id]
-    return soft_nms(map_proposals(m_c, m_r, duration, keep), sigma=0.4, top_k=top_k, gate=post.gate,
-                    duration=duration)
+    """Soft-NMS'd proposals ``(K, 5)`` rows ``(start_s, end_s, score, m_c, m_r)`` for one pair:
+    the search's own stage 2 (:func:`~svmr.pipelines.networks.map_moments`)."""
+    query = model.encode_query(torch.from_numpy(data.queries[query_id])[None])
+    return map_moments(model, query, data.references[ref_id], data.durations[ref_id], top_k, post).moments
 
 
 #: the tIoU threshold sets AR can average over: ActivityNet's and BMN's, and seed 000's text
@@ -122,7 +101,7 @@ def _build(method: str, feature_dim: int, generator: torch.Generator):
 
         def loss(model, f_c, f_r, batch):
             labels = torch.stack([boundary_labels(segments, duration, config.length) for segments, duration in batch])
-            return {"loss": boundary_loss(model.step_logits(f_c, f_r), labels)}
+            return {"loss": video_reloc.boundary_loss(model.step_logits(f_c, f_r), labels)}
         return model, "video_reloc", config, config.length, loss
     config = Stage2Config(feature_dim=feature_dim, fusion=method)
     model = ReLocalizationNetwork(config)
@@ -139,7 +118,7 @@ def _build(method: str, feature_dim: int, generator: torch.Generator):
     return model, "stage2", config, config.length, loss
 
 
-def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int = 1500, batch_size: int = 8,
+def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int = 3000, batch_size: int = 8,
                  lr: float = 1e-3, seed: int = 0, eval_every: int = 250, val_pairs_per_query: int = 1,
                  key: str | None = None, data: BenchmarkFeatures | None = None, command: str | None = None,
                  log=print) -> dict:
