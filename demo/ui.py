@@ -13,6 +13,7 @@ from svmr.data.footage import footage_path
 
 from . import service as S
 from . import sessions
+from .components import runtime_choices
 from .galleries import GALLERY_COLUMNS, add_videos, play_gallery_video, remove_video, show_gallery
 from .query import (END_FROM_PLAYER_JS, START_FROM_PLAYER_JS, on_analyze, on_query_upload, on_range,
                     on_whole, query_controls_visible)
@@ -23,31 +24,6 @@ INTRO = """# svmr — semantic video moments retrieval
 Give a **query clip**; svmr finds the gallery videos holding the same or similar moments and
 localizes them (stage 1 ranks videos, stage 2 scores every start × duration in the best ones).
 Pick an example or upload a video, set the clip's start and end, choose a gallery and press **Search**."""
-
-class RuntimeChoices(gr.Dropdown):
-    """A dropdown whose choices are set while the app runs (moments found, a visitor's videos).
-    Gradio's API description of a dropdown lists the choices it was built with — none here — so
-    this one describes its value by :attr:`api_type` (a JSON schema) instead, and leaves checking
-    the value to its handlers. The page draws it as Gradio's own dropdown (a template component)."""
-
-    is_template = True
-    api_type: dict = {"type": "string"}
-
-    def api_info(self) -> dict:
-        return self.api_type
-
-    def preprocess(self, payload):
-        """The value as sent: the handler checks it against what it holds now (choices set while
-        the page runs are not known to an API client's session)."""
-        return payload
-
-
-def runtime_choices(api_type: dict, **kwargs) -> RuntimeChoices:
-    """A :class:`RuntimeChoices` (Dropdown's arguments) whose API value is ``api_type``."""
-    dropdown = RuntimeChoices([], **kwargs)
-    dropdown.api_type = api_type
-    return dropdown
-
 
 def _on_unload(request: gr.Request) -> None:
     """The visitor's page closed: delete their uploads and features now."""

@@ -67,3 +67,23 @@ def demo_gallery(tmp_path_factory, vtest, bikes):
 def tree() -> str:
     """tree.avi: 68 frames over 29.6 s behind a 15-fps header (variable frame rate)."""
     return _path_or_skip("tree.avi")
+
+
+#: test modules that are slow as a whole (servers, worker processes, training, hostile files, kills)
+SLOW_MODULES = {"test_app", "test_app_start", "test_backbone_finetune", "test_crash_safety", "test_demo_prepare",
+                "test_end_to_end", "test_footage_set", "test_graph_reloc", "test_hostile", "test_own_clips",
+                "test_serving", "test_stage1", "test_workers"}
+#: fixtures that take a minute or more to build (once per run)
+SLOW_FIXTURES = {"demo_gallery", "tiny_benchmark"}
+
+
+def pytest_collection_modifyitems(items):
+    """Markers for the quick set (``pytest -m "not slow and not browser"``): the browser tests,
+    the slow modules and every test that needs a slow fixture."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module == "test_browser":
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

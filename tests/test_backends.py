@@ -168,6 +168,7 @@ def _index(gallery: str, *args: str) -> subprocess.Popen:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
+@pytest.mark.slow
 def test_two_shards_at_once_build_the_same_gallery_as_one_run(tmp_path, bikes, carphone, vtest):
     folder = tmp_path / "videos"
     folder.mkdir()
