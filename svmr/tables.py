@@ -22,10 +22,13 @@ import numpy as np
 import torch
 
 from . import evaluation as E
+from .backends import ExactBackend
 from .checkpoints import load_checkpoint
 from .data.datasets import BenchmarkFeatures, features_config
-from .models.alignment import AlignmentLocalizer, FrameStatistics, WindowRetrieval
+from .features import FeatureSequence
+from .models.alignment import FrameStatistics
 from .models.baselines import training_free_pair
+from .pipelines import build_pipeline
 from .pipelines.networks import map_moments
 from .postprocess import BMN_GATE, PostProcessing
 from .train.stage1 import ONE_BRANCH, VARIANTS, retrieval_metrics, retrieval_scores
@@ -76,37 +79,46 @@ def stage1_table(data: BenchmarkFeatures, directory: str, split: str = "test") -
 
 
 def _align_parts(data: BenchmarkFeatures):
-    """The default pipeline's frame statistics (the references' mean feature: the gallery) and the
-    features' steps per second."""
+    """The default pipeline, the frame statistics it would have on this benchmark's references as
+    its gallery, and the features' steps per second."""
     references = list(data.references.values())
     statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in references], [f.shape[1] for f in references])
-    return statistics, features_config(data.root, data.key).rate
+    return build_pipeline("align"), statistics, features_config(data.root, data.key).rate
+
+
+def _sequence(features: np.ndarray, rate: float, duration: float) -> FeatureSequence:
+    """Benchmark features as the sequence a gallery holds."""
+    return FeatureSequence(features, np.arange(features.shape[1]) / rate, rate, duration, {})
 
 
 def align_retrieval_scores(data: BenchmarkFeatures, split: str) -> tuple[list, np.ndarray]:
-    """The default pipeline's stage 1 (:class:`~svmr.models.alignment.WindowRetrieval`) on a
-    benchmark: ``(Q, R)`` max window cosines, each reference at its own length."""
-    retrieval, (statistics, rate) = WindowRetrieval(), _align_parts(data)
-    rows, owners = [], []
-    for index, ref in enumerate(data.reference_ids):
-        vectors = retrieval.reference_vectors(data.references[ref], rate)
-        rows.append(retrieval.finalize(vectors, statistics))
-        owners += [index] * len(vectors)
-    matrix, owners = np.concatenate(rows), np.array(owners)
+    """The default pipeline's stage 1, as the search runs it (its retriever's vectors in the exact
+    backend): ``(Q, R)`` max window cosines, each reference at its own length."""
+    pipeline, statistics, rate = _align_parts(data)
+    retriever, backend = pipeline.retriever, ExactBackend()
+    for ref in data.reference_ids:
+        backend.add(ref, retriever.finalize(retriever.reference_vectors(data.references[ref], rate), statistics))
     queries = data.benchmark.queries_of(split)
-    scores = np.full((len(queries), len(data.reference_ids)), -np.inf, np.float32)
+    column = {ref: index for index, ref in enumerate(data.reference_ids)}
+    scores = np.zeros((len(queries), len(column)), np.float32)
     for row, query in enumerate(queries):
-        vector = retrieval.finalize(retrieval.query_vector(data.queries[query.id])[None], statistics)[0]
-        np.maximum.at(scores[row], owners, matrix @ vector)
+        vector = retriever.finalize(retriever.query_vector(data.queries[query.id])[None], statistics)[0]
+        ids, best = backend.scores(vector.astype(np.float32))
+        scores[row, [column[ref] for ref in ids]] = best
     return queries, scores
 
 
 def align_proposals(data: BenchmarkFeatures, pairs: list[tuple], top_k: int = 100) -> list[np.ndarray]:
-    """The default pipeline's stage 2 (:class:`~svmr.models.alignment.AlignmentLocalizer`) on each
-    query–reference pair: ``(K, 3)`` rows ``(start_s, end_s, score)``."""
-    localizer, (statistics, rate) = AlignmentLocalizer(), _align_parts(data)
-    return [localizer.localize(statistics.descriptors(data.queries[q.id]), statistics.descriptors(data.references[ref]),
-                               rate, top_k=top_k).moments[:, :3] for q, ref, _ in pairs]
+    """The default pipeline's stage 2, as the search runs it, on each query–reference pair: ``(K, 3)``
+    rows ``(start_s, end_s, score)`` (benchmark features carry no small frames: no motion check)."""
+    pipeline, statistics, rate = _align_parts(data)
+    localizer, out = pipeline.localizer, []
+    for query, ref, _ in pairs:
+        prepared = localizer.prepare_query(_sequence(data.queries[query.id], rate, 0.0), statistics)
+        found = localizer.localize(prepared, _sequence(data.references[ref], rate, data.durations[ref]),
+                                   data.durations[ref], statistics, top_k)
+        out.append(found.moments[:, :3])
+    return out
 
 
 #: the post-processing settings compared for the paper's stage 2 and BMN (issue: soft-NMS as the

@@ -38,3 +38,22 @@ def test_search_and_evaluation_localize_alike(tiny_benchmark):
     evaluated = localize(gated.model, data, query.id, ref, top_k=10, post=PostProcessing(gate=BMN_GATE))
     np.testing.assert_array_equal(searched.moments, evaluated)
     assert not np.array_equal(evaluated, localize(gated.model, data, query.id, ref, top_k=10))
+
+
+def test_graph_search_and_evaluation_localize_alike(tiny_benchmark):
+    """Seed 001's localizer: the search's moments are the evaluation's (:func:`graph_moments` on the
+    video's TAG proposals), its frame match the graph score mapped to 0–1."""
+    from svmr.models.graph_reloc import graph_moments
+    from svmr.models.tag import tag_proposals
+
+    data = BenchmarkFeatures(tiny_benchmark)
+    localizer = build_pipeline("graph").localizer
+    for query, ref, _ in evaluation_pairs(data, "test", per_query=1)[:3]:
+        duration = data.durations[ref]
+        proposals = tag_proposals(localizer.scorer, data.references[ref], duration)
+        evaluated, _ = graph_moments(localizer.model, data.queries[query.id], data.references[ref], duration,
+                                     proposals, top_k=5)
+        prepared = localizer.prepare_query(_sequence(data.queries[query.id], 1.0), None)
+        found = localizer.localize(prepared, _sequence(data.references[ref], duration), duration, None, 5)
+        np.testing.assert_array_equal(found.moments[:, :2], evaluated[:, :2])
+        np.testing.assert_allclose(found.moments[:, 2], (evaluated[:, 2] + 1) / 2)

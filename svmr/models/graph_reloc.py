@@ -227,11 +227,14 @@ def pick_and_refine(proposals: np.ndarray, scores: np.ndarray, offsets: torch.Te
 
 
 def graph_moments(model: GraphReLocalization, query: np.ndarray, reference: np.ndarray, duration: float,
-                  proposals: np.ndarray, top_k: int = 1) -> np.ndarray:
-    """:func:`score_proposals` then :func:`pick_and_refine` on one query–reference pair."""
+                  proposals: np.ndarray, top_k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`score_proposals` then :func:`pick_and_refine` on one query–reference pair: the search's
+    stage 2 (``svmr.pipelines.graph``) and the evaluation's. Returns the moments ``(K, 3)`` rows
+    ``(start_s, end_s, score)`` and every proposal's score ``(P,)``."""
     if not len(proposals):
-        return np.zeros((0, 3))
-    return pick_and_refine(proposals, *score_proposals(model, query, reference, duration, proposals), duration, top_k)
+        return np.zeros((0, 3)), np.zeros(0)
+    scores, offsets = score_proposals(model, query, reference, duration, proposals)
+    return pick_and_refine(proposals, scores, offsets, duration, top_k), scores
 
 
 @register("graph_reloc")

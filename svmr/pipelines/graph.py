@@ -30,15 +30,14 @@ class GraphLocalizer:
 
     def localize(self, query: np.ndarray, reference: FeatureSequence, duration: float, statistics,
                  top_k: int) -> Alignment:
-        from ..models.graph_reloc import pick_and_refine, score_proposals
+        from ..models.graph_reloc import graph_moments
         from ..models.tag import tag_proposals
 
         proposals = tag_proposals(self.scorer, reference.features, duration)
         bins, step = self.MAP_BINS, duration / self.MAP_BINS
-        m_c, found = np.zeros((bins, bins)), np.zeros((0, 3))
+        m_c = np.zeros((bins, bins))
+        found, scores = graph_moments(self.model, query, reference.features, duration, proposals, top_k)
         if len(proposals):
-            scores, offsets = score_proposals(self.model, query, reference.features, duration, proposals)
-            found = pick_and_refine(proposals, scores, offsets, duration, top_k)
             scores = (scores + 1) / 2
             starts = np.clip((proposals[:, 0] / step).astype(int), 0, bins - 1)
             lengths = np.clip(((proposals[:, 1] - proposals[:, 0]) / step).astype(int) - 1, 0, bins - 1)

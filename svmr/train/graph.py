@@ -182,7 +182,8 @@ def graph_top1_tious(model: GraphReLocalization, data: BenchmarkFeatures, pairs:
     """Per pair, the tIoU of the refined best proposal with the pair's moments."""
     out = []
     for query, ref, truth in pairs:
-        found = graph_moments(model, data.queries[query.id], data.references[ref], data.durations[ref], proposals[ref])
+        found, _ = graph_moments(model, data.queries[query.id], data.references[ref], data.durations[ref],
+                                 proposals[ref])
         out.append(float(E.tiou(found[0, :2], truth).max()) if len(found) else 0.0)
     return out
 
