@@ -77,7 +77,7 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     json_path = S.result_json(result, gallery_choice, model, os.path.join(work_dir(), "svmr_results.json"))
     state = {"result": result, "gallery": gallery.root, "choice": gallery_choice,
              "label": demo.label_of(query) if gallery_choice == S.DEMO_GALLERY else None,
-             "query": {"path": query, "start": result.query["start"], "end": result.query["end"]}}
+             "query": {"path": query, "start": float(start or 0.0), "end": None if end is None else float(end)}}
     details = show_moment(1, state, demo) if result.moments else (None, None, None, None)
     return (status, result_rows(result), json_path, state, *details)
 
@@ -135,18 +135,21 @@ def clear_results():
 
 
 def stale_note(state: dict | None, query: str | None, start: float | None, end: float | None):
-    """The search status after the query's range changed: the results shown are for another
-    range, and the status says so (unchanged when the range is the one searched)."""
+    """The search status after the query's range changed: the results shown are for the range
+    searched, and the status says so (unchanged while the range is the one searched)."""
     if not state or not query or start is None:
         return gr.update()
     searched = state["query"]
-    now = (float(start), None if end is None else float(end))
-    if searched["path"] == query and abs(searched["start"] - now[0]) < 0.13 and (
-            now[1] is None or abs(searched["end"] - now[1]) < 0.13):
+
+    def shown(value: float | None) -> str:
+        return "the end" if value is None else f"{value:.2f} s"
+
+    now = (round(float(start), 2), None if end is None else round(float(end), 2))
+    before = (round(searched["start"], 2), None if searched["end"] is None else round(searched["end"], 2))
+    if searched["path"] == query and now == before:
         return gr.update()
-    return message("Results of an earlier range", f"the moments below were found for {searched['start']:.2f}–"
-                   f"{searched['end']:.2f} s of the query; press Search to search {now[0]:.2f}–"
-                   f"{'the end' if now[1] is None else f'{now[1]:.2f} s'}.")
+    return message("Results of an earlier range", f"the moments below were found for {before[0]:.2f} s–"
+                   f"{shown(before[1])} of the query; press Search to search {now[0]:.2f} s–{shown(now[1])}.")
 
 
 def forget_removed(state: dict | None, session: S.Session | None, demo: S.DemoGallery):

@@ -138,7 +138,7 @@ def test_main_flow_example_trim_search_choose_play_download(page, url, demo_gall
     # a new range: the results stay, and the status says which range they were found for
     set_number(page, "range_start", 31)
     wait_text(page, "search_status", "Results of an earlier range", 60_000)
-    assert "30.00–34.00 s of the query; press Search to search 31.00–34.00 s" in text_of(page, "search_status")
+    assert "30.00 s–34.00 s of the query; press Search to search 31.00 s–34.00 s" in text_of(page, "search_status")
     assert page.locator("#results_section").is_visible()
 
     # no run history kept in the browser for private videos
