@@ -277,8 +277,9 @@ def proposal_loss(m_c: torch.Tensor, m_r: torch.Tensor, gt: torch.Tensor, valid:
     medium = ((gt > 0.3) & (gt <= 0.7)).float() * valid
     low = (gt <= 0.3).float() * valid
     n_high, n_medium, n_low = high.sum(), medium.sum(), low.sum()
-    keep_medium = torch.rand(gt.shape, generator=generator) < (n_high / n_medium.clamp(min=1.0))
-    keep_low = torch.rand(gt.shape, generator=generator) < (n_high / n_low.clamp(min=1.0))
+    # drawn on the generator's device (the CPU: the same draws wherever the maps are), then moved
+    keep_medium = torch.rand(gt.shape, generator=generator).to(gt.device) < (n_high / n_medium.clamp(min=1.0))
+    keep_low = torch.rand(gt.shape, generator=generator).to(gt.device) < (n_high / n_low.clamp(min=1.0))
     weights = high + medium * keep_medium.float() + low * keep_low.float()  # all zero without high entries
     reg = 0.5 * (((m_r - gt) ** 2) * weights).sum() / weights.sum().clamp(min=1.0)
     return {"loss": cls + reg_weight * reg, "cls": cls.detach(), "reg": reg.detach()}
