@@ -5,15 +5,14 @@ import os
 import shutil
 
 import pytest
+from gradio_client import Client, handle_file     # a broken install fails here, never skips
 
-gradio = pytest.importorskip("gradio")
-from gradio_client import Client, handle_file  # noqa: E402
+from demo import service as S
+from demo import sessions
+from demo.browser_flow import serve
+from demo.ui import build_ui
+from svmr import video as V
 
-from demo import service as S  # noqa: E402
-from demo import sessions  # noqa: E402
-from demo.browser_flow import serve  # noqa: E402
-from demo.ui import build_ui  # noqa: E402
-from svmr import video as V  # noqa: E402
 
 @pytest.fixture(scope="module")
 def url(demo_gallery):
