@@ -196,7 +196,8 @@ def cmd_index(args) -> int:
     paths = [p for p in inputs.paths if in_shard(p, shard, shards)]
     bar = _progress("index")
     report = index_files(args.gallery, paths, ExtractorConfig(size=args.size, rate=args.rate),
-                         workers=args.workers, progress=lambda done, total, speed: bar(done, total))
+                         workers=args.workers, progress=lambda done, total, speed: bar(done, total),
+                         device=args.device)
     out = report.to_json()
     out["failed"] = {**inputs.problems, **out["failed"]}
     if args.backend != "auto" or args.rebuild_index:
@@ -382,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", help="i/n: index only the files whose path hashes to shard i of n (0 ≤ i < n); "
                                    "shards may run at once, on one gallery or on several merged later")
     p.add_argument("--workers", type=int, default=1, help="files extracted at once, one process each (default 1)")
+    p.add_argument("--device", default="auto", help=f"where features are extracted: {', '.join(DEVICE_CHOICES)} or "
+                                                    f"cuda:N (default auto: the GPU when there is one)")
     backend_args(p, "to build and make the gallery's default")
     p.add_argument("--model", choices=tuple(pipelines), help=f"whose stage-1 vectors --backend indexes "
                                                              f"(default {DEFAULT_PIPELINE})")

@@ -79,14 +79,16 @@ def in_shard(path: str, index: int, count: int) -> bool:
 _WORKER: dict = {}
 
 
-def _start_worker(root: str, threads: int) -> None:
+def _start_worker(root: str, threads: int, device: str = "auto") -> None:
     import torch
 
+    from .device import resolve_device
     from .features import FeatureExtractor
     from .gallery import Gallery
 
     gallery = Gallery(root)
-    _WORKER["gallery"], _WORKER["extractor"] = gallery, FeatureExtractor(gallery.config)
+    _WORKER["gallery"] = gallery
+    _WORKER["extractor"] = FeatureExtractor(gallery.config, device=resolve_device(device))
     torch.set_num_threads(threads)
 
 
@@ -123,11 +125,19 @@ class Report:
                 "realtime_x": round(self.video_seconds / wall, 2)}
 
 
-def index_files(root: str, paths: list[str], config, workers: int = 1, progress=None) -> Report:
+def index_files(root: str, paths: list[str], config, workers: int = 1, progress=None,
+                device: str = "auto") -> Report:
     """Index ``paths`` into the gallery at ``root`` (created with ``config`` if new) with
-    ``workers`` processes; ``progress(done, total, realtime_x)`` after each file."""
+    ``workers`` processes, extracting on ``device`` (:func:`~svmr.device.resolve_device`);
+    ``progress(done, total, realtime_x)`` after each file.
+
+    Raises:
+        ValueError: ``device`` names a GPU this machine does not have (before anything is read).
+    """
+    from .device import resolve_device
     from .gallery import Gallery
 
+    resolve_device(device)
     gallery = Gallery(root, config)
     started, seconds, indexed, skipped, failed = time.perf_counter(), 0.0, 0, 0, {}
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -146,14 +156,14 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
             progress(done, len(paths), seconds / max(time.perf_counter() - started, 1e-9))
 
     if workers <= 1:
-        _start_worker(root, threads)
+        _start_worker(root, threads, device)
         for done, path in enumerate(paths, 1):
             account(_index_one(path), done)
     else:
         import multiprocessing
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(root, threads)) as pool:
+                                 initializer=_start_worker, initargs=(root, threads, device)) as pool:
             futures = [pool.submit(_index_one, path) for path in paths]
             for done, future in enumerate(as_completed(futures), 1):
                 account(future.result(), done)

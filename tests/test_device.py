@@ -20,10 +20,14 @@ def test_devices_resolve_and_a_missing_gpu_is_one_sentence():
             resolve_device("cuda")
 
 
-def test_cli_search_takes_a_device(tmp_path, bikes, capsys):
+def test_cli_index_and_search_take_a_device(tmp_path, bikes, capsys):
     gallery = str(tmp_path / "g")
-    assert main(["index", "--gallery", gallery, bikes]) == 0
-    capsys.readouterr()
+    if not torch.cuda.is_available():                  # refused before the gallery is even made
+        assert main(["index", "--gallery", gallery, "--device", "cuda", bikes]) == 2
+        assert capsys.readouterr().err.strip().startswith("error: --device cuda: this machine has no CUDA GPU")
+        assert not (tmp_path / "g").exists()
+    assert main(["index", "--gallery", gallery, "--device", "cpu", bikes]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["indexed"] == 1
     assert main(["search", "--gallery", gallery, "--query", bikes, "--start", "1", "--end", "4", "--device", "cpu",
                  "--model", "paper", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
