@@ -1,6 +1,6 @@
 """Entry point: `python app.py` (also the Hugging Face Spaces app file).
 
-Builds the demo gallery on first start (about two minutes; later starts reuse it), then serves
+Builds the demo gallery on first start (about a minute here; later starts reuse it), then serves
 the app. Honours Gradio's GRADIO_SERVER_NAME and GRADIO_SERVER_PORT, and SVMR_DEMO_ROOT (where
 the demo gallery lives; default data/demo).
 """

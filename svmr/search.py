@@ -107,14 +107,6 @@ class Searcher:
         self.index = Stage1Index(gallery, self.pipeline.retriever, backend, milvus_uri)
 
     @property
-    def retriever(self):
-        return self.pipeline.retriever
-
-    @property
-    def localizer(self):
-        return self.pipeline.localizer
-
-    @property
     def extractor(self) -> FeatureExtractor:
         """The feature extractor for query files (built on first use: a searcher given features
         never loads the network)."""
@@ -148,7 +140,7 @@ class Searcher:
         pipeline = self.pipeline
         mark = time.perf_counter()
         ids, cosines, statistics = self.index.search(sequence.features, pipeline.candidates(top_videos))
-        scores = self.retriever.video_score(cosines)
+        scores = pipeline.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()

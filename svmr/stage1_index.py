@@ -96,11 +96,11 @@ class Stage1Index:
     def estimated_floats(self) -> float:
         """Numbers the gallery's stage-1 vectors would hold (rows from each video's steps × the
         dimension of the first video's vectors)."""
-        videos, estimate = self.gallery.list(), getattr(self.retriever, "estimated_rows", None)
-        if not videos or estimate is None:
+        videos = self.gallery.list()
+        if not videos:
             return 0.0
         rate = self.gallery.config.rate
-        rows = sum(estimate(v.steps, rate) for v in videos)
+        rows = sum(self.retriever.estimated_rows(v.steps, rate) for v in videos)
         return float(rows * self._dimension())
 
     def stored_videos(self) -> int:

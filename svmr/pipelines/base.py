@@ -139,6 +139,7 @@ class PipelineSpec:
 
 
 _REGISTRY: dict[str, PipelineSpec] = {}
+_DISCOVERED: list[bool] = []          # the package's modules were imported (once per process)
 
 
 def register(name: str, *, summary: str, label: str, menu: str, checkpoints: dict | None = None,
@@ -155,9 +156,11 @@ def register(name: str, *, summary: str, label: str, menu: str, checkpoints: dic
 def registry() -> dict[str, PipelineSpec]:
     """Every registered pipeline, the default first, then by ``order`` (each module of this package is imported once,
     so a new pipeline is a new module that calls :func:`register`)."""
-    package = __name__.rsplit(".", 1)[0]
-    for module in pkgutil.iter_modules([os.path.dirname(__file__)]):
-        importlib.import_module(f"{package}.{module.name}")
+    if not _DISCOVERED:
+        package = __name__.rsplit(".", 1)[0]
+        for module in pkgutil.iter_modules([os.path.dirname(__file__)]):
+            importlib.import_module(f"{package}.{module.name}")
+        _DISCOVERED.append(True)
     return dict(sorted(_REGISTRY.items(), key=lambda item: (item[0] != DEFAULT_PIPELINE, item[1].order, item[0])))
 
 
