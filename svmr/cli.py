@@ -121,6 +121,25 @@ def cmd_build_own_clips(args) -> int:
     return 0
 
 
+def cmd_build_semantic_set(args) -> int:
+    from .data.semantic_set import build_semantic_set
+
+    manifest = build_semantic_set(args.out)
+    print(json.dumps(manifest["info"], indent=1))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate
+
+    calibration = calibrate(args.own_clips, args.footage, args.semantic,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
+    calibration.save(args.out)
+    print(json.dumps({"copy_weights": calibration.copy_weights, "similar_threshold": calibration.similar_threshold,
+                      **calibration.record}, indent=1))
+    return 0
+
+
 def cmd_train(args) -> int:
     from .data.datasets import BenchmarkFeatures
 
@@ -171,13 +190,13 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .tables import evaluate_all
 
-    if not (args.benchmark or args.footage or args.own_clips):
-        raise ValueError("give --benchmark, --footage or --own-clips (or several)")
+    if not (args.benchmark or args.footage or args.own_clips or args.semantic):
+        raise ValueError("give --benchmark, --footage, --own-clips or --semantic (or several)")
     from .postprocess import BMN_GATE, PostProcessing
 
     post = PostProcessing(gate=BMN_GATE if args.soft_nms == "bmn" else None, boundary_filter=args.boundary_filter)
     report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage,
-                          args.own_clips, tious=args.tious, post=post)
+                          args.own_clips, tious=args.tious, post=post, semantic=args.semantic)
     print(report)
     if args.out:
         with open(args.out, "w") as handle:
@@ -309,6 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_build_own_clips)
 
+    p = sub.add_parser("build-semantic-set", help="'moments like mine' set: real clips whose gallery holds other "
+                                                  "footage of the same kind, never a copy (needs "
+                                                  "scripts/fetch_semantic_footage.sh)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_build_semantic_set)
+
+    p = sub.add_parser("calibrate", help="fit the default's copy / similar / nothing-close labels on the three "
+                                         "real-footage sets")
+    p.add_argument("--own-clips", required=True, help="build-own-clips folder")
+    p.add_argument("--footage", required=True, help="build-footage-set --extended folder")
+    p.add_argument("--semantic", required=True, help="build-semantic-set folder")
+    p.add_argument("--out", default="checkpoints/match_calibration.json")
+    p.set_defaults(func=cmd_calibrate)
+
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
     p.add_argument("model", choices=("backbone", "stage1", "stage2", "actionness", "graph", "video_level"),
                    help="backbone: fine-tune the feature extractor on the train classes' clips; actionness, graph, "
@@ -350,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("val", "test"))
     p.add_argument("--footage", help="a real-footage set (build-footage-set --extended)")
     p.add_argument("--own-clips", help="a 'clip from my own video' set (build-own-clips)")
+    p.add_argument("--semantic", help="a similar-moments set (build-semantic-set)")
     p.add_argument("--tious", default="activitynet", choices=("activitynet", "seed000"),
                    help="tIoU thresholds AR@N averages over: 0.5:0.05:0.95 (ActivityNet, BMN; default) or 0.5:0.1:0.9 "
                         "(seed 000's text); the tables give the AUC over the other set too")

@@ -47,6 +47,13 @@ def tiou(segments: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- stage 1
 
+def inside_share(start: float, end: float, spans) -> float:
+    """The largest share of ``[start, end)`` that lies inside one of ``spans`` ``[[s, e], ...]``
+    (0 with none)."""
+    length = max(end - start, 1e-9)
+    return max((max(0.0, min(e, end) - max(s, start)) / length for s, e in spans), default=0.0)
+
+
 def video_relevance(ranked_videos: Sequence[str], positives: set[str] | Mapping) -> np.ndarray:
     """1 where a ranked video contains a positive moment for the query (``positives``: ids)."""
     return np.array([video in positives for video in ranked_videos], dtype=bool)

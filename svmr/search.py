@@ -18,6 +18,7 @@ import numpy as np
 from . import video as V
 from .features import FeatureExtractor, FeatureSequence
 from .gallery import Gallery
+from .models.match import verdict
 from .pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline
 from .stage1_index import Stage1Index
 
@@ -29,11 +30,15 @@ class Moment:
     video: str
     start: float
     end: float
-    score: float          # p · M_R · M_C (after soft-NMS decay), or 1 − (1 − M_R · M_C)(1 − M_V) for the default
+    score: float          # p · M_R · M_C (after soft-NMS decay); the default: 1 − (1 − M_R · M_C)(1 − M_V) for a
+                          # copy (≥ 0.5), (1 + similarity) / 4 (< 0.5) for a moment that is not
     video_score: float    # p, stage 1
     confidence: float     # M_C at the proposal
     regression: float     # M_R at the proposal
     motion: float = 0.0   # M_V, the motion match (the default's motion check; 0 for the other models)
+    match: str = ""       # what matched (the default): copy, partial copy, similar or weak; "" for the other models
+    copy_probability: float = 0.0   # the default's calibrated P(same footage)
+    similarity: float = 0.0         # the default's content similarity (cosine of mean gallery-centred features)
 
 
 @dataclass
@@ -54,11 +59,14 @@ class SearchResult:
     videos: list[VideoHit]         # stage-1 order, or by best moment for a re-ranking localizer
     timings: dict[str, float]
     query: dict
+    verdict: str = ""              # the default: "copy found", "similar moments" or "nothing close"
 
     def to_json(self, with_maps: bool = False) -> dict:
         out = {"moments": [asdict(m) for m in self.moments], "timings": self.timings, "query": self.query,
                "videos": [{"video": h.video, "video_score": h.video_score, "duration": h.duration}
                           for h in self.videos]}
+        if self.verdict:
+            out["verdict"] = self.verdict
         if with_maps:
             for entry, hit in zip(out["videos"], self.videos):
                 entry["m_c"], entry["m_r"] = hit.m_c.tolist(), hit.m_r.tolist()
@@ -152,10 +160,8 @@ class Searcher:
                                                 statistics, moments_per_video)
             p = float(score)
             weight = pipeline.moment_weight(p)
-            motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
-            video_moments = [Moment(video.id, float(s), float(min(e, video.duration)), weight * float(sc), p,
-                                    float(c), float(r), float(v))
-                             for (s, e, sc, c, r), v in zip(found.moments, motion) if weight * sc >= min_score]
+            video_moments = [moment for moment in _moments(video.id, video.duration, found, p, weight)
+                             if moment.score >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
                                  found.starts, found.durations))
         if pipeline.ranking == "best_moment":
@@ -166,7 +172,21 @@ class Searcher:
         moments.sort(key=lambda m: -m.score)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": pipeline.config}
-        return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info)
+        labelled = bool(moments) and all(moment.match for moment in moments)
+        return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,
+                            verdict([m.match for m in moments]) if labelled else "")
+
+
+def _moments(video_id: str, duration: float, found, p: float, weight: float) -> list[Moment]:
+    """A localizer's rows for one video as :class:`Moment` objects (ends clamped to the video)."""
+    count = len(found.moments)
+    motion = found.motion if found.motion is not None else np.zeros(count)
+    matches = found.matches if found.matches is not None else [""] * count
+    probability = found.copy_probability if found.copy_probability is not None else np.zeros(count)
+    similarity = found.similarity if found.similarity is not None else np.zeros(count)
+    return [Moment(video_id, float(s), float(min(e, duration)), weight * float(sc), p, float(c), float(r),
+                   float(motion[k]), matches[k], float(probability[k]), float(similarity[k]))
+            for k, (s, e, sc, c, r) in enumerate(found.moments)]
 
 
 def _best_moment_score(hit: VideoHit) -> float:

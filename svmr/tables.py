@@ -48,7 +48,7 @@ STAGE2_NAMES = {"prod": "Prod", "attn": "Attn", "attn_concat": "Attn+Concat", "a
 def _markdown(rows: list[tuple[str, dict]], keys: list[str]) -> str:
     lines = ["| method | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for name, metrics in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{metrics[k]:.4f}" if k in metrics else "–" for k in keys) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{metrics[k]:.4f}" if metrics.get(k) is not None else "–" for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -250,14 +250,15 @@ def real_footage_graph_table(set_dir: str, directory: str, config=None) -> str:
 
 def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, split: str = "test",
                  footage: str | None = None, own_clips: str | None = None, tious: str = "activitynet",
-                 post: PostProcessing = PostProcessing()) -> str:
+                 post: PostProcessing = PostProcessing(), semantic: str | None = None) -> str:
     """Real-footage tables first (every set given), then the paper's tables on ``benchmark``."""
     real = []
     config = features_config(benchmark, key) if benchmark else None
-    for title, set_dir in (("Clip from my own video", own_clips), ("Real-footage set, transformed inserted clips",
-                                                                   footage)):
+    for title, set_dir, keys in (("Clip from my own video", own_clips, COPY_SET_KEYS),
+                                 ("Real-footage set, transformed inserted clips", footage, COPY_SET_KEYS),
+                                 ("Moments like mine (no copy in the gallery)", semantic, SIMILAR_SET_KEYS)):
         if set_dir:
-            real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory))
+            real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory, keys))
     if footage:
         real.append("**Seed 001's Table 1 on the real-footage set** (each query with every reference holding it; "
                     "models trained on procedural video only).\n\n" + real_footage_graph_table(footage, directory, config))
@@ -320,40 +321,58 @@ def top_moment_tiou(result, truth: dict[str, list]) -> float:
 def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     """Every query of a real-footage set (Benchmark format) searched with each ``name → Searcher``.
 
-    Per method: HR@1 (a video holding the query's moment comes first), top-moment tIoU ≥ 0.5 (the
-    best-ranked moment overall overlaps one of the query's moments in its video), the mean of that
-    tIoU (0 when the top moment's video holds none), and the median search time.
+    A query's moments are the spans labelled with its label (its own id in the copy sets, its kind
+    in the similar-moments set). Per method: HR@1 (a video holding one of them comes first), top
+    tIoU ≥ 0.5 (the best-ranked moment overall overlaps one), the mean of that tIoU (0 when the top
+    moment's video holds none), top inside (at least half of the top moment lies inside one), the
+    median of the top moment's length over the query's, short (the share of top moments shorter
+    than half the query and not labelled a partial copy), labelled copy (the share of top moments
+    labelled copy or partial copy; None for models that do not label), nothing close (the share
+    of searches saying so) and the median search time.
     """
     from .data.benchmark import Benchmark
+    from .models.match import COPY, NOTHING_CLOSE, PARTIAL_COPY
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
-    truth: dict[str, dict[str, list]] = {}          # query id → {video id: [[start, end], ...]}
-    for ref in bench.references:
-        for seg in ref.segments:
-            truth.setdefault(seg.label, {}).setdefault(ref.id, []).append([seg.start, seg.end])
+    truth = bench.moments_by_label()
     rows = {}
     for name, searcher in searchers.items():
-        hits, overlaps, seconds = [], [], []
+        cells = {key: [] for key in ("hit", "tiou", "inside", "ratio", "short", "copy", "nothing", "seconds")}
         for query in bench.queries:
             result = searcher.search(os.path.join(set_dir, "queries", f"{query.id}.mp4"), top_videos=3,
                                      moments_per_video=5)
-            moments = truth[query.id]
-            hits.append(result.videos[0].video in moments)
-            overlaps.append(top_moment_tiou(result, moments))
-            seconds.append(result.timings["total_s"])
-        rows[name] = {"HR@1": float(np.mean(hits)), "top tIoU ≥ 0.5": float(np.mean(np.array(overlaps) >= 0.5)),
-                      "mean top tIoU": float(np.mean(overlaps)), "median s / search": float(np.median(seconds))}
+            moments, top = truth.get(query.label, {}), result.moments[0]
+            length = result.query["end"] - result.query["start"]
+            cells["hit"].append(result.videos[0].video in moments)
+            cells["tiou"].append(top_moment_tiou(result, moments))
+            cells["inside"].append(E.inside_share(top.start, top.end, moments.get(top.video, [])) >= 0.5)
+            cells["ratio"].append((top.end - top.start) / length)
+            cells["short"].append((top.end - top.start) < length / 2 and top.match != PARTIAL_COPY)
+            cells["copy"].append(top.match in (COPY, PARTIAL_COPY) if top.match else None)
+            cells["nothing"].append(result.verdict == NOTHING_CLOSE)
+            cells["seconds"].append(result.timings["total_s"])
+        labelled = [c for c in cells["copy"] if c is not None]
+        rows[name] = {"HR@1": float(np.mean(cells["hit"])), "top tIoU ≥ 0.5": float(np.mean(np.array(cells["tiou"]) >= 0.5)),
+                      "mean top tIoU": float(np.mean(cells["tiou"])), "top inside": float(np.mean(cells["inside"])),
+                      "length / query": float(np.median(cells["ratio"])), "short": float(np.mean(cells["short"])),
+                      "labelled copy": float(np.mean(labelled)) if labelled else None,
+                      "nothing close": float(np.mean(cells["nothing"])),
+                      "median s / search": float(np.median(cells["seconds"]))}
     return rows
 
 
-def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints") -> str:
-    """:func:`real_footage_scores` for every registry model (:mod:`svmr.pipelines`) on one set,
-    its references indexed into ``<set>/gallery-<extractor key>`` on first use."""
+#: the columns of each kind of real-footage set
+COPY_SET_KEYS = ["HR@1", "top tIoU ≥ 0.5", "mean top tIoU", "short", "labelled copy", "median s / search"]
+SIMILAR_SET_KEYS = ["HR@1", "top inside", "length / query", "short", "labelled copy", "nothing close",
+                    "median s / search"]
+
+
+def set_gallery(set_dir: str, config=None):
+    """A real-footage set's ``(Benchmark, Gallery, FeatureExtractor)``: its references indexed into
+    ``<set>/gallery-<extractor key>`` on first use."""
     from .data.benchmark import Benchmark
     from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
-    from .pipelines import registry
-    from .search import Searcher
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
     config = config or ExtractorConfig()
@@ -361,12 +380,21 @@ def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints"
     extractor = FeatureExtractor(gallery.config)
     for ref in bench.references:
         gallery.add(reference_path(set_dir, ref.id), extractor, video_id=ref.id)
+    return bench, gallery, extractor
+
+
+def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints", keys: list[str] = COPY_SET_KEYS) -> str:
+    """:func:`real_footage_scores` for every registry model (:mod:`svmr.pipelines`) on one set,
+    its references indexed into ``<set>/gallery-<extractor key>`` on first use."""
+    from .pipelines import registry
+    from .search import Searcher
+
+    bench, gallery, extractor = set_gallery(set_dir, config)
     specs = registry()
     searchers = {name: Searcher(gallery, spec.build(**spec.checkpoint_paths(directory)), extractor=extractor)
                  for name, spec in specs.items() if spec.available(directory)}
     rows = real_footage_scores(set_dir, searchers)
     annotated = sum(len(r.segments) for r in bench.references)
-    keys = ["HR@1", "top tIoU ≥ 0.5", "mean top tIoU", "median s / search"]
     return (f"{bench.info.get('kind', 'real footage')}: {len(bench.queries)} real query clips, "
             f"{len(bench.references)} real gallery videos, {annotated} annotated moments.\n\n"
             + _markdown([(f"{name} ({specs[name].summary.split(':')[0]})" if name == "align" else name, rows[name])

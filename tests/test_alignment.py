@@ -160,11 +160,17 @@ def test_default_search_finds_real_clips(real_gallery, tmp_path, source, start, 
     assert result.videos[0].video == source and top.video == source
     overlap = min(top.end, end) - max(top.start, start)
     assert overlap / (max(top.end, end) - min(top.start, start)) >= 0.5
+    assert top.match == "copy" and top.copy_probability >= 0.5 and result.verdict == "copy found"
     for moment in result.moments:
         assert 0 < moment.score < 1 and 0 <= moment.video_score <= 1 and 0 <= moment.motion < 1
-        # the moment's own evidence, frames or motion: 1 − (1 − M_C · M_R)(1 − M_V); soft-NMS only decays
-        own = 1 - (1 - moment.confidence * moment.regression) * (1 - moment.motion)
-        assert moment.score == pytest.approx(own, abs=1e-6) or moment.score < own
+        if moment.match in ("copy", "partial copy"):
+            # a copy's own evidence, frames or motion: 1 − (1 − M_C · M_R)(1 − M_V); soft-NMS only decays
+            own = 1 - (1 - moment.confidence * moment.regression) * (1 - moment.motion)
+            assert moment.score >= 0.5 and (moment.score == pytest.approx(own, abs=1e-6) or moment.score < own)
+        else:   # not a copy: below every copy, by content similarity
+            assert moment.match in ("similar", "weak") and moment.copy_probability < 0.5
+            assert moment.score == pytest.approx((1 + moment.similarity) / 4, abs=1e-6)
+            assert moment.end - moment.start >= (end - start) / 2 - 0.25     # never a sliver
     assert top.motion > 0.5        # a copy moves as its query does
     scores = [m.score for m in result.moments]
     assert len(set(scores)) == len(scores) and scores == sorted(scores, reverse=True)
@@ -179,9 +185,11 @@ def test_cli_search_models(real_gallery, capsys, bikes):
         assert main(["search", "--gallery", gallery.root, "--query", bikes, "--start", "2", "--end", "6",
                      "--top-videos", "2", "--json", "--model", model]) == 0
         result = json.loads(capsys.readouterr().out)
-        assert set(result) == {"moments", "videos", "timings", "query"}
+        # the default adds what matched; the keys every model has stay
+        assert set(result) == {"moments", "videos", "timings", "query"} | ({"verdict"} if model == "align" else set())
         assert set(result["moments"][0]) == {"video", "start", "end", "score", "video_score", "confidence",
-                                             "regression", "motion"}
+                                             "regression", "motion", "match", "copy_probability", "similarity"}
+        assert (result["moments"][0]["match"] != "") == (model == "align")
     with pytest.raises(SystemExit):
         main(["search", "--help"])
     assert "align" in capsys.readouterr().out

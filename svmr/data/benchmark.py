@@ -114,6 +114,14 @@ class Benchmark:
                 out[ref.id] = np.array(segs)
         return out
 
+    def moments_by_label(self) -> dict[str, dict[str, list]]:
+        """Label → {reference id: [[start, end], ...]}: every annotated moment, grouped."""
+        out: dict[str, dict[str, list]] = {}
+        for ref in self.references:
+            for seg in ref.segments:
+                out.setdefault(seg.label, {}).setdefault(ref.id, []).append([seg.start, seg.end])
+        return out
+
     def to_json(self) -> dict:
         return {
             "seed": self.seed, "info": self.info, "classes": self.classes,

@@ -154,6 +154,9 @@ class Alignment:
         starts, durations: ``(S,)`` and ``(D,)`` seconds: the maps' axes.
         motion: ``(K,)`` each moment's motion match ``M_V`` in [0, 1] (:mod:`svmr.models.motion`),
             None when the localizer does not check motion.
+        matches: each moment's label (:mod:`svmr.models.match`: copy, partial copy, similar, weak),
+            None when the localizer does not label its moments.
+        copy_probability, similarity: ``(K,)`` the label's evidence (with ``matches``).
     """
 
     moments: np.ndarray
@@ -162,6 +165,9 @@ class Alignment:
     starts: np.ndarray
     durations: np.ndarray
     motion: np.ndarray | None = None
+    matches: list[str] | None = None
+    copy_probability: np.ndarray | None = None
+    similarity: np.ndarray | None = None
 
 
 def path_similarities(similarity: np.ndarray, starts: np.ndarray, duration: float) -> np.ndarray:

@@ -1,12 +1,17 @@
-"""``align``, the default: multi-scale window retrieval, frame alignment and the motion check;
-training-free (:mod:`svmr.models.alignment`, :mod:`svmr.models.motion`)."""
+"""``align``, the default: multi-scale window retrieval, then in each candidate video the copies
+of the query (frame alignment and the motion check) and the moments like it (windows at the query's
+scale), each labelled from calibrated thresholds; training-free but for those thresholds
+(:mod:`svmr.models.alignment`, :mod:`svmr.models.motion`, :mod:`svmr.models.semantic`,
+:mod:`svmr.models.match`)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..features import FeatureSequence
 from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
+from ..models.match import COPY, PARTIAL_COPY, MatchCalibration
 from ..models.motion import MotionCheck
+from ..models.semantic import SimilarWindows, window_tiou
 from ..postprocess import soft_nms
 from .base import Pipeline, register
 
@@ -48,16 +53,106 @@ class FrameAlignment:
         return found
 
 
+#: the lowest score of a copy; every other moment scores below it
+COPY_FLOOR = 0.5
+
+
+def appearance(descriptors: np.ndarray, channels: int) -> np.ndarray:
+    """The unit appearance half ``(C, L)`` of :meth:`FrameStatistics.descriptors` ``(2C, L)``."""
+    part = descriptors[:channels]
+    return part / (np.linalg.norm(part, axis=0, keepdims=True) + 1e-6)
+
+
+class CopyOrSimilar:
+    """The default's stage 2: in one reference, the query's copies, else the moments like it.
+
+    1. :class:`FrameAlignment` finds where the query's own frames play; each of its moments gets
+       ``P(copy)`` from the calibration, and those at one half or more are kept as copies
+       (``partial copy`` when shorter than half the query).
+    2. :class:`~svmr.models.semantic.SimilarWindows` finds windows of 0.5–2× the query whose
+       content is like the query's; with the alignment's other moments at least half as long as
+       the query, those not overlapping a copy are added after the copies by similarity, labelled
+       ``similar`` or ``weak`` by the calibrated similarity threshold. The alignment's shorter
+       moments (the slivers it trims to when nothing matches in order) are dropped.
+
+    Rows ``(start, end, score, M_C, M_R)``: a copy keeps the alignment's score (at least
+    :data:`COPY_FLOOR`); a similar or weak moment scores ``(1 + similarity) / 4``, below every copy,
+    and its ``M_C``/``M_R`` are the alignment's at that window when one overlaps it, else 0. So the
+    score alone ranks copies first, then similar moments, then weak ones.
+    """
+
+    def __init__(self, alignment: FrameAlignment | None = None, windows: SimilarWindows | None = None,
+                 calibration: MatchCalibration | None = None):
+        self.alignment = alignment or FrameAlignment()
+        self.windows = windows or SimilarWindows()
+        self.calibration = calibration or MatchCalibration.load()
+
+    def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
+        """``(alignment's prepared query, unit appearance steps (C, Lq))``."""
+        prepared = self.alignment.prepare_query(sequence, statistics)
+        return prepared, appearance(prepared[0], sequence.features.shape[0])
+
+    def localize(self, query: tuple, reference: FeatureSequence, duration: float,
+                 statistics: FrameStatistics, top_k: int) -> Alignment:
+        prepared, query_steps = query
+        found = self.alignment.localize(prepared, reference, duration, statistics, top_k)
+        steps = appearance(statistics.descriptors(reference.features), reference.features.shape[0])
+        rate, lq = reference.rate, query_steps.shape[1]
+        motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
+        p_copy = self.calibration.copy_probability(found.moments[:, 3], motion, found.moments[:, 4])
+        copies = np.flatnonzero(p_copy >= 0.5)
+        rows, labels, probability, similarity, motions = [], [], [], [], []
+        for k in copies:
+            start, end = found.moments[k, :2]
+            rows.append(np.concatenate([found.moments[k, :2], [max(found.moments[k, 2], COPY_FLOOR)],
+                                        found.moments[k, 3:5]]))
+            labels.append(PARTIAL_COPY if (end - start) * rate < lq / 2 else COPY)
+            probability.append(p_copy[k])
+            similarity.append(self.windows.similarity(query_steps, steps, start * rate, end * rate))
+            motions.append(motion[k])
+        # not copies: the similar windows, and the alignment's moments at least half as long as the
+        # query (where it follows a diagonal, its bounds are the better ones), by similarity
+        candidates = [(cosine, start / rate, end / rate, None) for start, end, cosine in
+                      self.windows.localize(query_steps, steps, top_k).moments]
+        candidates += [(self.windows.similarity(query_steps, steps, *(found.moments[k, :2] * rate)),
+                        *found.moments[k, :2], k) for k in range(len(found.moments))
+                       if k not in copies and (found.moments[k, 1] - found.moments[k, 0]) * rate >= lq / 2]
+        for cosine, start, end, k in sorted(candidates, key=lambda c: -c[0]):
+            if len(rows) >= top_k:
+                break
+            span = (start, end)
+            if any(window_tiou(span, tuple(row[:2])) > (0 if n < len(copies) else self.windows.overlap)
+                   for n, row in enumerate(rows)):
+                continue
+            if k is None:
+                near = [j for j in range(len(found.moments)) if window_tiou(span, tuple(found.moments[j, :2])) > 0]
+                k = near[0] if near else None
+            confidence, regression = (found.moments[k, 3], found.moments[k, 4]) if k is not None else (0.0, 0.0)
+            rows.append(np.array([start, end, (1 + cosine) / 4, confidence, regression]))
+            labels.append(self.calibration.label(0.0, cosine))
+            probability.append(float(p_copy[k]) if k is not None else 0.0)
+            similarity.append(cosine)
+            motions.append(float(motion[k]) if k is not None else 0.0)
+        found.moments = np.array(rows, np.float64).reshape(-1, 5)
+        found.motion, found.matches = np.array(motions, np.float64), labels
+        found.copy_probability, found.similarity = np.array(probability), np.array(similarity)
+        return found
+
+
 @register("align", summary="default: multi-scale window retrieval + frame alignment + motion check "
                            "(training-free, fits the gallery)",
           label="Default: multi-scale windows + frame alignment (best on real footage)",
           menu="Default: frame alignment (best on real footage)")
 def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL) -> Pipeline:
     """Runs on the CPU whatever ``device`` says (NumPy; no network)."""
-    retriever, aligner = WindowRetrieval(), AlignmentLocalizer()
+    retriever, aligner, windows = WindowRetrieval(), AlignmentLocalizer(), SimilarWindows()
+    calibration = MatchCalibration.load()
     settings = {"windows_s": list(retriever.seconds), "duration_scales": list(aligner.scales), "trim": aligner.trim,
                 "min_match": aligner.min_match, "order_weight": aligner.order_weight,
                 "duration_tolerance": aligner.duration_tolerance}
-    return Pipeline("align", retriever, FrameAlignment(aligner, motion_checks), ranking="best_moment",
-                    rerank_pool=rerank_pool, config={"name": "align", **settings, "rerank_pool": rerank_pool,
-                                                     "motion_checks": motion_checks, "device": "cpu"})
+    settings.update(similar_scales=list(windows.scales), copy_weights=list(calibration.copy_weights),
+                    similar_threshold=calibration.similar_threshold)
+    localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks), windows, calibration)
+    return Pipeline("align", retriever, localizer, ranking="best_moment", rerank_pool=rerank_pool,
+                    config={"name": "align", **settings, "rerank_pool": rerank_pool, "motion_checks": motion_checks,
+                            "device": "cpu"})

@@ -1,0 +1,123 @@
+"""Similar moments: windows at the query's scale ranked by what they show (training-free).
+
+The frame alignment (:mod:`svmr.models.alignment`) answers "where is this clip?": it needs the
+query's steps, in order, along a diagonal of the similarity matrix. A moment *like* the query —
+the same kind of scene, filmed another time — has no such diagonal; what it shares is its content
+taken as a whole. This localizer compares **sets** of steps:
+
+* Each step is the gallery-centred, unit-norm appearance feature (the first half of
+  :meth:`~svmr.models.alignment.FrameStatistics.descriptors`; the step-change half describes a
+  copy's exact motion, not a kind of scene). The query is one vector ``q``: the unit mean of its
+  steps.
+* For every start ``s`` (one per step) and duration ``d`` (0.5× to 2× the query, 9 geometric
+  steps) the window ``[s, s + d)`` is the unit mean of its steps, and ``W(s, d) = cos(q, window)``
+  (cumulative sums: one pass over the reference per duration).
+* Each start keeps its best duration, durations within :attr:`SimilarWindows.duration_tolerance`
+  of the best counting as ties broken towards the query's own length; the local maxima of that
+  profile (one per half query) are the moments, so a moment lasts 0.5–2× the query and never
+  shrinks to a sliver.
+
+A moment's ``similarity`` is ``W`` there (a cosine in [−1, 1]); what counts as "similar" and what
+as "nothing close" is decided from calibrated thresholds (:mod:`svmr.models.match`), not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .alignment import DURATION_SCALES
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
+
+
+@dataclass
+class SimilarMoments:
+    """One reference's similar moments.
+
+    Attributes:
+        moments: ``(K, 3)`` rows ``(start_step, end_step, similarity)``, best first (steps are
+            fractional reference steps; divide by the rate for seconds).
+        window_map: ``(Lr, D)`` ``W(s, d)`` (NaN where the window leaves the reference).
+        durations: ``(D,)`` window lengths in steps.
+    """
+
+    moments: np.ndarray
+    window_map: np.ndarray
+    durations: np.ndarray
+
+
+class SimilarWindows:
+    """Windows at the query's scale, ranked by the cosine of their mean step with the query's."""
+
+    name = "similar-windows"
+
+    def __init__(self, scales=DURATION_SCALES, duration_tolerance: float = 0.02, overlap: float = 0.5):
+        self.scales = tuple(scales)
+        #: windows whose cosine is this close to a start's best count as ties, broken towards the
+        #: query's own length (a uniform scene matches as well at half the length as at its own)
+        self.duration_tolerance = duration_tolerance
+        #: a moment overlapping a better one by more than this (tIoU) is dropped
+        self.overlap = overlap
+
+    def window_map(self, query: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``W (Lr, D)`` and the durations ``(D,)`` in steps, for the query's unit step descriptors
+        ``(C, Lq)`` and the reference's ``(C, Lr)`` (NaN where a window leaves the reference)."""
+        lr = steps.shape[1]
+        lq = query.shape[1]
+        # at least half the query (rounded up): a similar moment is never a sliver
+        durations = np.unique(np.clip(np.round(np.array(self.scales) * lq), (lq + 1) // 2, None).clip(1, lr))
+        durations = durations.astype(np.int64)
+        query_mean = _unit_rows(query.mean(axis=1))                                   # (C,)
+        cumulative = np.concatenate([np.zeros((steps.shape[0], 1)), np.cumsum(steps, axis=1, dtype=np.float64)],
+                                    axis=1)                                           # (C, Lr + 1)
+        projected = query_mean @ cumulative                                           # (Lr + 1,)
+        out = np.full((lr, len(durations)), np.nan, np.float32)
+        for k, d in enumerate(durations):
+            sums = cumulative[:, d:] - cumulative[:, :lr - d + 1]                     # (C, S) window sums
+            out[:lr - d + 1, k] = (projected[d:] - projected[:lr - d + 1]) / (np.linalg.norm(sums, axis=0) + 1e-6)
+        return out, durations
+
+    @staticmethod
+    def similarity(query: np.ndarray, steps: np.ndarray, start: float, end: float) -> float:
+        """The cosine of the query's mean step with the mean of reference steps ``[start, end)``
+        (fractional steps, rounded; at least one step)."""
+        a = int(np.clip(round(start), 0, steps.shape[1] - 1))
+        b = int(np.clip(round(end), a + 1, steps.shape[1]))
+        return float(_unit_rows(query.mean(axis=1)) @ _unit_rows(steps[:, a:b].mean(axis=1)))
+
+    def localize(self, query: np.ndarray, steps: np.ndarray, top_k: int = 5) -> SimilarMoments:
+        """Moments of the reference like the query.
+
+        Args:
+            query: ``(C, Lq)`` the query's unit step descriptors.
+            steps: ``(C, Lr)`` the reference's unit step descriptors.
+        """
+        query_steps = query.shape[1]
+        window, durations = self.window_map(query, steps)
+        filled = np.where(np.isfinite(window), window, -np.inf)
+        profile = filled.max(axis=1)
+        closeness = np.where(filled >= profile[:, None] - self.duration_tolerance,
+                             -np.abs(np.log2(durations / max(query_steps, 1)))[None, :], -np.inf)
+        best_k = closeness.argmax(axis=1)
+        radius = max(1, query_steps // 2)
+        rows = []
+        for s in np.argsort(-profile):
+            if not np.isfinite(profile[s]) or len(rows) >= top_k:
+                break
+            if profile[s] < profile[max(0, s - radius):s + radius + 1].max():
+                continue
+            start, end = float(s), float(s + durations[best_k[s]])
+            if any(window_tiou((start, end), (a, b)) > self.overlap for a, b, _ in rows):
+                continue
+            rows.append((start, end, float(filled[s, best_k[s]])))
+        return SimilarMoments(np.array(rows, np.float64).reshape(-1, 3), window, durations.astype(np.float64))
+
+
+def window_tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Temporal IoU of two ``(start, end)`` spans."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
