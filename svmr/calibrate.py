@@ -3,11 +3,15 @@
     python -m svmr calibrate --own-clips data/own-clips --footage data/footage-set-ext \\
         --semantic data/semantic-set --out checkpoints/match_calibration.json
 
+writes the calibration and, beside it, ``match_background.safetensors``.
+
 * **Copy model** — every query of the three sets is searched with the default's frame alignment
   alone (5 videos, 3 moments each). A moment that overlaps one of the query's copies (tIoU ≥ 0.5;
   the copy sets) is a positive; a moment that overlaps none (tIoU < 0.1) and every moment found in
   the similar-moments set (it holds no copy) is a negative. Logistic regression on
   :func:`~svmr.models.match.copy_features`, the classes weighted equally.
+* **Background** — the mean feature of every gallery video of the three sets (each video weighs
+  the same): the similar windows' fixed centre (:class:`~svmr.models.semantic.AppearanceSpace`).
 * **Similar threshold** — each query of the similar-moments set against every gallery video:
   :class:`~svmr.models.semantic.SimilarWindows`' 3 best windows; a window at least half inside a
   span of the query's kind is a positive, any other a negative; the threshold of best balanced
@@ -67,11 +71,22 @@ def copy_evidence(set_dir: str, holds_copies: bool) -> list[dict]:
     return rows
 
 
-def similar_evidence(set_dir: str) -> list[dict]:
+def background(set_dirs: list[str]):
+    """The :class:`~svmr.models.semantic.AppearanceSpace` of every gallery video of the sets."""
+    from .models.semantic import AppearanceSpace
+    from .tables import set_gallery
+
+    features = []
+    for folder in set_dirs:
+        _, gallery, _ = set_gallery(folder)
+        features += [gallery.features(video.id).features for video in gallery.list()]
+    return AppearanceSpace.from_videos(features)
+
+
+def similar_evidence(set_dir: str, space) -> list[dict]:
     """Similar windows of every query of the similar-moments set in every gallery video:
     ``{"query", "kind", "similarity", "similar"}``."""
     from .models.semantic import SimilarWindows
-    from .pipelines.align import appearance
 
     bench, searcher = _evidence_searcher(set_dir)
     gallery = searcher.gallery
@@ -79,13 +94,10 @@ def similar_evidence(set_dir: str) -> list[dict]:
     truth = bench.moments_by_label()
     rows = []
     for query in bench.queries:
-        sequence = searcher.query_features(os.path.join(set_dir, "queries", f"{query.id}.mp4"))
-        _, _, statistics = searcher.index.search(sequence.features, 1)
-        channels = sequence.features.shape[0]
-        query_steps = appearance(statistics.descriptors(sequence.features), channels)
+        query_steps = space.steps(searcher.query_features(os.path.join(set_dir, "queries", f"{query.id}.mp4")).features)
         for video in gallery.list():
             reference = gallery.features(video.id)
-            steps = appearance(statistics.descriptors(reference.features), channels)
+            steps = space.steps(reference.features)
             for start, end, cosine in windows.localize(query_steps, steps, MOMENTS_PER_VIDEO).moments:
                 share = E.inside_share(start / reference.rate, end / reference.rate,
                                      truth.get(query.label, {}).get(video.id, []))
@@ -110,8 +122,10 @@ def _top_labels(rows: list[dict], weights: np.ndarray) -> dict:
             "top_non_copies_labelled_copy": float(labelled[~copies].mean()) if (~copies).any() else None}
 
 
-def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None) -> MatchCalibration:
-    """Gather the evidence of the three sets and fit (see the module docstring)."""
+def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None):
+    """Gather the evidence of the three sets and fit (see the module docstring); returns the
+    :class:`~svmr.models.match.MatchCalibration` and the
+    :class:`~svmr.models.semantic.AppearanceSpace` (the background mean of the sets' videos)."""
     sets = {"own_clips": (own_clips, True), "footage": (footage, True), "semantic": (semantic, False)}
     evidence = {}
     for name, (folder, holds_copies) in sets.items():
@@ -121,7 +135,8 @@ def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None
     held_out = {name: _top_labels(evidence[name], _fit_copy([r for other, rows in evidence.items() if other != name
                                                              for r in rows]))
                 for name in evidence}
-    windows = similar_evidence(semantic)
+    space = background([own_clips, footage, semantic])
+    windows = similar_evidence(semantic, space)
     positives = np.array([r["similarity"] for r in windows if r["similar"]])
     negatives = np.array([r["similarity"] for r in windows if not r["similar"]])
     threshold, accuracy = fit_threshold(positives, negatives)
@@ -145,4 +160,4 @@ def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None
         "similar_threshold": {"positives": int(len(positives)), "negatives": int(len(negatives)),
                               "balanced_accuracy": round(accuracy, 4), "held_out_kind": by_kind},
     }
-    return MatchCalibration(tuple(round(float(w), 4) for w in weights), round(threshold, 4), record)
+    return MatchCalibration(tuple(round(float(w), 4) for w in weights), round(threshold, 4), record), space

@@ -132,9 +132,12 @@ def cmd_build_semantic_set(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
-    calibration = calibrate(args.own_clips, args.footage, args.semantic,
-                            log=lambda line: print(line, file=sys.stderr, flush=True))
+    from .models.semantic import BACKGROUND_FILE
+
+    calibration, space = calibrate(args.own_clips, args.footage, args.semantic,
+                                   log=lambda line: print(line, file=sys.stderr, flush=True))
     calibration.save(args.out)
+    space.save(os.path.join(os.path.dirname(os.path.abspath(args.out)), BACKGROUND_FILE))
     print(json.dumps({"copy_weights": calibration.copy_weights, "similar_threshold": calibration.similar_threshold,
                       **calibration.record}, indent=1))
     return 0

@@ -5,9 +5,11 @@ query's steps, in order, along a diagonal of the similarity matrix. A moment *li
 the same kind of scene, filmed another time — has no such diagonal; what it shares is its content
 taken as a whole. This localizer compares **sets** of steps:
 
-* Each step is the gallery-centred, unit-norm appearance feature (the first half of
-  :meth:`~svmr.models.alignment.FrameStatistics.descriptors`; the step-change half describes a
-  copy's exact motion, not a kind of scene). The query is one vector ``q``: the unit mean of its
+* Each step is the appearance feature centred on a **fixed background mean** and scaled to unit
+  norm (:class:`AppearanceSpace`; the mean of 31 real videos of every kind, bundled in
+  ``checkpoints/``). Not the gallery's own mean, as the frame alignment uses: centred on a
+  three-video gallery, anything unlike its videos looks alike, and a similarity threshold fitted
+  on one gallery would not hold in another. The query is one vector ``q``: the unit mean of its
   steps.
 * For every start ``s`` (one per step) and duration ``d`` (0.5× to 2× the query, 9 geometric
   steps) the window ``[s, s + d)`` is the unit mean of its steps, and ``W(s, d) = cos(q, window)``
@@ -22,11 +24,45 @@ as "nothing close" is decided from calibrated thresholds (:mod:`svmr.models.matc
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..checkpoints import REPO_CHECKPOINTS
+
 from .alignment import DURATION_SCALES
+
+
+BACKGROUND_FILE = "match_background.safetensors"
+
+
+class AppearanceSpace:
+    """Steps centred on a fixed background mean feature ``(C,)`` and scaled to unit norm."""
+
+    def __init__(self, mean: np.ndarray):
+        self.mean = np.asarray(mean, np.float32)
+
+    def steps(self, features: np.ndarray) -> np.ndarray:
+        """``(C, L)`` raw features → ``(C, L)`` unit steps."""
+        centred = features - self.mean[:, None]
+        return (centred / (np.linalg.norm(centred, axis=0, keepdims=True) + 1e-6)).astype(np.float32)
+
+    def save(self, path: str) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({"mean": self.mean}, path)
+
+    @classmethod
+    def load(cls, path: str | None = None) -> "AppearanceSpace":
+        from safetensors.numpy import load_file
+
+        return cls(load_file(path or os.path.join(REPO_CHECKPOINTS, BACKGROUND_FILE))["mean"])
+
+    @classmethod
+    def from_videos(cls, features: list[np.ndarray]) -> "AppearanceSpace":
+        """The mean of each video's mean ``(C,)`` (every video weighs the same) of ``(C, L)`` features."""
+        return cls(np.mean([f.mean(axis=1) for f in features], axis=0))
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from ..features import FeatureSequence
 from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
 from ..models.match import COPY, PARTIAL_COPY, MatchCalibration
 from ..models.motion import MotionCheck
-from ..models.semantic import SimilarWindows, window_tiou
+from ..models.semantic import AppearanceSpace, SimilarWindows, window_tiou
 from ..postprocess import soft_nms
 from .base import Pipeline, register
 
@@ -57,12 +57,6 @@ class FrameAlignment:
 COPY_FLOOR = 0.5
 
 
-def appearance(descriptors: np.ndarray, channels: int) -> np.ndarray:
-    """The unit appearance half ``(C, L)`` of :meth:`FrameStatistics.descriptors` ``(2C, L)``."""
-    part = descriptors[:channels]
-    return part / (np.linalg.norm(part, axis=0, keepdims=True) + 1e-6)
-
-
 class CopyOrSimilar:
     """The default's stage 2: in one reference, the query's copies, else the moments like it.
 
@@ -82,21 +76,21 @@ class CopyOrSimilar:
     """
 
     def __init__(self, alignment: FrameAlignment | None = None, windows: SimilarWindows | None = None,
-                 calibration: MatchCalibration | None = None):
+                 calibration: MatchCalibration | None = None, space: AppearanceSpace | None = None):
         self.alignment = alignment or FrameAlignment()
         self.windows = windows or SimilarWindows()
         self.calibration = calibration or MatchCalibration.load()
+        self.space = space or AppearanceSpace.load()
 
     def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
         """``(alignment's prepared query, unit appearance steps (C, Lq))``."""
-        prepared = self.alignment.prepare_query(sequence, statistics)
-        return prepared, appearance(prepared[0], sequence.features.shape[0])
+        return self.alignment.prepare_query(sequence, statistics), self.space.steps(sequence.features)
 
     def localize(self, query: tuple, reference: FeatureSequence, duration: float,
                  statistics: FrameStatistics, top_k: int) -> Alignment:
         prepared, query_steps = query
         found = self.alignment.localize(prepared, reference, duration, statistics, top_k)
-        steps = appearance(statistics.descriptors(reference.features), reference.features.shape[0])
+        steps = self.space.steps(reference.features)
         rate, lq = reference.rate, query_steps.shape[1]
         motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
         p_copy = self.calibration.copy_probability(found.moments[:, 3], motion, found.moments[:, 4])
