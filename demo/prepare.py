@@ -6,12 +6,17 @@ It holds two kinds of videos, each with ground truth:
 
 * real footage (:mod:`svmr.data.footage_set`): 7 real videos into which transformed copies of
   9 real query clips were inserted; the label of an inserted moment is its query's id;
+* similar moments (:mod:`svmr.data.semantic_set`, when ``scripts/fetch_semantic_footage.sh``
+  brought its videos): one real video of the animated Blupi, a woman's face and a bulldozer, and
+  two queries of *other* footage of the same kinds (a man on a webcam, Blupi in the snow): no copy;
+  the label of a moment is its kind;
 * procedural videos (:mod:`svmr.data.render`): a small benchmark of the synthetic motion
   classes, the label of a moment is its class.
 
 Layout of ``out``::
 
     footage/    queries/, references/, manifest.json     (the real-footage set)
+    similar/    queries/, gallery/, manifest.json        (the similar-moments part)
     synthetic/  queries/, references/, manifest.json     (the procedural mini benchmark)
     gallery/    gallery.json, features/                  (every reference, indexed)
     demo.json   ground truth per gallery video and the example queries
@@ -35,8 +40,9 @@ from svmr.gallery import Gallery
 DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
 SYNTHETIC = dict(num_sources=24, seed=7, num_classes=8, size=128)
 MAX_SYNTHETIC_QUERIES = 6
-#: version of what a finished build holds; 2: feature files with small frames (the motion check)
-DEMO_FORMAT = 2
+#: version of what a finished build holds; 2: feature files with small frames (the motion check);
+#: 3: the similar-moments part
+DEMO_FORMAT = 3
 
 
 def _annotations(bench: Benchmark, source: str) -> dict[str, dict]:
@@ -67,9 +73,11 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
     """
     from svmr.data.footage_set import build_footage_set
     from svmr.data.render import build_synthetic_benchmark
+    from svmr.data.semantic_set import DEMO_GALLERY, DEMO_QUERIES, build_semantic_set, missing_semantic_footage
 
     started = time.time()
     footage_dir, synthetic_dir = os.path.join(root, "footage"), os.path.join(root, "synthetic")
+    similar_dir = os.path.join(root, "similar")
     if not os.path.exists(os.path.join(footage_dir, "manifest.json")):
         log("demo: cutting the real-footage set")
         try:
@@ -77,11 +85,16 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
         except FileNotFoundError as err:  # Debian's opencv-doc absent: the procedural part still works
             shutil.rmtree(footage_dir, ignore_errors=True)     # a part-built set is not a set
             log(f"demo: no real footage ({err}); the demo gallery holds procedural videos only")
+    if not os.path.exists(os.path.join(similar_dir, "manifest.json")) \
+            and not missing_semantic_footage(DEMO_GALLERY, DEMO_QUERIES):
+        log("demo: joining the similar-moments video")
+        build_semantic_set(similar_dir, DEMO_GALLERY, DEMO_QUERIES)
     if not os.path.exists(os.path.join(synthetic_dir, "manifest.json")):
         log("demo: rendering procedural videos")
         build_synthetic_benchmark(synthetic_dir, **(synthetic or SYNTHETIC))
     parts = [(name, folder, Benchmark.load(os.path.join(folder, "manifest.json")))
-             for name, folder in (("real footage", footage_dir), ("procedural", synthetic_dir))
+             for name, folder in (("real footage", footage_dir), ("similar moments", similar_dir),
+                                  ("procedural", synthetic_dir))
              if os.path.exists(os.path.join(folder, "manifest.json"))]
 
     extractor = extractor or FeatureExtractor(ExtractorConfig())
@@ -91,9 +104,11 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
         log("demo: the feature extractor changed; re-indexing")
         shutil.rmtree(gallery_dir)
     gallery = Gallery(gallery_dir, config)
-    prefix = {"real footage": "", "procedural": "synthetic_"}
-    videos = [(os.path.join(folder, "references", f"{r.id}.mp4"), prefix[name] + r.id)
-              for name, folder, bench in parts for r in bench.references]
+    from svmr.data.benchmark import reference_path
+
+    prefix = {"real footage": "", "similar moments": "", "procedural": "synthetic_"}
+    videos = [(reference_path(folder, r.id), prefix[name] + r.id) for name, folder, bench in parts
+              for r in bench.references]
     for done, (path, video_id) in enumerate(videos, 1):
         if not gallery.is_current(video_id):
             log(f"demo: indexing {video_id} ({done}/{len(videos)})")
@@ -103,7 +118,8 @@ def prepare_demo(root: str = DEFAULT_ROOT, extractor: FeatureExtractor | None = 
         truth.update({prefix[name] + k: v for k, v in _annotations(bench, name).items()})
         examples += _examples(bench, folder, name, None if name == "real footage" else MAX_SYNTHETIC_QUERIES)
     demo = {"videos": truth, "examples": examples, "extractor_key": gallery.config.key(), "format": DEMO_FORMAT,
-            "real_footage": any(name == "real footage" for name, _, _ in parts)}
+            "real_footage": any(name == "real footage" for name, _, _ in parts),
+            "similar_footage": any(name == "similar moments" for name, _, _ in parts)}
     tmp = os.path.join(root, "demo.json.tmp")
     with open(tmp, "w") as handle:
         json.dump(demo, handle, indent=1)
@@ -117,6 +133,7 @@ def needs_build(info: dict | None, extractor_key: str) -> str | None:
     None when it is complete: missing, made by another feature extractor or format, or made
     without the real footage that this machine now has."""
     from svmr.data.footage_set import missing_footage
+    from svmr.data.semantic_set import DEMO_GALLERY, DEMO_QUERIES, missing_semantic_footage
 
     if info is None:
         return "building the demo gallery"
@@ -124,6 +141,8 @@ def needs_build(info: dict | None, extractor_key: str) -> str | None:
         return "the demo gallery was made by another version: building it again"
     if not info.get("real_footage") and not missing_footage():
         return "the sample footage is here now: adding the real-footage videos to the demo gallery"
+    if not info.get("similar_footage") and not missing_semantic_footage(DEMO_GALLERY, DEMO_QUERIES):
+        return "the similar-moments footage is here now: adding it to the demo gallery"
     return None
 
 

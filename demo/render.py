@@ -35,12 +35,18 @@ def feature_figure(sequence: FeatureSequence):
     return fig
 
 
+#: the bars' colour map by what matched (the default model): copies blue, similar moments purple,
+#: weak ones grey; other models' moments blue
+MATCH_SHADES = {"copy": "Blues", "partial copy": "Blues", "similar": "Purples"}
+
+
 def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | None, query_label: str | None,
                     ranks: dict[int, int] | None = None):
     """The whole reference video as a time axis: one lane per predicted moment (best on top, the
     bar's shade its score, the chosen one in orange), and the ground-truth segments underneath
     (those with the query's label in green, other annotated moments in grey, each labelled where
-    its label fits inside it).
+    its label fits inside it). The default model's moments are coloured by what matched (copy blue,
+    similar purple, weak grey) and labelled with it.
 
     Args:
         ranks: ``id(moment)`` → the moment's rank in the whole result (1 = best), so a lane is
@@ -52,14 +58,16 @@ def timeline_figure(hit: VideoHit, chosen: Moment | None, truth: list[dict] | No
     FigureCanvasAgg(fig)                       # a renderer, to fit the truth labels in their segments
     ax_pred, ax_truth = fig.subplots(2, 1, sharex=True, height_ratios=[lanes, 1.4])
     top = max([m.score for m in moments] + [1e-6])
-    shade = matplotlib.colormaps["Blues"]
     for lane, moment in enumerate(moments):
         is_chosen = chosen is not None and moment is chosen
-        colour = "tab:orange" if is_chosen else shade(0.35 + 0.6 * moment.score / top)
+        shade = matplotlib.colormaps[MATCH_SHADES.get(moment.match, "Blues")]
+        colour = "tab:orange" if is_chosen else ("0.8" if moment.match == "weak" else
+                                                shade(0.35 + 0.6 * moment.score / top))
         ax_pred.add_patch(Rectangle((moment.start, lane + 0.12), moment.end - moment.start, 0.76, facecolor=colour,
                                     edgecolor="black" if is_chosen else "none", linewidth=1.2))
         x, align = _score_label_place(moment, hit.duration)
-        ax_pred.text(x, lane + 0.5, f"{moment.score:.3f}", va="center", ha=align, fontsize=9,
+        label = f"{moment.score:.3f} {moment.match}" if moment.match else f"{moment.score:.3f}"
+        ax_pred.text(x, lane + 0.5, label, va="center", ha=align, fontsize=9,
                      color="black" if is_chosen else "0.3", clip_on=True)
     ax_pred.set(xlim=(0, hit.duration), ylim=(lanes, 0), yticks=[i + 0.5 for i in range(len(moments))])
     numbers = [(ranks or {}).get(id(m), i + 1) for i, m in enumerate(moments)]

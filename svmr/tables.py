@@ -24,6 +24,7 @@ import torch
 from . import evaluation as E
 from .backends import ExactBackend
 from .checkpoints import load_checkpoint
+from .data.benchmark import reference_path
 from .data.datasets import BenchmarkFeatures, features_config
 from .features import FeatureSequence
 from .models.alignment import FrameStatistics
@@ -298,17 +299,6 @@ def _procedural_tables(benchmark: str, directory: str, key: str | None, split: s
         "tIoU t = the share of pairs whose top-1 moment has tIoU > t with one of the pair's moments.\n\n" + graph1,
         "**Seed 001, Table 3: graph layers n × graphs k** (mAP@1, same pairs).\n\n" + graph3,
     ])
-
-
-def reference_path(set_dir: str, video_id: str) -> str:
-    """A real-footage set's reference video file (``references/<id>.mp4`` or ``gallery/<id>.*``)."""
-    for folder in ("references", "gallery"):
-        root = os.path.join(set_dir, folder)
-        if os.path.isdir(root):
-            match = sorted(f for f in os.listdir(root) if os.path.splitext(f)[0] == video_id)
-            if match:
-                return os.path.join(root, match[0])
-    raise FileNotFoundError(f"no video {video_id} in {set_dir}")
 
 
 def top_moment_tiou(result, truth: dict[str, list]) -> float:

@@ -17,6 +17,7 @@ timeline, so that videos can be cut from real footage or rendered procedurally a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -271,3 +272,14 @@ def build_benchmark(videos: dict[str, VideoAnnotation], seed: int = 0,
         "after": class_statistics(r.as_annotation() for r in references),
     }
     return Benchmark(classes, queries, references, seed, info)
+
+
+def reference_path(set_dir: str, video_id: str) -> str:
+    """A real-footage set's reference video file (``references/<id>.mp4`` or ``gallery/<id>.*``)."""
+    for folder in ("references", "gallery"):
+        root = os.path.join(set_dir, folder)
+        if os.path.isdir(root):
+            match = sorted(f for f in os.listdir(root) if os.path.splitext(f)[0] == video_id)
+            if match:
+                return os.path.join(root, match[0])
+    raise FileNotFoundError(f"no video {video_id} in {set_dir}")

@@ -58,34 +58,50 @@ QUERIES = (
 )
 
 
-def build_semantic_set(out_dir: str) -> dict:
-    """Write ``gallery/`` (the joined videos), ``queries/`` (the clips) and ``manifest.json``.
+#: the app's demo gallery: one video of Blupi, a face and a bulldozer, and two queries of other footage
+DEMO_GALLERY = (("blupi_face", (("blupi_play103.mkv", 0.0, None, "blupi"), ("feat_wolfgang.mp4", 0.0, 10.0, "face"),
+                                ("blupi_play110.mkv", 0.0, None, None))),)
+DEMO_QUERIES = tuple(q for q in QUERIES if q[0] in ("face_webcam", "blupi_snow"))
+
+
+def missing_semantic_footage(gallery=GALLERY, queries=QUERIES) -> list[str]:
+    """The source videos of the set that are not on this machine."""
+    from .footage import footage_path
+
+    names = {name for _, parts in gallery for name, *_ in parts} | {q[1] for q in queries}
+    return sorted(name for name in names if footage_path(name) is None)
+
+
+def build_semantic_set(out_dir: str, gallery=GALLERY, queries=QUERIES) -> dict:
+    """Write ``gallery/`` (the joined videos), ``queries/`` (the clips) and ``manifest.json``
+    (``gallery`` and ``queries``: a subset, e.g. :data:`DEMO_GALLERY`, :data:`DEMO_QUERIES`).
 
     Raises:
         FileNotFoundError: a source video is missing (run the two fetch scripts).
     """
+    missing = missing_semantic_footage(gallery, queries)
+    if missing:
+        raise FileNotFoundError(f"sample videos {', '.join(missing)} not found: run scripts/fetch_footage.sh "
+                                f"and scripts/fetch_semantic_footage.sh")
     for sub in ("gallery", "queries"):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-    for _, parts in GALLERY:
-        for name, *_ in parts:
-            _require(name)
     references = []
-    for gid, parts in GALLERY:
+    for gid, parts in gallery:
         path = os.path.join(out_dir, "gallery", f"{gid}.mp4")
         pieces = _write_joined(path + ".part.mp4", [(name, start, end) for name, start, end, _ in parts])
         os.replace(path + ".part.mp4", path)
         segments = [Segment(round(piece.at, 3), round(piece.end, 3), kind)
                     for piece, (_, _, _, kind) in zip(pieces, parts) if kind]
         references.append(Reference(gid, V.probe(path).duration, pieces, segments, len(pieces)))
-    queries = []
-    for qid, name, start, end, kind in QUERIES:
+    clips = []
+    for qid, name, start, end, kind in queries:
         V.write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=None)
-        queries.append(Query(qid, name, start, end, kind, "test"))
-    kinds = sorted({q.label for q in queries})
-    info = {"kind": "similar moments (no copy of any query in the gallery)", "queries": len(queries),
+        clips.append(Query(qid, name, start, end, kind, "test"))
+    kinds = sorted({q.label for q in clips})
+    info = {"kind": "similar moments (no copy of any query in the gallery)", "queries": len(clips),
             "references": len(references), "kinds": kinds,
             "annotated_moments": sum(len(r.segments) for r in references)}
-    bench = Benchmark({"train": [], "val": [], "test": kinds}, queries, references, 0, info)
+    bench = Benchmark({"train": [], "val": [], "test": kinds}, clips, references, 0, info)
     bench.save(os.path.join(out_dir, "manifest.json"))
     with open(os.path.join(out_dir, "manifest.json")) as handle:
         return json.load(handle)

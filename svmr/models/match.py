@@ -82,7 +82,7 @@ def verdict(labels: list[str]) -> str:
     return FOUND_SIMILAR if SIMILAR in labels else NOTHING_CLOSE
 
 
-def fit_logistic(features: np.ndarray, targets: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
+def fit_logistic(features: np.ndarray, targets: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:
     """Logistic regression by Newton's method: ``(N, F)`` features, ``(N,)`` 0/1 targets →
     ``(1 + F,)`` weights (bias first), with a small L2 penalty on the non-bias weights (so
     separable data still gives finite weights). Positives and negatives are weighted equally."""

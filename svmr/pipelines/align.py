@@ -27,17 +27,22 @@ class FrameAlignment:
     Its moments are scored on their own: ``1 − (1 − M_C · M_R)(1 − M_V)``, where ``M_V`` is the
     motion match (0 when either side has no small frames, or the query is still)."""
 
-    def __init__(self, localizer: AlignmentLocalizer | None = None, motion_checks: int = MOTION_CHECKS):
+    def __init__(self, localizer: AlignmentLocalizer | None = None, motion_checks: int = MOTION_CHECKS,
+                 centre: np.ndarray | None = None):
         self.localizer = localizer or AlignmentLocalizer()
         self.motion_checks = motion_checks
+        #: a fixed centre for the descriptors instead of the gallery's mean (None: the gallery's)
+        self.fixed = FrameStatistics(np.asarray(centre, np.float32)) if centre is not None else None
 
     def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
         """``(descriptors (2C, Lq), MotionCheck or None)``."""
+        statistics = self.fixed or statistics
         check = MotionCheck(sequence.small_frames) if sequence.small_frames is not None else None
         return statistics.descriptors(sequence.features), check
 
     def localize(self, query: tuple, reference: FeatureSequence, duration: float,
                  statistics: FrameStatistics, top_k: int) -> Alignment:
+        statistics = self.fixed or statistics
         descriptors, check = query
         found = self.localizer.localize(descriptors, statistics.descriptors(reference.features), reference.rate, top_k)
         if check is None or reference.small_frames is None or not len(found.moments):
