@@ -8,7 +8,7 @@ It holds two kinds of videos, each with ground truth:
   9 real query clips were inserted; the label of an inserted moment is its query's id;
 * similar moments (:mod:`svmr.data.semantic_set`, when ``scripts/fetch_semantic_footage.sh``
   brought its videos): one real video of the animated Blupi, a woman's face and a bulldozer, and
-  two queries of *other* footage of the same kinds (a man on a webcam, Blupi in the snow): no copy;
+  two queries of *other* footage of the same kinds (the woman later in the take, Blupi in the snow): no copy;
   the label of a moment is its kind;
 * procedural videos (:mod:`svmr.data.render`): a small benchmark of the synthetic motion
   classes, the label of a moment is its class.

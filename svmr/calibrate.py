@@ -34,7 +34,7 @@ from .models.match import MatchCalibration, copy_features, fit_logistic, fit_thr
 TOP_VIDEOS, MOMENTS_PER_VIDEO = 5, 3
 
 
-def _evidence_searcher(set_dir: str):
+def _evidence_searcher(set_dir: str, space):
     """``(Benchmark, Searcher)`` of a set with the default's retrieval and frame alignment only
     (no labels: what is being calibrated)."""
     from .models.alignment import WindowRetrieval
@@ -44,15 +44,15 @@ def _evidence_searcher(set_dir: str):
     from .tables import set_gallery
 
     bench, gallery, extractor = set_gallery(set_dir)
-    pipeline = Pipeline("align-evidence", WindowRetrieval(), FrameAlignment(), ranking="best_moment",
+    pipeline = Pipeline("align-evidence", WindowRetrieval(), FrameAlignment(centre=space.mean), ranking="best_moment",
                         rerank_pool=RERANK_POOL)
     return bench, Searcher(gallery, pipeline, extractor=extractor)
 
 
-def copy_evidence(set_dir: str, holds_copies: bool) -> list[dict]:
+def copy_evidence(set_dir: str, holds_copies: bool, space) -> list[dict]:
     """Alignment moments of every query of a set: ``{"query", "rank", "features" (3,), "copy"}``
     (``copy`` None for moments neither clearly a copy nor clearly not)."""
-    bench, searcher = _evidence_searcher(set_dir)
+    bench, searcher = _evidence_searcher(set_dir, space)
     truth = bench.moments_by_label()
     rows = []
     for query in bench.queries:
@@ -88,7 +88,7 @@ def similar_evidence(set_dir: str, space) -> list[dict]:
     ``{"query", "kind", "similarity", "similar"}``."""
     from .models.semantic import SimilarWindows
 
-    bench, searcher = _evidence_searcher(set_dir)
+    bench, searcher = _evidence_searcher(set_dir, space)
     gallery = searcher.gallery
     windows = SimilarWindows()
     truth = bench.moments_by_label()
@@ -106,9 +106,16 @@ def similar_evidence(set_dir: str, space) -> list[dict]:
     return rows
 
 
+#: the copy model's L2 penalty: the moments are nearly separable, so only a touch (it keeps the
+#: weights finite); the classes keep their natural proportions (unweighted): a copy is rarer than
+#: a moment that is not one, and weighting them equally labelled same-street look-alikes copies
+COPY_L2 = 1e-4
+
+
 def _fit_copy(rows: list[dict]) -> np.ndarray:
     known = [r for r in rows if r["copy"] is not None]
-    return fit_logistic(np.array([r["features"] for r in known]), np.array([r["copy"] for r in known], np.float64))
+    return fit_logistic(np.array([r["features"] for r in known]), np.array([r["copy"] for r in known], np.float64),
+                        l2=COPY_L2, balanced=False)
 
 
 def _top_labels(rows: list[dict], weights: np.ndarray) -> dict:
@@ -127,15 +134,15 @@ def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None
     :class:`~svmr.models.match.MatchCalibration` and the
     :class:`~svmr.models.semantic.AppearanceSpace` (the background mean of the sets' videos)."""
     sets = {"own_clips": (own_clips, True), "footage": (footage, True), "semantic": (semantic, False)}
+    space = background([own_clips, footage, semantic])
     evidence = {}
     for name, (folder, holds_copies) in sets.items():
-        evidence[name] = copy_evidence(folder, holds_copies)
+        evidence[name] = copy_evidence(folder, holds_copies, space)
         log(f"{name}: {len(evidence[name])} alignment moments")
     weights = _fit_copy([r for rows in evidence.values() for r in rows])
     held_out = {name: _top_labels(evidence[name], _fit_copy([r for other, rows in evidence.items() if other != name
                                                              for r in rows]))
                 for name in evidence}
-    space = background([own_clips, footage, semantic])
     windows = similar_evidence(semantic, space)
     positives = np.array([r["similarity"] for r in windows if r["similar"]])
     negatives = np.array([r["similarity"] for r in windows if not r["similar"]])

@@ -58,10 +58,11 @@ QUERIES = (
 )
 
 
-#: the app's demo gallery: one video of Blupi, a face and a bulldozer, and two queries of other footage
+#: the app's demo gallery: one video of Blupi, a woman's face and a bulldozer; two queries of other footage:
+#: the same woman later in the take, Blupi in the snow
 DEMO_GALLERY = (("blupi_face", (("blupi_play103.mkv", 0.0, None, "blupi"), ("feat_wolfgang.mp4", 0.0, 10.0, "face"),
                                 ("blupi_play110.mkv", 0.0, None, None))),)
-DEMO_QUERIES = tuple(q for q in QUERIES if q[0] in ("face_webcam", "blupi_snow"))
+DEMO_QUERIES = tuple(q for q in QUERIES if q[0] in ("face_wolfgang_a", "blupi_snow"))
 
 
 def missing_semantic_footage(gallery=GALLERY, queries=QUERIES) -> list[str]:

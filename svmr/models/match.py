@@ -82,13 +82,16 @@ def verdict(labels: list[str]) -> str:
     return FOUND_SIMILAR if SIMILAR in labels else NOTHING_CLOSE
 
 
-def fit_logistic(features: np.ndarray, targets: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:
+def fit_logistic(features: np.ndarray, targets: np.ndarray, l2: float = 1e-3, steps: int = 50,
+                 balanced: bool = True) -> np.ndarray:
     """Logistic regression by Newton's method: ``(N, F)`` features, ``(N,)`` 0/1 targets →
-    ``(1 + F,)`` weights (bias first), with a small L2 penalty on the non-bias weights (so
-    separable data still gives finite weights). Positives and negatives are weighted equally."""
+    ``(1 + F,)`` weights (bias first), with an L2 penalty on the non-bias weights (so separable
+    data still gives finite weights). ``balanced``: positives and negatives weigh the same in all
+    (else each sample weighs the same)."""
     x = np.column_stack([np.ones(len(features)), features]).astype(np.float64)
     y = targets.astype(np.float64)
-    balance = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y)
+    balance = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y) if balanced \
+        else np.ones(len(y))
     penalty = np.full(x.shape[1], l2)
     penalty[0] = 0.0
     w = np.zeros(x.shape[1])

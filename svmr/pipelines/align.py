@@ -145,13 +145,13 @@ class CopyOrSimilar:
 def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL) -> Pipeline:
     """Runs on the CPU whatever ``device`` says (NumPy; no network)."""
     retriever, aligner, windows = WindowRetrieval(), AlignmentLocalizer(), SimilarWindows()
-    calibration = MatchCalibration.load()
+    calibration, space = MatchCalibration.load(), AppearanceSpace.load()
     settings = {"windows_s": list(retriever.seconds), "duration_scales": list(aligner.scales), "trim": aligner.trim,
                 "min_match": aligner.min_match, "order_weight": aligner.order_weight,
                 "duration_tolerance": aligner.duration_tolerance}
     settings.update(similar_scales=list(windows.scales), copy_weights=list(calibration.copy_weights),
                     similar_threshold=calibration.similar_threshold)
-    localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks), windows, calibration)
+    localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks, centre=space.mean), windows, calibration, space)
     return Pipeline("align", retriever, localizer, ranking="best_moment", rerank_pool=rerank_pool,
                     config={"name": "align", **settings, "rerank_pool": rerank_pool, "motion_checks": motion_checks,
                             "device": "cpu"})
