@@ -15,6 +15,12 @@ def _path_or_skip(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def sample_video():
+    """Any sample video by file name (the similar-moments ones: scripts/fetch_semantic_footage.sh)."""
+    return _path_or_skip
+
+
+@pytest.fixture(scope="session")
 def bikes() -> str:
     return _path_or_skip("bikes.mp4")
 

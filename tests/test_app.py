@@ -10,6 +10,7 @@ from gradio_client import Client, handle_file     # a broken install fails here,
 from demo import service as S
 from demo import sessions
 from demo.browser_flow import serve
+from demo.results import RESULT_COLUMNS
 from demo.ui import build_ui
 from svmr import video as V
 
@@ -56,6 +57,23 @@ def test_probe_and_analyze_a_real_video(client, bikes):
     assert plot is not None
 
 
+def test_a_similar_moment_is_labelled_so(client, demo_gallery):
+    """The demo's Blupi example has no copy in the gallery: the app says so and shows Blupi
+    elsewhere in the film, a moment of the query's length labelled similar."""
+    example = next(e for e in demo_gallery.examples() if e["label"] == "blupi")
+    status, table, json_file, *_ = _search(client, example["path"])
+    column = {name: k for k, name in enumerate(RESULT_COLUMNS)}
+    top = _rows(table)[0]
+    assert "No copy of the query in this gallery" in status
+    assert top[column["video"]] == "blupi_face" and top[column["match"]] == "similar"
+    span = next(s for s in demo_gallery.truth("blupi_face")["segments"] if s["label"] == "blupi")
+    assert span["start"] <= top[column["start (s)"]] < top[column["end (s)"]] <= span["end"]
+    assert top[column["end (s)"]] - top[column["start (s)"]] >= V.probe(example["path"]).duration / 2
+    with open(json_file) as handle:
+        results = json.load(handle)
+    assert results["verdict"] == "similar moments" and results["moments"][0]["match"] == "similar"
+
+
 def test_demo_gallery_is_listed_with_thumbnails(client, demo_gallery):
     note, table, thumbs, removable = client.predict(S.DEMO_GALLERY, api_name="/show_gallery")
     names = [row[0] for row in _rows(table)]
@@ -72,8 +90,12 @@ def test_search_demo_gallery_with_an_example_query(client, demo_gallery, model, 
     assert "total" in status and "stage 1" in status and "stage 2" in status
     rows = _rows(table)
     assert rows and [r[0] for r in rows] == list(range(1, len(rows) + 1))
-    scores = [r[4] for r in rows]
+    column = {name: k for k, name in enumerate(RESULT_COLUMNS)}
+    scores = [r[column["score"]] for r in rows]
     assert scores == sorted(scores, reverse=True)
+    # the default says what matched: this example is a transformed copy of a gallery clip
+    assert (rows[0][column["match"]] == "copy") == (S.MODELS[model] == "align")
+    assert ("Copy found" in status) == (S.MODELS[model] == "align")
     with open(json_file) as handle:
         results = json.load(handle)
     assert results["model"] == model and len(results["moments"]) == len(rows)

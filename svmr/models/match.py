@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoints import REPO_CHECKPOINTS
+from .. import checkpoints as C
 
 CALIBRATION_FILE = "match_calibration.json"
 COPY, PARTIAL_COPY, SIMILAR, WEAK = "copy", "partial copy", "similar", "weak"
@@ -55,12 +55,19 @@ class MatchCalibration:
         return SIMILAR if similarity >= self.similar_threshold else WEAK
 
     def save(self, path: str) -> None:
-        with open(path, "w") as handle:
+        """Write the JSON file (a bundled one is recorded in ``checkpoints/SHA256SUMS``)."""
+        with open(path + ".tmp", "w") as handle:
             json.dump(asdict(self), handle, indent=1)
+        os.replace(path + ".tmp", path)
+        if C.is_bundled(path):
+            C.record(path)
 
     @classmethod
     def load(cls, path: str | None = None) -> "MatchCalibration":
-        path = path or os.path.join(REPO_CHECKPOINTS, CALIBRATION_FILE)
+        """Read a calibration file (the bundled one by default, checked against its SHA-256)."""
+        path = path or os.path.join(C.REPO_CHECKPOINTS, CALIBRATION_FILE)
+        if C.is_bundled(path):
+            C.verify(path)
         with open(path) as handle:
             data = json.load(handle)
         return cls(tuple(float(w) for w in data["copy_weights"]), float(data["similar_threshold"]),

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checkpoints import REPO_CHECKPOINTS
+from .. import checkpoints as C
 
 from .alignment import DURATION_SCALES
 
@@ -49,15 +49,23 @@ class AppearanceSpace:
         return (centred / (np.linalg.norm(centred, axis=0, keepdims=True) + 1e-6)).astype(np.float32)
 
     def save(self, path: str) -> None:
+        """Write the safetensors file (a bundled one is recorded in ``checkpoints/SHA256SUMS``)."""
         from safetensors.numpy import save_file
 
         save_file({"mean": self.mean}, path)
+        os.chmod(path, 0o644)
+        if C.is_bundled(path):
+            C.record(path)
 
     @classmethod
     def load(cls, path: str | None = None) -> "AppearanceSpace":
+        """Read a background file (the bundled one by default, checked against its SHA-256)."""
         from safetensors.numpy import load_file
 
-        return cls(load_file(path or os.path.join(REPO_CHECKPOINTS, BACKGROUND_FILE))["mean"])
+        path = path or os.path.join(C.REPO_CHECKPOINTS, BACKGROUND_FILE)
+        if C.is_bundled(path):
+            C.verify(path)
+        return cls(load_file(path)["mean"])
 
     @classmethod
     def from_videos(cls, features: list[np.ndarray]) -> "AppearanceSpace":

@@ -22,8 +22,10 @@ MOTION_CHECKS = 3
 
 
 class FrameAlignment:
-    """:class:`~svmr.models.alignment.AlignmentLocalizer` on the gallery-centred descriptors, then
-    the motion check (:mod:`svmr.models.motion`) on each video's best ``motion_checks`` moments.
+    """:class:`~svmr.models.alignment.AlignmentLocalizer` on descriptors centred on ``centre`` (the
+    default pipeline: the fixed background mean of :class:`~svmr.models.semantic.AppearanceSpace`,
+    so a moment's ``M_C`` does not depend on what else the gallery holds; None: the gallery's
+    mean), then the motion check (:mod:`svmr.models.motion`) on each video's best ``motion_checks`` moments.
     Its moments are scored on their own: ``1 − (1 − M_C · M_R)(1 − M_V)``, where ``M_V`` is the
     motion match (0 when either side has no small frames, or the query is still)."""
 
