@@ -107,6 +107,8 @@ def search_flow(page, url: str, video: str, start: float, end: float, screenshot
 #: the example the README's screenshot shows: a 6-s clip of vtest.avi, inserted (cropped, recoloured,
 #: re-encoded) into the bikes video of the demo gallery
 README_EXAMPLE = ("real footage: vtest_a", "vtest_a")
+#: the README's second screenshot: a moment like the query, no copy in the gallery
+SIMILAR_EXAMPLE = ("similar moments: face", "face_wolfgang_a")
 
 
 def example_search_flow(page, url: str, label: str, file_name: str, screenshots: str | None = None) -> dict:

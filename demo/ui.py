@@ -67,7 +67,8 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                 # and say what is wrong (Gradio's filter refuses by extension, without either)
                 query = gr.File(label="Query video (any format)", type="filepath",
                                 elem_id="query_video", height=120)
-                gr.Examples(example_paths, inputs=query, example_labels=example_labels, label="Examples")
+                gr.Examples(example_paths, inputs=query, example_labels=example_labels, label="Examples",
+                            examples_per_page=max(10, len(example_paths)))     # every example on one page
                 info = gr.Markdown(label="Query video info", elem_id="video_info")
                 player = gr.Video(label="Query video", interactive=False, elem_id="query_player", height=280,
                                   visible=False)

@@ -1,6 +1,7 @@
 """Drive the app in headless Chromium (Debian's, via Playwright) and save a README screenshot.
 
     python scripts/screenshot.py                                   # the README's: example vtest_a
+    python scripts/screenshot.py --similar --name similar.png      # the README's second: a similar moment
     python scripts/screenshot.py --video PATH --start 0.5 --end 4.5 [--model NAME] --name other.png
 
 Starts the app on the bundled demo gallery (built first if missing), clicks the example (or uploads
@@ -17,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from demo.browser_flow import README_EXAMPLE, browser_page, example_search_flow, search_flow, serve  # noqa: E402
+from demo.browser_flow import README_EXAMPLE, SIMILAR_EXAMPLE, browser_page, example_search_flow, search_flow, serve  # noqa: E402
 from demo.prepare import DEFAULT_ROOT  # noqa: E402
 from demo.service import DemoGallery  # noqa: E402
 from demo.ui import build_ui  # noqa: E402
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--out", default="assets")
     parser.add_argument("--model", help="model choice as shown in the app (with --video; default: the app's default)")
     parser.add_argument("--name", default="screenshot.png")
+    parser.add_argument("--similar", action="store_true", help="click the similar-moments example instead")
     args = parser.parse_args()
     demo = DemoGallery(DEFAULT_ROOT).ensure()
     shots = tempfile.mkdtemp()
@@ -38,7 +40,8 @@ def main() -> None:
         if args.video:
             shown = search_flow(page, url, args.video, args.start, args.end, screenshots=shots, model=args.model)
         else:
-            shown = example_search_flow(page, url, *README_EXAMPLE, screenshots=shots)
+            shown = example_search_flow(page, url, *(SIMILAR_EXAMPLE if args.similar else README_EXAMPLE),
+                                        screenshots=shots)
     os.makedirs(args.out, exist_ok=True)
     shutil.copyfile(os.path.join(shots, "search.png"), os.path.join(args.out, args.name))
     print(shown["status"])

@@ -143,7 +143,7 @@ class CopyOrSimilar:
 @register("align", summary="default: multi-scale window retrieval + frame alignment + motion check "
                            "(training-free, fits the gallery)",
           label="Default: multi-scale windows + frame alignment (best on real footage)",
-          menu="Default: frame alignment (best on real footage)")
+          menu="Default: copies and similar moments (best on real footage)")
 def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL) -> Pipeline:
     """Runs on the CPU whatever ``device`` says (NumPy; no network)."""
     retriever, aligner, windows = WindowRetrieval(), AlignmentLocalizer(), SimilarWindows()

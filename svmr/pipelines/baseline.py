@@ -12,7 +12,7 @@ from .networks import EmbeddingRetriever, MapLocalizer
 @register("baseline", summary="training-free baseline of the paper's tables: mean-pooled features + "
                               "sliding-window cosine",
           label="Training-free baseline: mean-pooled features + sliding-window cosine",
-          menu="Baseline: mean-pooled features, sliding window",
+          menu="Baseline: mean-pooled features, sliding window (for comparison)",
           order=2, checkpoints={"stage1": "stage1_ctc_ae.safetensors"})
 def build_baseline(stage1: str, device="cpu") -> Pipeline:
     """``stage1``: the paper model whose training statistics standardize the features."""

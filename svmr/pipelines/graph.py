@@ -50,7 +50,7 @@ class GraphLocalizer:
 @register("graph", summary="seed 001's localizer: TAG proposals scored by multi-graph feature fusion "
                            "(stage 1 as the default's)",
           label="Seed 001: window retrieval + TAG proposals scored by multi-graph feature fusion",
-          menu="Seed 001: graph re-localization",
+          menu="Seed 001: graph re-localization (procedural video; places real moments poorly)",
           order=3, checkpoints={"stage2": "graph_2x3.safetensors", "actionness": "actionness.safetensors"})
 def build_graph(stage2: str, actionness: str, device="cpu") -> Pipeline:
     """Runs on the CPU whatever ``device`` says (its proposal scoring takes NumPy arrays)."""

@@ -12,7 +12,7 @@ from .networks import EmbeddingRetriever, MapLocalizer
 @register("paper", summary="seed 000's two-stage model: CTC auto-encoder + attention re-localization "
                            "(bundled checkpoints)",
           label="Two-stage model (paper): CTC auto-encoder + attention re-localization",
-          menu="Paper: CTC auto-encoder + attention re-localization",
+          menu="Paper model (trained on procedural video; places real moments poorly)",
           order=1, checkpoints={"stage1": "stage1_ctc_ae.safetensors", "stage2": "stage2_attn_prod.safetensors"})
 def build_paper(stage1: str, stage2: str, device="cpu") -> Pipeline:
     retriever = EmbeddingRetriever(load_checkpoint(stage1, device)[0], device)
