@@ -139,3 +139,39 @@ def test_build_semantic_set_is_deterministic_in_its_truth(tmp_path, sample_video
     assert {q["label"] for q in manifest["queries"]} == {"face", "blupi"}
     with open(tmp_path / "set" / "manifest.json") as handle:
         assert json.load(handle)["info"]["kinds"] == ["blupi", "face"]
+
+
+def test_similar_set_scores_through_evaluate(tmp_path, sample_video):
+    """The demo's similar-moments part as a set: the default's top moment lies inside the span of
+    the query's kind, is at least half the query, and is not called a copy."""
+    from svmr.data.semantic_set import DEMO_GALLERY, DEMO_QUERIES, build_semantic_set
+    from svmr.tables import SIMILAR_SET_KEYS, real_footage_scores, set_gallery
+
+    for name in {n for _, parts in DEMO_GALLERY for n, *_ in parts} | {q[1] for q in DEMO_QUERIES}:
+        sample_video(name)
+    folder = str(tmp_path / "set")
+    build_semantic_set(folder, DEMO_GALLERY, DEMO_QUERIES)
+    _, gallery, extractor = set_gallery(folder)
+    rows = real_footage_scores(folder, {"align": Searcher(gallery, extractor=extractor)})["align"]
+    assert set(SIMILAR_SET_KEYS) <= set(rows)
+    assert rows["top inside"] == 1.0 and rows["short"] == 0.0 and rows["labelled copy"] == 0.0
+    assert rows["nothing close"] == 0.0 and 0.5 <= rows["length / query"] <= 2.0
+
+
+def test_calibration_fit_and_held_out_figures():
+    """The copy model's fit and its per-set figures on evidence rows of known labels."""
+    from svmr.calibrate import _fit_copy, _top_labels
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for query in range(60):
+        copy = query % 2 == 0
+        motion = rng.uniform(0.7, 0.95) if copy else rng.uniform(0.0, 0.55)
+        rows.append({"query": query, "rank": 0, "copy": copy,
+                     "features": copy_features(rng.uniform(0.8, 0.99), motion, 1.0)[0]})
+        rows.append({"query": query, "rank": 1, "copy": None, "features": copy_features(0.7, 0.6, 1.0)[0]})
+    weights = _fit_copy(rows)
+    figures = _top_labels(rows, weights)
+    assert figures["top_copies"] == 30 and figures["top_non_copies"] == 30
+    assert figures["top_copies_labelled_copy"] == 1.0 and figures["top_non_copies_labelled_copy"] == 0.0
+    assert weights[2] > 0          # motion speaks for a copy
