@@ -76,6 +76,24 @@ def is_bundled(path: str) -> bool:
     return os.path.dirname(os.path.abspath(path)) == os.path.abspath(REPO_CHECKPOINTS)
 
 
+def bundled_path(path: str | None, name: str) -> str:
+    """``path``, or the bundled file ``name``; a bundled file is checked against the manifest first.
+
+    Raises:
+        ChecksumError: a bundled file that differs from (or is missing in) the manifest.
+    """
+    path = path or os.path.join(REPO_CHECKPOINTS, name)
+    if is_bundled(path):
+        verify(path)
+    return path
+
+
+def record_if_bundled(path: str) -> None:
+    """Record a file just written into ``checkpoints/`` in the manifest (other places: nothing)."""
+    if is_bundled(path):
+        record(path)
+
+
 def save_checkpoint(model: torch.nn.Module, path: str, kind: str, config: dict, **meta) -> str:
     """Write ``path`` (``.safetensors``) and its ``.json`` sidecar atomically; returns ``path``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

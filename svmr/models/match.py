@@ -59,16 +59,12 @@ class MatchCalibration:
         with open(path + ".tmp", "w") as handle:
             json.dump(asdict(self), handle, indent=1)
         os.replace(path + ".tmp", path)
-        if C.is_bundled(path):
-            C.record(path)
+        C.record_if_bundled(path)
 
     @classmethod
     def load(cls, path: str | None = None) -> "MatchCalibration":
         """Read a calibration file (the bundled one by default, checked against its SHA-256)."""
-        path = path or os.path.join(C.REPO_CHECKPOINTS, CALIBRATION_FILE)
-        if C.is_bundled(path):
-            C.verify(path)
-        with open(path) as handle:
+        with open(C.bundled_path(path, CALIBRATION_FILE)) as handle:
             data = json.load(handle)
         return cls(tuple(float(w) for w in data["copy_weights"]), float(data["similar_threshold"]),
                    data.get("record", {}))

@@ -54,18 +54,14 @@ class AppearanceSpace:
 
         save_file({"mean": self.mean}, path)
         os.chmod(path, 0o644)
-        if C.is_bundled(path):
-            C.record(path)
+        C.record_if_bundled(path)
 
     @classmethod
     def load(cls, path: str | None = None) -> "AppearanceSpace":
         """Read a background file (the bundled one by default, checked against its SHA-256)."""
         from safetensors.numpy import load_file
 
-        path = path or os.path.join(C.REPO_CHECKPOINTS, BACKGROUND_FILE)
-        if C.is_bundled(path):
-            C.verify(path)
-        return cls(load_file(path)["mean"])
+        return cls(load_file(C.bundled_path(path, BACKGROUND_FILE))["mean"])
 
     @classmethod
     def from_videos(cls, features: list[np.ndarray]) -> "AppearanceSpace":
