@@ -9,7 +9,7 @@ import numpy as np
 
 from ..features import FeatureSequence
 from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
-from ..models.match import COPY, PARTIAL_COPY, MatchCalibration
+from ..models.match import MatchCalibration
 from ..models.motion import MotionCheck
 from ..models.semantic import AppearanceSpace, SimilarWindows, window_tiou
 from ..postprocess import soft_nms
@@ -98,46 +98,59 @@ class CopyOrSimilar:
         prepared, query_steps = query
         found = self.alignment.localize(prepared, reference, duration, statistics, top_k)
         steps = self.space.steps(reference.features)
-        rate, lq = reference.rate, query_steps.shape[1]
-        motion = found.motion if found.motion is not None else np.zeros(len(found.moments))
-        p_copy = self.calibration.copy_probability(found.moments[:, 3], motion, found.moments[:, 4])
-        copies = np.flatnonzero(p_copy >= 0.5)
-        rows, labels, probability, similarity, motions = [], [], [], [], []
-        for k in copies:
-            start, end = found.moments[k, :2]
-            rows.append(np.concatenate([found.moments[k, :2], [max(found.moments[k, 2], COPY_FLOOR)],
-                                        found.moments[k, 3:5]]))
-            labels.append(PARTIAL_COPY if (end - start) * rate < lq / 2 else COPY)
-            probability.append(p_copy[k])
-            similarity.append(self.windows.similarity(query_steps, steps, start * rate, end * rate))
-            motions.append(motion[k])
-        # not copies: the similar windows, and the alignment's moments at least half as long as the
-        # query (where it follows a diagonal, its bounds are the better ones), by similarity
+        if found.motion is None:
+            found.motion = np.zeros(len(found.moments))
+        p_copy = self.calibration.copy_probability(found.moments[:, 3], found.motion, found.moments[:, 4])
+        copies = self._copies(found, p_copy, query_steps, steps, reference.rate)
+        kept = copies + self._similar(found, p_copy, query_steps, steps, reference.rate, copies, top_k - len(copies))
+        # each kept moment: (row (5,), label, P(copy), similarity, M_V)
+        found.moments = np.array([m[0] for m in kept], np.float64).reshape(-1, 5)
+        found.matches = [m[1] for m in kept]
+        found.copy_probability, found.similarity, found.motion = (np.array([m[k] for m in kept], np.float64)
+                                                                  for k in (2, 3, 4))
+        return found
+
+    def _copies(self, found: Alignment, p_copy: np.ndarray, query_steps: np.ndarray, steps: np.ndarray,
+                rate: float) -> list[tuple]:
+        """The alignment's moments with ``P(copy) ≥ 0.5``, best first, scored at least :data:`COPY_FLOOR`."""
+        kept = []
+        for k in np.flatnonzero(p_copy >= 0.5):
+            start, end, score, confidence, regression = found.moments[k]
+            partial = (end - start) * rate < query_steps.shape[1] / 2
+            kept.append((np.array([start, end, max(score, COPY_FLOOR), confidence, regression]),
+                         self.calibration.label(p_copy[k], 0.0, partial), float(p_copy[k]),
+                         self.windows.similarity(query_steps, steps, start * rate, end * rate), float(found.motion[k])))
+        return kept
+
+    def _similar(self, found: Alignment, p_copy: np.ndarray, query_steps: np.ndarray, steps: np.ndarray,
+                 rate: float, copies: list[tuple], count: int) -> list[tuple]:
+        """At most ``count`` moments that are not copies, by similarity: the similar windows, and the
+        alignment's moments at least half as long as the query (where it follows a diagonal, its
+        bounds are the better ones); none overlaps a copy, none overlaps a better one by more than
+        the windows' ``overlap``. Each takes ``M_C``, ``M_R``, ``M_V`` and ``P(copy)`` from the
+        alignment's moment it is (or the first it overlaps), 0 without one."""
+        moments = found.moments
         candidates = [(cosine, start / rate, end / rate, None) for start, end, cosine in
-                      self.windows.localize(query_steps, steps, top_k).moments]
-        candidates += [(self.windows.similarity(query_steps, steps, *(found.moments[k, :2] * rate)),
-                        *found.moments[k, :2], k) for k in range(len(found.moments))
-                       if k not in copies and (found.moments[k, 1] - found.moments[k, 0]) * rate >= lq / 2]
+                      self.windows.localize(query_steps, steps, count + len(copies)).moments]
+        candidates += [(self.windows.similarity(query_steps, steps, *(moments[k, :2] * rate)), *moments[k, :2], k)
+                       for k in range(len(moments))
+                       if p_copy[k] < 0.5 and (moments[k, 1] - moments[k, 0]) * rate >= query_steps.shape[1] / 2]
+        kept, taken = [], [tuple(c[0][:2]) for c in copies]
         for cosine, start, end, k in sorted(candidates, key=lambda c: -c[0]):
-            if len(rows) >= top_k:
+            if len(kept) >= count:
                 break
             span = (start, end)
-            if any(window_tiou(span, tuple(row[:2])) > (0 if n < len(copies) else self.windows.overlap)
-                   for n, row in enumerate(rows)):
+            if any(window_tiou(span, copy) > 0 for copy in taken[:len(copies)]) or \
+                    any(window_tiou(span, other) > self.windows.overlap for other in taken[len(copies):]):
                 continue
             if k is None:
-                near = [j for j in range(len(found.moments)) if window_tiou(span, tuple(found.moments[j, :2])) > 0]
-                k = near[0] if near else None
-            confidence, regression = (found.moments[k, 3], found.moments[k, 4]) if k is not None else (0.0, 0.0)
-            rows.append(np.array([start, end, (1 + cosine) / 4, confidence, regression]))
-            labels.append(self.calibration.label(0.0, cosine))
-            probability.append(float(p_copy[k]) if k is not None else 0.0)
-            similarity.append(cosine)
-            motions.append(float(motion[k]) if k is not None else 0.0)
-        found.moments = np.array(rows, np.float64).reshape(-1, 5)
-        found.motion, found.matches = np.array(motions, np.float64), labels
-        found.copy_probability, found.similarity = np.array(probability), np.array(similarity)
-        return found
+                k = next((j for j in range(len(moments)) if window_tiou(span, tuple(moments[j, :2])) > 0), None)
+            confidence, regression, motion, probability = (
+                (moments[k, 3], moments[k, 4], found.motion[k], p_copy[k]) if k is not None else (0.0, 0.0, 0.0, 0.0))
+            kept.append((np.array([start, end, (1 + cosine) / 4, confidence, regression]),
+                         self.calibration.label(0.0, cosine), float(probability), float(cosine), float(motion)))
+            taken.append(span)
+        return kept
 
 
 @register("align", summary="default: multi-scale window retrieval + frame alignment + motion check "
