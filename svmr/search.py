@@ -152,12 +152,14 @@ class Searcher:
         timings["stage1_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        hits = []
+        hits, labels = [], None        # labels: every localized moment's, before the score threshold
         prepared = pipeline.localizer.prepare_query(sequence, statistics)
         for video_id, score in zip(ids, scores):
             video = self.gallery.videos[video_id]
             found = pipeline.localizer.localize(prepared, self.gallery.features(video.id), video.duration,
                                                 statistics, moments_per_video)
+            if found.matches is not None:
+                labels = (labels or []) + list(found.matches)
             p = float(score)
             weight = pipeline.moment_weight(p)
             video_moments = [moment for moment in _moments(video.id, video.duration, found, p, weight)
@@ -172,9 +174,8 @@ class Searcher:
         moments.sort(key=lambda m: -m.score)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": pipeline.config}
-        labelled = bool(moments) and all(moment.match for moment in moments)
         return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,
-                            verdict([m.match for m in moments]) if labelled else "")
+                            verdict(labels) if labels is not None else "")
 
 
 def _moments(video_id: str, duration: float, found, p: float, weight: float) -> list[Moment]:

@@ -101,6 +101,10 @@ def test_default_says_copy_similar_or_nothing_close(mixed_gallery, capsys, vtest
     snow = searcher.search(sample_video("blupi_play108.mkv"), 0.0, 4.0, top_videos=3, moments_per_video=3)
     assert snow.verdict == "nothing close" and {m.match for m in snow.moments} == {"weak"}
     assert all(m.end - m.start >= 2.0 for m in snow.moments)        # weak, but never slivers
+    # a score threshold hides the weak moments, not the verdict; a copy found stays found
+    hidden = searcher.search(sample_video("blupi_play108.mkv"), 0.0, 4.0, top_videos=3, min_score=0.5)
+    assert hidden.moments == [] and hidden.verdict == "nothing close"
+    assert searcher.search(vtest, 30.0, 34.0, top_videos=3, min_score=0.999).verdict == "copy found"
     # the JSON says it too (an added key; the moments keep their keys)
     assert main(["search", "--gallery", gallery.root, "--query", sample_video("blupi_play108.mkv"), "--start", "0",
                  "--end", "4", "--json"]) == 0
