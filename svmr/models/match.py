@@ -6,8 +6,8 @@ fitted on data (``python -m svmr calibrate``; ``checkpoints/match_calibration.js
   on real copies (clips cut from the gallery's videos, as is and re-shared) against what the same
   alignment finds where there is no copy (the same street at another time, another face). A
   moment is a copy when that probability is at least one half.
-* **Similar** — a moment's similarity (the cosine of its window's mean gallery-centred appearance
-  with the query's, :mod:`svmr.models.semantic`) at or above a threshold fitted on pairs of different
+* **Similar** — a moment's similarity (the cosine of its window's mean appearance with the
+  query's, both centred on a fixed background mean, :mod:`svmr.models.semantic`) at or above a threshold fitted on pairs of different
   real videos showing the same kind of moment against moments of other kinds (the threshold that
   separates them best, balanced accuracy).
 * **Weak** — neither; when every moment of a search is weak, the search says "nothing close".

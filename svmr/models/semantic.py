@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import checkpoints as C
-
-from .alignment import DURATION_SCALES
+from ..evaluation import tiou
+from .alignment import DURATION_SCALES, _unit_columns
 
 
 BACKGROUND_FILE = "match_background.safetensors"
@@ -45,8 +45,7 @@ class AppearanceSpace:
 
     def steps(self, features: np.ndarray) -> np.ndarray:
         """``(C, L)`` raw features → ``(C, L)`` unit steps."""
-        centred = features - self.mean[:, None]
-        return (centred / (np.linalg.norm(centred, axis=0, keepdims=True) + 1e-6)).astype(np.float32)
+        return _unit_columns(features - self.mean[:, None])
 
     def save(self, path: str) -> None:
         """Write the safetensors file (a bundled one is recorded in ``checkpoints/SHA256SUMS``)."""
@@ -150,14 +149,8 @@ class SimilarWindows:
             if profile[s] < profile[max(0, s - radius):s + radius + 1].max():
                 continue
             start, end = float(s), float(s + durations[best_k[s]])
-            if any(window_tiou((start, end), (a, b)) > self.overlap for a, b, _ in rows):
+            if rows and tiou((start, end), np.array(rows)[:, :2]).max() > self.overlap:
                 continue
             rows.append((start, end, float(filled[s, best_k[s]])))
         return SimilarMoments(np.array(rows, np.float64).reshape(-1, 3), window, durations.astype(np.float64))
 
-
-def window_tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Temporal IoU of two ``(start, end)`` spans."""
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0

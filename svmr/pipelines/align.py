@@ -11,7 +11,8 @@ from ..features import FeatureSequence
 from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
 from ..models.match import MatchCalibration
 from ..models.motion import MotionCheck
-from ..models.semantic import AppearanceSpace, SimilarWindows, window_tiou
+from ..evaluation import tiou
+from ..models.semantic import AppearanceSpace, SimilarWindows
 from ..postprocess import soft_nms
 from .base import Pipeline, register
 
@@ -140,11 +141,12 @@ class CopyOrSimilar:
             if len(kept) >= count:
                 break
             span = (start, end)
-            if any(window_tiou(span, copy) > 0 for copy in taken[:len(copies)]) or \
-                    any(window_tiou(span, other) > self.windows.overlap for other in taken[len(copies):]):
+            overlaps = tiou(span, taken)[0] if taken else np.zeros(0)
+            if (overlaps[:len(copies)] > 0).any() or (overlaps[len(copies):] > self.windows.overlap).any():
                 continue
             if k is None:
-                k = next((j for j in range(len(moments)) if window_tiou(span, tuple(moments[j, :2])) > 0), None)
+                touching = np.flatnonzero(tiou(span, moments[:, :2])[0] > 0) if len(moments) else []
+                k = int(touching[0]) if len(touching) else None
             confidence, regression, motion, probability = (
                 (moments[k, 3], moments[k, 4], found.motion[k], p_copy[k]) if k is not None else (0.0, 0.0, 0.0, 0.0))
             kept.append((np.array([start, end, (1 + cosine) / 4, confidence, regression]),
