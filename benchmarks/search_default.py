@@ -38,7 +38,7 @@ def build(root: str, count: int) -> Gallery:
     for k in range(len(gallery), count):
         entry = originals[k % len(originals)]
         copy = dataclasses.replace(entry, id=f"{entry.id}_{k:03d}")
-        if not gallery.is_current(copy.id):     # absent, or copied before small frames existed
+        if not gallery.is_current(copy.id):     # absent, or copied before small frames or the motion stream existed
             shutil.copyfile(gallery.feature_path(entry.id), gallery.feature_path(copy.id))
             gallery.videos[copy.id] = copy
     gallery._save()

@@ -5,7 +5,8 @@
 * decode: decord, frames sampled at 4 per second and resized to 128×128 while decoding, on the
   real sample footage (frames delivered per second of wall time);
 * network: backbone forward passes on batches of 32 real frames (4 clips of 8), median of N;
-* end to end: ``FeatureExtractor.extract`` on a whole real video (decode + network, overlapped).
+* end to end: ``FeatureExtractor.extract`` on a whole real video (decode + network, overlapped),
+  without and with the motion stream.
 """
 from __future__ import annotations
 
@@ -66,16 +67,19 @@ def network_rows(repeats: int) -> list[tuple]:
 
 
 def end_to_end_rows() -> list[tuple]:
+    """Whole videos, with and without the motion stream (:mod:`svmr.models.motion_encoder`)."""
     rows = []
-    extractor = FeatureExtractor(ExtractorConfig())
-    for name in ("vtest.avi", "bikes.mp4"):
-        path = footage_path(name)
-        if not path:
-            continue
-        started = time.perf_counter()
-        sequence = extractor.extract(path)
-        seconds = time.perf_counter() - started
-        rows.append((f"extract {name} end to end (128 px, 4/s)", sequence.length / seconds))
+    for motion in (False, True):
+        extractor = FeatureExtractor(ExtractorConfig(), motion=motion)
+        for name in ("vtest.avi", "bikes.mp4"):
+            path = footage_path(name)
+            if not path:
+                continue
+            started = time.perf_counter()
+            sequence = extractor.extract(path)
+            seconds = time.perf_counter() - started
+            stream = "appearance and motion" if motion else "appearance only"
+            rows.append((f"extract {name} end to end (128 px, 4/s; {stream})", sequence.length / seconds))
     return rows
 
 

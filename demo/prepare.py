@@ -41,8 +41,8 @@ DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 SYNTHETIC = dict(num_sources=24, seed=7, num_classes=8, size=128)
 MAX_SYNTHETIC_QUERIES = 6
 #: version of what a finished build holds; 2: feature files with small frames (the motion check);
-#: 3: the similar-moments part
-DEMO_FORMAT = 3
+#: 3: the similar-moments part; 4: feature files with the motion stream
+DEMO_FORMAT = 4
 
 
 def _annotations(bench: Benchmark, source: str) -> dict[str, dict]:

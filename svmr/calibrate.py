@@ -11,7 +11,8 @@ writes the calibration and, beside it, ``match_background.safetensors``.
   the similar-moments set (it holds no copy) is a negative. Logistic regression on
   :func:`~svmr.models.match.copy_features`, the classes weighted equally.
 * **Background** — the mean feature of every gallery video of the three sets (each video weighs
-  the same): the similar windows' fixed centre (:class:`~svmr.models.semantic.AppearanceSpace`).
+  the same): the similar windows' fixed centre (:class:`~svmr.models.semantic.StepSpace`), for
+  the appearance features and the motion stream.
 * **Similar threshold** — each query of the similar-moments set against every gallery video:
   :class:`~svmr.models.semantic.SimilarWindows`' 3 best windows; a window at least half inside a
   span of the query's kind is a positive, any other a negative; the threshold of best balanced
@@ -29,6 +30,7 @@ import numpy as np
 
 from . import evaluation as E
 from .models.match import MatchCalibration, copy_features, fit_logistic, fit_threshold
+from .models.semantic import RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_WEIGHT
 
 #: the search each query of a set gets when evidence is gathered
 TOP_VIDEOS, MOMENTS_PER_VIDEO = 5, 3
@@ -44,7 +46,7 @@ def _evidence_searcher(set_dir: str, space):
     from .tables import set_gallery
 
     bench, gallery, extractor = set_gallery(set_dir)
-    pipeline = Pipeline("align-evidence", WindowRetrieval(), FrameAlignment(centre=space.mean), ranking="best_moment",
+    pipeline = Pipeline("align-evidence", WindowRetrieval(space=space.with_weight(RETRIEVAL_MOTION_WEIGHT)), FrameAlignment(centre=space.mean), ranking="best_moment",
                         rerank_pool=RERANK_POOL)
     return bench, Searcher(gallery, pipeline, extractor=extractor)
 
@@ -72,15 +74,19 @@ def copy_evidence(set_dir: str, holds_copies: bool, space) -> list[dict]:
 
 
 def background(set_dirs: list[str]):
-    """The :class:`~svmr.models.semantic.AppearanceSpace` of every gallery video of the sets."""
-    from .models.semantic import AppearanceSpace
+    """The :class:`~svmr.models.semantic.StepSpace` of every gallery video of the sets."""
+    from .models.motion_encoder import motion_of
+    from .models.semantic import StepSpace
     from .tables import set_gallery
 
-    features = []
+    features, motions = [], []
     for folder in set_dirs:
         _, gallery, _ = set_gallery(folder)
-        features += [gallery.features(video.id).features for video in gallery.list()]
-    return AppearanceSpace.from_videos(features)
+        for video in gallery.list():
+            sequence = gallery.features(video.id)
+            features.append(sequence.features)
+            motions.append(motion_of(sequence))
+    return StepSpace.from_videos(features, motions)
 
 
 def similar_evidence(set_dir: str, space) -> list[dict]:
@@ -92,12 +98,13 @@ def similar_evidence(set_dir: str, space) -> list[dict]:
     gallery = searcher.gallery
     windows = SimilarWindows()
     truth = bench.moments_by_label()
+    space = space.with_weight(SIMILAR_MOTION_WEIGHT)              # the similarity stage 2 shows
     rows = []
     for query in bench.queries:
-        query_steps = space.steps(searcher.query_features(os.path.join(set_dir, "queries", f"{query.id}.mp4")).features)
+        query_steps = space.steps(searcher.query_features(os.path.join(set_dir, "queries", f"{query.id}.mp4")))
         for video in gallery.list():
             reference = gallery.features(video.id)
-            steps = space.steps(reference.features)
+            steps = space.steps(reference)
             for start, end, cosine in windows.localize(query_steps, steps, MOMENTS_PER_VIDEO).moments:
                 share = E.inside_share(start / reference.rate, end / reference.rate,
                                      truth.get(query.label, {}).get(video.id, []))
@@ -132,7 +139,7 @@ def _top_labels(rows: list[dict], weights: np.ndarray) -> dict:
 def calibrate(own_clips: str, footage: str, semantic: str, log=lambda line: None):
     """Gather the evidence of the three sets and fit (see the module docstring); returns the
     :class:`~svmr.models.match.MatchCalibration` and the
-    :class:`~svmr.models.semantic.AppearanceSpace` (the background mean of the sets' videos)."""
+    :class:`~svmr.models.semantic.StepSpace` (the background means of the sets' videos)."""
     sets = {"own_clips": (own_clips, True), "footage": (footage, True), "semantic": (semantic, False)}
     space = background([own_clips, footage, semantic])
     evidence = {}

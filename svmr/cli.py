@@ -143,6 +143,26 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_train_motion(args) -> int:
+    import torch
+
+    from .train.motion import class_instances, probe_classes, program_instances, train_motion_encoder
+
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    torch.manual_seed(args.seed)
+    programs = program_instances(args.programs, args.instances, args.seed, args.cache, workers=args.workers)
+    probe_set = class_instances(probe_classes(), args.probe_instances, seed=args.seed + 1)
+    stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
+                                          log=log)
+    record = {"command": "python -m svmr " + " ".join(sys.argv[1:]), "data_seed": args.seed,
+              "programs": args.programs, "instances": args.instances, "steps": args.steps, "batch": args.batch,
+              "probe": f"clip-level 1-NN, {args.probe_instances} instances of each of the procedural benchmark's "
+                       f"{len(probe_set)} training and validation classes (never its test classes)", **record}
+    stream.save(args.out, record)
+    print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
+    return 0
+
+
 def cmd_train(args) -> int:
     from .data.datasets import BenchmarkFeatures
 
@@ -344,6 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--semantic", required=True, help="build-semantic-set folder")
     p.add_argument("--out", default="checkpoints/match_calibration.json")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("train-motion", help="pretrain the motion encoder on random motion programs (contrastive)")
+    p.add_argument("--out", default="checkpoints/motion_encoder.safetensors")
+    p.add_argument("--programs", type=int, default=2000, help="random motion programs (classes)")
+    p.add_argument("--instances", type=int, default=4, help="instances rendered of each program")
+    p.add_argument("--probe-instances", type=int, default=6, help="instances of each benchmark class in the probe")
+    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--batch", type=int, default=64, help="programs per batch (two instances each)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default="data/motion-pretrain", help="rendered instances are kept here")
+    p.add_argument("--workers", type=int, default=2, help="render processes")
+    p.set_defaults(func=cmd_train_motion)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
     p.add_argument("model", choices=("backbone", "stage1", "stage2", "actionness", "graph", "video_level"),

@@ -32,6 +32,7 @@ from . import video as V
 from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
 from .features.extractor import file_digest
 from .files import write_json
+from .models.motion_encoder import bundled_stream
 
 
 @dataclass
@@ -246,7 +247,7 @@ class Gallery:
     def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> GalleryVideo:
         """Index one video (skipped when the same file is already in under this id, with small
-        frames: a video indexed before they existed is indexed again).
+        frames and the motion stream: a video indexed before they existed is indexed again).
 
         Raises:
             VideoError: the file cannot be used (nothing is changed then).
@@ -276,10 +277,10 @@ class Gallery:
         return entry
 
     def is_current(self, video_id: str) -> bool:
-        """Whether the video is in with a feature file that holds small frames (one indexed before
-        they existed is not: adding it again re-indexes it)."""
+        """Whether the video is in with a feature file that holds small frames and the motion stream
+        (one indexed before they existed is not: adding it again re-indexes it)."""
         return video_id in self.videos and os.path.exists(self.feature_path(video_id)) \
-            and FeatureSequence.has_small_frames(self.feature_path(video_id))
+            and FeatureSequence.is_complete(self.feature_path(video_id), bundled_stream().key)
 
     def thumbnail(self, video_id: str, width: int = 160) -> str | None:
         """A JPEG of the video's middle frame (made once, kept in ``thumbs/``); None when the

@@ -147,7 +147,7 @@ class Searcher:
 
         pipeline = self.pipeline
         mark = time.perf_counter()
-        ids, cosines, statistics = self.index.search(sequence.features, pipeline.candidates(top_videos))
+        ids, cosines, statistics = self.index.search(sequence, pipeline.candidates(top_videos))
         scores = pipeline.retriever.video_score(cosines)
         timings["stage1_s"] = time.perf_counter() - mark
 
@@ -178,14 +178,22 @@ class Searcher:
                             verdict(labels) if labels is not None else "")
 
 
+def inside_video(start: float, end: float, duration: float) -> tuple[float, float]:
+    """A moment moved to lie inside its video: the last feature step runs past the video's end (a
+    step lasts ``1 / rate`` from its time), so a moment ending after ``duration`` is moved back by
+    as much, keeping its length (down to the video's start)."""
+    over = max(0.0, end - duration)
+    return max(0.0, start - over), min(end, duration)
+
+
 def _moments(video_id: str, duration: float, found, p: float, weight: float) -> list[Moment]:
-    """A localizer's rows for one video as :class:`Moment` objects (ends clamped to the video)."""
+    """A localizer's rows for one video as :class:`Moment` objects (moved inside the video)."""
     count = len(found.moments)
     motion = found.motion if found.motion is not None else np.zeros(count)
     matches = found.matches if found.matches is not None else [""] * count
     probability = found.copy_probability if found.copy_probability is not None else np.zeros(count)
     similarity = found.similarity if found.similarity is not None else np.zeros(count)
-    return [Moment(video_id, float(s), float(min(e, duration)), weight * float(sc), p, float(c), float(r),
+    return [Moment(video_id, *map(float, inside_video(s, e, duration)), weight * float(sc), p, float(c), float(r),
                    float(motion[k]), matches[k], float(probability[k]), float(similarity[k]))
             for k, (s, e, sc, c, r) in enumerate(found.moments)]
 

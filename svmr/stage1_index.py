@@ -22,6 +22,7 @@ import threading
 
 import numpy as np
 
+from .features import FeatureSequence
 from .files import write_json
 from .backends import ExactBackend, SearchBackend, backend_class, open_backend, resolve_backend
 from .gallery import Gallery
@@ -107,21 +108,21 @@ class Stage1Index:
         """Videos the backend holds (after :meth:`current`)."""
         return len(self._backend or ()) if self.backend_class.in_memory else len(self._stored)
 
-    def search(self, features: np.ndarray, k: int) -> tuple[list[str], np.ndarray, FrameStatistics]:
-        """The ``k`` best videos for a query's ``(C, L)`` features: ids, max cosines and the
+    def search(self, query: FeatureSequence, k: int) -> tuple[list[str], np.ndarray, FrameStatistics]:
+        """The ``k`` best videos for a query clip's features: ids, max cosines and the
         statistics the vectors are centred with. A persisted backend is searched under the lock
         (faiss and a Milvus client are not safe to search while another thread adds to them); the
         exact backend is replaced, never changed, so its searches run in parallel."""
         backend, statistics = self.current()
-        query = self.query_vector(features, statistics)
+        vector = self.query_vector(query, statistics)
         if isinstance(backend, ExactBackend):
-            return *backend.search(query, k), statistics
+            return *backend.search(vector, k), statistics
         with self._lock:
-            return *backend.search(query, k), statistics
+            return *backend.search(vector, k), statistics
 
-    def query_vector(self, features: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
+    def query_vector(self, query: FeatureSequence, statistics: FrameStatistics) -> np.ndarray:
         """The query's ``(D,)`` search vector, finalized like the stored ones."""
-        return self.retriever.finalize(self.retriever.query_vector(features)[None], statistics)[0].astype(np.float32)
+        return self.retriever.finalize(self.retriever.query_vector(query)[None], statistics)[0].astype(np.float32)
 
     # ---- exact --------------------------------------------------------------------------------
     def _sync_exact(self) -> None:
@@ -130,7 +131,7 @@ class Stage1Index:
             cached = self._vectors.get(video.id)
             if cached is None or cached[0] != video.digest:
                 sequence = self.gallery.features(video.id)
-                self._vectors[video.id] = (video.digest, self.retriever.reference_vectors(sequence.features, sequence.rate),
+                self._vectors[video.id] = (video.digest, self.retriever.reference_vectors(sequence),
                                            sequence.features.sum(axis=1, dtype=np.float64), sequence.length)
         ids = [v.id for v in videos]
         for stale in set(self._vectors) - set(ids):
@@ -179,7 +180,7 @@ class Stage1Index:
             vectors = []
             for video in batch:
                 sequence = self.gallery.features(video)
-                raw = self.retriever.reference_vectors(sequence.features, sequence.rate)
+                raw = self.retriever.reference_vectors(sequence)
                 vectors.append(self.retriever.finalize(raw, self._statistics).astype(np.float32))
             self._backend.add_many(batch, vectors)
             stored.update({video: wanted[video] for video in batch})
@@ -204,7 +205,7 @@ class Stage1Index:
         if not videos:
             return len(self._statistics.mean)
         sequence = self.gallery.features(videos[0].id)
-        return int(self.retriever.reference_vectors(sequence.features, sequence.rate).shape[1])
+        return int(self.retriever.reference_vectors(sequence).shape[1])
 
     def _open(self, dim: int) -> SearchBackend:
         place = hashlib.sha256(os.path.abspath(self.gallery.root).encode()).hexdigest()[:8]

@@ -26,7 +26,6 @@ from .backends import ExactBackend
 from .checkpoints import load_checkpoint
 from .data.benchmark import Benchmark, reference_path
 from .data.datasets import BenchmarkFeatures, features_config
-from .features import FeatureSequence
 from .models.alignment import FrameStatistics
 from .models.baselines import training_free_pair
 from .pipelines import build_pipeline
@@ -79,45 +78,39 @@ def stage1_table(data: BenchmarkFeatures, directory: str, split: str = "test") -
     return _markdown(rows, keys), models
 
 
-def _align_parts(data: BenchmarkFeatures):
-    """The default pipeline, the frame statistics it would have on this benchmark's references as
-    its gallery, and the features' steps per second."""
+def _align_parts(data: BenchmarkFeatures, pipeline=None):
+    """The default pipeline (or ``pipeline``), the frame statistics it would have on this
+    benchmark's references as its gallery, and the features' steps per second."""
     references = list(data.references.values())
     statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in references], [f.shape[1] for f in references])
-    return build_pipeline("align"), statistics, features_config(data.root, data.key).rate
+    return pipeline or build_pipeline("align"), statistics, features_config(data.root, data.key).rate
 
 
-def _sequence(features: np.ndarray, rate: float, duration: float) -> FeatureSequence:
-    """Benchmark features as the sequence a gallery holds."""
-    return FeatureSequence(features, np.arange(features.shape[1]) / rate, rate, duration, {})
-
-
-def align_retrieval_scores(data: BenchmarkFeatures, split: str) -> tuple[list, np.ndarray]:
-    """The default pipeline's stage 1, as the search runs it (its retriever's vectors in the exact
-    backend): ``(Q, R)`` max window cosines, each reference at its own length."""
-    pipeline, statistics, rate = _align_parts(data)
+def align_retrieval_scores(data: BenchmarkFeatures, split: str, pipeline=None) -> tuple[list, np.ndarray]:
+    """The default pipeline's stage 1 (or ``pipeline``'s), as the search runs it (its retriever's
+    vectors in the exact backend): ``(Q, R)`` max window cosines, each reference at its own length."""
+    pipeline, statistics, _ = _align_parts(data, pipeline)
     retriever, backend = pipeline.retriever, ExactBackend()
     for ref in data.reference_ids:
-        backend.add(ref, retriever.finalize(retriever.reference_vectors(data.references[ref], rate), statistics))
+        backend.add(ref, retriever.finalize(retriever.reference_vectors(data.sequence("references", ref)), statistics))
     queries = data.benchmark.queries_of(split)
     column = {ref: index for index, ref in enumerate(data.reference_ids)}
     scores = np.zeros((len(queries), len(column)), np.float32)
     for row, query in enumerate(queries):
-        vector = retriever.finalize(retriever.query_vector(data.queries[query.id])[None], statistics)[0]
+        vector = retriever.finalize(retriever.query_vector(data.sequence("queries", query.id))[None], statistics)[0]
         ids, best = backend.scores(vector.astype(np.float32))
         scores[row, [column[ref] for ref in ids]] = best
     return queries, scores
 
 
-def align_proposals(data: BenchmarkFeatures, pairs: list[tuple], top_k: int = 100) -> list[np.ndarray]:
+def align_proposals(data: BenchmarkFeatures, pairs: list[tuple], top_k: int = 100, pipeline=None) -> list[np.ndarray]:
     """The default pipeline's stage 2, as the search runs it, on each query–reference pair: ``(K, 3)``
-    rows ``(start_s, end_s, score)`` (benchmark features carry no small frames: no motion check)."""
-    pipeline, statistics, rate = _align_parts(data)
+    rows ``(start_s, end_s, score)``."""
+    pipeline, statistics, _ = _align_parts(data, pipeline)
     localizer, out = pipeline.localizer, []
     for query, ref, _ in pairs:
-        prepared = localizer.prepare_query(_sequence(data.queries[query.id], rate, 0.0), statistics)
-        found = localizer.localize(prepared, _sequence(data.references[ref], rate, data.durations[ref]),
-                                   data.durations[ref], statistics, top_k)
+        prepared = localizer.prepare_query(data.sequence("queries", query.id), statistics)
+        found = localizer.localize(prepared, data.sequence("references", ref), data.durations[ref], statistics, top_k)
         out.append(found.moments[:, :3])
     return out
 

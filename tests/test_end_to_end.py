@@ -33,8 +33,9 @@ def test_default_pipeline_rows_on_a_benchmark(tiny_benchmark):
     reference, best first."""
     import numpy as np
 
-    from svmr.data.datasets import BenchmarkFeatures, features_config
-    from svmr.models.alignment import FrameStatistics, WindowRetrieval
+    from svmr.data.datasets import BenchmarkFeatures
+    from svmr.models.alignment import FrameStatistics
+    from svmr.pipelines import build_pipeline
     from svmr.tables import align_proposals, align_retrieval_scores
     from svmr.train.stage2 import evaluation_pairs
 
@@ -43,10 +44,10 @@ def test_default_pipeline_rows_on_a_benchmark(tiny_benchmark):
     assert scores.shape == (len(queries), len(data.reference_ids)) and np.isfinite(scores).all()
     references = list(data.references.values())
     statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in references], [f.shape[1] for f in references])
-    retrieval, rate = WindowRetrieval(), features_config(tiny_benchmark).rate
+    retrieval = build_pipeline("align").retriever         # appearance and motion (small frames stored)
     ref = data.reference_ids[1]
-    windows = retrieval.finalize(retrieval.reference_vectors(data.references[ref], rate), statistics)
-    query = retrieval.finalize(retrieval.query_vector(data.queries[queries[0].id])[None], statistics)[0]
+    windows = retrieval.finalize(retrieval.reference_vectors(data.sequence("references", ref)), statistics)
+    query = retrieval.finalize(retrieval.query_vector(data.sequence("queries", queries[0].id))[None], statistics)[0]
     assert scores[0, 1] == np.float32((windows @ query).max())
     pairs = evaluation_pairs(data, "test", 1)[:3]
     for proposals, (_, ref, _) in zip(align_proposals(data, pairs), pairs):

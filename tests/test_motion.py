@@ -86,12 +86,14 @@ def test_small_frames_are_stored_with_the_features(tmp_path, bikes):
     path = str(tmp_path / "f.npz")
     sequence.save(path, dtype=np.float16)
     np.testing.assert_array_equal(FeatureSequence.load(path).small_frames, sequence.small_frames)
-    # a file written before small frames existed loads without them, and its video is indexed again
+    # a file written before small frames (or the motion stream) existed loads without them, and its
+    # video is indexed again
     gallery = Gallery(str(tmp_path / "g"))
     gallery.add(bikes, extractor, video_id="bikes")
     assert gallery.is_current("bikes")
+    assert FeatureSequence.load(gallery.feature_path("bikes")).motion.shape[1] == sequence.length
     old = FeatureSequence.load(gallery.feature_path("bikes"))
-    old.small_frames = None
+    old.small_frames = old.motion = None
     old.save(gallery.feature_path("bikes"), dtype=np.float16)
     assert FeatureSequence.load(gallery.feature_path("bikes")).small_frames is None and not gallery.is_current("bikes")
     gallery.add(bikes, extractor, video_id="bikes")

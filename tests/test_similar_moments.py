@@ -12,7 +12,7 @@ from svmr.features import FeatureExtractor
 from svmr.gallery import Gallery
 from svmr.models.match import MatchCalibration, copy_features, fit_logistic, fit_threshold, verdict
 from svmr.evaluation import tiou
-from svmr.models.semantic import AppearanceSpace, SimilarWindows
+from svmr.models.semantic import SimilarWindows, StepSpace
 from svmr.search import Searcher
 
 
@@ -39,10 +39,12 @@ def test_windows_find_the_stretch_of_the_query_kind_at_the_query_scale():
     assert window[16, k] == pytest.approx(1 / np.sqrt(2), abs=1e-5)
 
 
-def test_appearance_space_centres_on_its_background():
-    space = AppearanceSpace.from_videos([np.full((3, 5), 1.0), np.full((3, 2), 3.0)])
+def test_step_space_centres_on_its_background():
+    space = StepSpace.from_videos([np.full((3, 5), 1.0), np.full((3, 2), 3.0)],
+                                  [np.full((2, 5), 1.0), np.full((2, 2), 5.0)], motion_weight=0.25)
     assert space.mean == pytest.approx([2.0, 2.0, 2.0])          # each video weighs the same
-    steps = space.steps(np.array([[4.0, 2.0], [2.0, 2.0], [2.0, 5.0]]))
+    assert space.motion_mean == pytest.approx([3.0, 3.0]) and space.motion_weight == 0.25
+    steps = space.appearance_steps(np.array([[4.0, 2.0], [2.0, 2.0], [2.0, 5.0]]))
     assert steps[:, 0] == pytest.approx([1.0, 0.0, 0.0]) and steps[:, 1] == pytest.approx([0.0, 0.0, 1.0])
 
 
@@ -179,3 +181,13 @@ def test_calibration_fit_and_held_out_figures():
     assert figures["top_copies"] == 30 and figures["top_non_copies"] == 30
     assert figures["top_copies_labelled_copy"] == 1.0 and figures["top_non_copies_labelled_copy"] == 0.0
     assert weights[2] > 0          # motion speaks for a copy
+
+
+def test_moments_are_moved_inside_their_video_keeping_their_length():
+    from svmr.search import inside_video
+
+    # the last step of a 30.033-s video starts at 30.0 and lasts to 30.25
+    assert inside_video(30.094, 30.125, 30.033) == pytest.approx((30.002, 30.033))
+    assert inside_video(9.5, 11.5, 11.26) == pytest.approx((9.26, 11.26))     # a 2-s window stays 2 s
+    assert inside_video(0.1, 12.0, 11.0) == pytest.approx((0.0, 11.0))        # never before the start
+    assert inside_video(3.0, 5.0, 11.0) == (3.0, 5.0)

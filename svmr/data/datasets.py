@@ -37,25 +37,40 @@ def features_config(root: str, key: str | None = None):
 
 
 class BenchmarkFeatures:
-    """Manifest + features of every query and reference, loaded once.
+    """Manifest + features of every query (or of the queries of ``splits``) and reference, loaded once.
 
     Attributes:
         queries: ``{query id: (C, L) float32}``; references likewise.
     """
 
-    def __init__(self, root: str, key: str | None = None):
+    def __init__(self, root: str, key: str | None = None, splits: tuple[str, ...] | None = None):
         self.root = root
         self.benchmark = Benchmark.load(os.path.join(root, "manifest.json"))
         folder = feature_dir(root, key)
+        self.folder = folder
         self.key = os.path.basename(folder)
+        queries = self.benchmark.queries if splits is None else [q for s in splits for q in self.benchmark.queries_of(s)]
         self.queries = {q.id: FeatureSequence.load(os.path.join(folder, "queries", f"{q.id}.npz")).features
-                        for q in self.benchmark.queries}
+                        for q in queries}
         self.references = {r.id: FeatureSequence.load(os.path.join(folder, "references", f"{r.id}.npz")).features
                            for r in self.benchmark.references}
         self.reference_ids = [r.id for r in self.benchmark.references]
         self.durations = {r.id: r.duration for r in self.benchmark.references}
         self._positives: dict[str, dict[str, np.ndarray]] = {}
+        self._motion: dict[tuple[str, str], tuple] = {}
         self._normalization: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def sequence(self, kind: str, item_id: str) -> FeatureSequence:
+        """A query's or reference's stored sequence (``kind``: ``queries`` or ``references``), with
+        its small frames and its motion stream (computed from them once per process when the file
+        holds none; :func:`~svmr.models.motion_encoder.motion_of`)."""
+        from ..models.motion_encoder import motion_of
+
+        sequence = FeatureSequence.load(os.path.join(self.folder, kind, f"{item_id}.npz"))
+        if (kind, item_id) not in self._motion:
+            self._motion[kind, item_id] = motion_of(sequence), sequence.motion_key
+        sequence.motion, sequence.motion_key = self._motion[kind, item_id]
+        return sequence
 
     @property
     def feature_dim(self) -> int:

@@ -91,6 +91,12 @@ class FeatureSequence:
         config: the extractor configuration that produced them, as a dict.
         small_frames: uint8 ``(L, S, S)`` grayscale picture of every step (bars cut), for the
             default's motion check (:mod:`svmr.models.motion`); None in files written before it.
+        motion: float32 ``(D, L)`` the motion stream's vector of every step
+            (:mod:`svmr.models.motion_encoder`, computed from ``small_frames``); None when not
+            computed (files written before it: :func:`~svmr.models.motion_encoder.motion_of`
+            computes it on demand).
+        motion_key: names the encoder that computed ``motion`` (its weights' digest); a stream
+            from another encoder is computed again.
     """
 
     features: np.ndarray
@@ -99,12 +105,16 @@ class FeatureSequence:
     duration: float
     config: dict = field(default_factory=dict)
     small_frames: np.ndarray | None = None
+    motion: np.ndarray | None = None
+    motion_key: str = ""
 
     def __post_init__(self):
         if self.features.ndim != 2 or self.features.shape[1] != len(self.times):
             raise ValueError(f"features must be (C, L) with L={len(self.times)}, got {self.features.shape}")
         if self.small_frames is not None and (self.small_frames.ndim != 3 or len(self.small_frames) != len(self.times)):
             raise ValueError(f"small_frames must be (L, S, S) with L={len(self.times)}, got {self.small_frames.shape}")
+        if self.motion is not None and (self.motion.ndim != 2 or self.motion.shape[1] != len(self.times)):
+            raise ValueError(f"motion must be (D, L) with L={len(self.times)}, got {self.motion.shape}")
 
     @property
     def length(self) -> int:
@@ -115,6 +125,8 @@ class FeatureSequence:
         float16 halves the file (galleries; read back as float32)."""
         tmp = f"{path}.{os.getpid()}.tmp"
         extra = {} if self.small_frames is None else {"small_frames": self.small_frames}
+        if self.motion is not None:
+            extra.update(motion=self.motion.astype(dtype, copy=False), motion_key=self.motion_key)
         with open(tmp, "wb") as handle:
             np.savez(handle, features=self.features.astype(dtype, copy=False), times=self.times, rate=self.rate,
                      duration=self.duration, config=json.dumps(self.config), **extra)
@@ -126,15 +138,17 @@ class FeatureSequence:
             return cls(features=data["features"].astype(np.float32, copy=False), times=data["times"],
                        rate=float(data["rate"]),
                        duration=float(data["duration"]), config=json.loads(str(data["config"])),
-                       small_frames=data["small_frames"] if "small_frames" in data.files else None)
+                       small_frames=data["small_frames"] if "small_frames" in data.files else None,
+                       motion=data["motion"].astype(np.float32, copy=False) if "motion" in data.files else None,
+                       motion_key=str(data["motion_key"]) if "motion_key" in data.files else "")
 
     @staticmethod
-    def has_small_frames(path: str) -> bool:
-        """Whether the file at ``path`` holds small frames (written by this version; False for an
-        unreadable file, which is then written again)."""
+    def is_complete(path: str, motion_key: str) -> bool:
+        """Whether the file at ``path`` holds small frames and the motion stream of the encoder
+        ``motion_key`` (False for an unreadable file, which is then written again)."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                return "small_frames" in data.files
+                return "small_frames" in data.files and "motion_key" in data.files and str(data["motion_key"]) == motion_key
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             return False
 
@@ -238,7 +252,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, config: ExtractorConfig = ExtractorConfig(), device: str | torch.device | None = None,
-                 cache_dir: str | None = None, window: int = 64):
+                 cache_dir: str | None = None, window: int = 64, motion: bool = True):
         self.config = config
         self.device = torch.device(device) if device else default_device()
         if self.device.type == "cpu":
@@ -257,6 +271,16 @@ class FeatureExtractor:
         self.window = window
         # the shift layers' segment count is module state: one trunk pass at a time per extractor
         self._trunk_lock = threading.Lock()
+        #: the motion stream (:mod:`svmr.models.motion_encoder`) computed with the features (False:
+        #: left to be computed on demand)
+        self.motion = motion
+
+    def _with_motion(self, sequence: "FeatureSequence") -> "FeatureSequence":
+        if self.motion:
+            from ..models.motion_encoder import motion_of
+
+            motion_of(sequence, str(self.device))
+        return sequence
 
     @torch.no_grad()
     def _stem(self, frames: np.ndarray) -> torch.Tensor:
@@ -314,7 +338,8 @@ class FeatureExtractor:
         chunks = (frames[i:i + self.window] for i in range(0, len(frames), self.window))
         features = self._run(chunks, len(frames), None)
         times = np.arange(len(frames)) / rate
-        return FeatureSequence(features, times, rate, len(frames) / rate, asdict(self.config), small_frames(frames))
+        return self._with_motion(FeatureSequence(features, times, rate, len(frames) / rate, asdict(self.config),
+                                                 small_frames(frames)))
 
     def _cache_path(self, path: str, start: float, end: float) -> str | None:
         if not self.cache_dir:
@@ -336,7 +361,7 @@ class FeatureExtractor:
         cache_path = self._cache_path(path, start, end)
         if cache_path and os.path.exists(cache_path):
             try:
-                return FeatureSequence.load(cache_path)
+                return self._with_motion(FeatureSequence.load(cache_path))
             except (OSError, ValueError, KeyError):
                 os.remove(cache_path)  # unreadable cache entry: recompute
         times = V.sample_times(start, end, self.config.rate)
@@ -348,8 +373,8 @@ class FeatureExtractor:
         small = []                                          # each chunk's small frames, in order
         chunks = _prefetch(_tapped(chunks, lambda chunk: small.append(small_frames(chunk))))
         features = self._run(chunks, len(times), progress)
-        result = FeatureSequence(features, times, self.config.rate, info.duration, asdict(self.config),
-                                 np.concatenate(small) if small else None)
+        result = self._with_motion(FeatureSequence(features, times, self.config.rate, info.duration,
+                                                   asdict(self.config), np.concatenate(small) if small else None))
         if cache_path:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)
             result.save(cache_path)

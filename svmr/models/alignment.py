@@ -106,18 +106,35 @@ def window_means(features: np.ndarray, rate: float, seconds=WINDOW_SECONDS) -> t
 
 class WindowRetrieval:
     """Stage 1 of the default pipeline (see the module docstring). Vectors are stored raw
-    (uncentred) so the gallery's mean can change without recomputing them from features."""
+    (uncentred) so the gallery's mean can change without recomputing them from features.
+
+    With a ``space`` (:class:`~svmr.models.semantic.StepSpace` holding a motion stream), a raw
+    vector is the window's mean appearance feature and mean motion vector joined, ``(C + D,)``,
+    and :meth:`finalize` fuses them as the space does (the appearance centred on the gallery's mean)."""
 
     name = "windows"
 
-    def __init__(self, seconds=WINDOW_SECONDS):
+    def __init__(self, seconds=WINDOW_SECONDS, space=None):
         self.seconds = tuple(seconds)
+        self.space = space if space is not None and space.motion_mean is not None else None
         #: names the stored vectors (a persisted stage-1 index)
-        self.key = "windows-" + "-".join(f"{s:g}" for s in self.seconds)
+        self.key = "windows-" + "-".join(f"{s:g}" for s in self.seconds) + (f"-{self.space.key}" if self.space else "")
 
-    def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
-        """``(C, L)`` → ``(V, C)`` raw window means."""
-        return window_means(features, rate, self.seconds)[0]
+    def _stacked(self, sequence) -> np.ndarray:
+        """``(C [+ D], L)``: the features, and the motion stream under them (its background mean —
+        no evidence — where the sequence has none)."""
+        if self.space is None:
+            return sequence.features
+        from .motion_encoder import motion_of
+
+        motion = motion_of(sequence)
+        if motion is None:
+            motion = np.repeat(self.space.motion_mean[:, None], sequence.length, axis=1)
+        return np.concatenate([sequence.features, motion])
+
+    def reference_vectors(self, sequence) -> np.ndarray:
+        """A :class:`~svmr.features.FeatureSequence` → ``(V, C [+ D])`` raw window means."""
+        return window_means(self._stacked(sequence), sequence.rate, self.seconds)[0]
 
     def estimated_rows(self, steps: int, rate: float) -> int:
         """About how many vectors a video of ``steps`` steps gets (at most one per window length
@@ -128,15 +145,17 @@ class WindowRetrieval:
             rows += 1 if width >= steps else (steps - width) // max(1, width // 2) + 2
         return rows
 
-    def query_vector(self, features: np.ndarray) -> np.ndarray:
-        """``(C, L)`` → ``(C,)`` raw mean."""
-        return features.mean(axis=1).astype(np.float32)
+    def query_vector(self, sequence) -> np.ndarray:
+        """A query's :class:`~svmr.features.FeatureSequence` → ``(C [+ D],)`` raw mean."""
+        return self._stacked(sequence).mean(axis=1).astype(np.float32)
 
-    @staticmethod
-    def finalize(vectors: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
-        """Raw vectors ``(N, C)`` → centred, unit-norm rows (the search matrix)."""
-        centred = vectors - statistics.mean[None]
-        return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-6)
+    def finalize(self, vectors: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
+        """Raw vectors ``(N, C [+ D])`` → centred, unit-norm rows (the search matrix)."""
+        if self.space is None:
+            centred = vectors - statistics.mean[None]
+            return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-6)
+        channels = len(statistics.mean)
+        return self.space.fuse(vectors[:, :channels].T, vectors[:, channels:].T, centre=statistics.mean).T
 
     @staticmethod
     def video_score(cosine: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ the same kind of scene, filmed another time — has no such diagonal; what it sh
 taken as a whole. This localizer compares **sets** of steps:
 
 * Each step is the appearance feature centred on a **fixed background mean** and scaled to unit
-  norm (:class:`AppearanceSpace`; the mean of 31 real videos of every kind, bundled in
+  norm, joined to the motion stream's vector likewise (:class:`StepSpace`; the mean of 31 real videos of every kind, bundled in
   ``checkpoints/``). Not the gallery's own mean, as the frame alignment uses: centred on a
   three-video gallery, anything unlike its videos looks alike, and a similarity threshold fitted
   on one gallery would not hold in another. The query is one vector ``q``: the unit mean of its
@@ -24,6 +24,7 @@ as "nothing close" is decided from calibrated thresholds (:mod:`svmr.models.matc
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -32,40 +33,104 @@ import numpy as np
 from .. import checkpoints as C
 from ..evaluation import tiou
 from .alignment import DURATION_SCALES, _unit_columns
+from .motion_encoder import bundled_stream, motion_of
 
 
 BACKGROUND_FILE = "match_background.safetensors"
+#: the motion stream's share of the cosine in the default's stage 1 (:class:`StepSpace`), which
+#: only chooses the candidates stage 2 examines. Measured (docs/benchmarks.md, "The motion
+#: stream"): on the procedural benchmark's validation classes, stage-1 HR@1 0.08 / 0.21 / 0.19 /
+#: 0.22 / 0.32 and HR@10 0.42 / 0.66 / 0.72 / 0.77 / 0.82 at w = 0 / 0.3 / 0.5 / 0.7 / 1; on real
+#: footage 0.3 keeps both copy sets where they were and 0.5 loses a footage-set clip (its copy drops
+#: out of the 10 candidates)
+RETRIEVAL_MOTION_WEIGHT = 0.3
+#: the motion stream's share of a similar moment's similarity (what is shown, thresholded and
+#: ranked in stage 2). 0: with the bundled encoder, weight 0.3 separated same-kind windows of real
+#: footage less well (balanced accuracy 0.881 against 0.899), moved a top moment of the similar set
+#: out of its span and said "nothing close" for 9 instead of 11 of 14 unrelated searches, for a
+#: procedural AR@100 of 0.22 against 0.17 (docs/benchmarks.md)
+SIMILAR_MOTION_WEIGHT = 0.0
 
 
-class AppearanceSpace:
-    """Steps centred on a fixed background mean feature ``(C,)`` and scaled to unit norm."""
+class StepSpace:
+    """Steps as the semantic search compares them: the appearance feature centred on a fixed
+    background mean and scaled to unit norm, joined to the motion stream's vector
+    (:mod:`svmr.models.motion_encoder`) centred on its own background mean and scaled to unit norm,
+    weighted so that the cosine of two fused steps is ``(1 − w)·cos_appearance + w·cos_motion``.
 
-    def __init__(self, mean: np.ndarray):
+    Attributes:
+        mean: ``(C,)`` the appearance background.
+        motion_mean: ``(D,)`` the motion background (None: appearance only, ``w = 0``).
+        motion_weight: ``w`` in [0, 1].
+    """
+
+    def __init__(self, mean: np.ndarray, motion_mean: np.ndarray | None = None, motion_weight: float = 0.0):
         self.mean = np.asarray(mean, np.float32)
+        self.motion_weight = float(motion_weight) if motion_mean is not None else 0.0
+        self.motion_mean = None if motion_mean is None or self.motion_weight <= 0 else np.asarray(motion_mean, np.float32)
+        #: the motion background even when this space does not use it (:meth:`with_weight`)
+        self.stored_motion_mean = None if motion_mean is None else np.asarray(motion_mean, np.float32)
 
-    def steps(self, features: np.ndarray) -> np.ndarray:
+    def with_weight(self, motion_weight: float) -> "StepSpace":
+        """The same backgrounds with another motion weight (0: appearance only)."""
+        return StepSpace(self.mean, self.stored_motion_mean, motion_weight)
+
+    @property
+    def key(self) -> str:
+        """Names what fused vectors depend on beyond the features (a persisted index's vectors):
+        the weight, the motion background and the encoder."""
+        if self.motion_mean is None:
+            return "appearance"
+        digest = hashlib.sha256(self.motion_mean.tobytes() + bundled_stream().key.encode()).hexdigest()[:8]
+        return f"motion{self.motion_weight:g}-{digest}"
+
+    def appearance_steps(self, features: np.ndarray) -> np.ndarray:
         """``(C, L)`` raw features → ``(C, L)`` unit steps."""
         return _unit_columns(features - self.mean[:, None])
+
+    def fuse(self, appearance: np.ndarray, motion: np.ndarray | None, centre: np.ndarray | None = None) -> np.ndarray:
+        """Raw ``(C, N)`` appearance and ``(D, N)`` motion columns (steps or window means) →
+        ``(C [+ D], N)`` unit fused columns; a missing motion stream counts as no evidence (zeros).
+        ``centre``: the appearance's centre instead of the fixed background (stage 1: the gallery's)."""
+        unit = _unit_columns(appearance - (self.mean if centre is None else centre)[:, None])
+        if self.motion_mean is None:
+            return unit
+        if motion is None:
+            moving = np.zeros((len(self.motion_mean), unit.shape[1]), np.float32)
+        else:
+            moving = _unit_columns(motion - self.motion_mean[:, None])
+        return np.concatenate([np.sqrt(1 - self.motion_weight) * unit, np.sqrt(self.motion_weight) * moving])
+
+    def steps(self, sequence) -> np.ndarray:
+        """A :class:`~svmr.features.FeatureSequence` → ``(C [+ D], L)`` unit fused steps."""
+        return self.fuse(sequence.features, motion_of(sequence) if self.motion_mean is not None else None)
 
     def save(self, path: str) -> None:
         """Write the safetensors file (a bundled one is recorded in ``checkpoints/SHA256SUMS``)."""
         from safetensors.numpy import save_file
 
-        save_file({"mean": self.mean}, path)
+        arrays = {"mean": self.mean}
+        if self.stored_motion_mean is not None:
+            arrays["motion_mean"] = self.stored_motion_mean
+        save_file(arrays, path)
         os.chmod(path, 0o644)
         C.record_if_bundled(path)
 
     @classmethod
-    def load(cls, path: str | None = None) -> "AppearanceSpace":
+    def load(cls, path: str | None = None, motion_weight: float = 0.0) -> "StepSpace":
         """Read a background file (the bundled one by default, checked against its SHA-256)."""
         from safetensors.numpy import load_file
 
-        return cls(load_file(C.bundled_path(path, BACKGROUND_FILE))["mean"])
+        arrays = load_file(C.bundled_path(path, BACKGROUND_FILE))
+        return cls(arrays["mean"], arrays.get("motion_mean"), motion_weight)
 
     @classmethod
-    def from_videos(cls, features: list[np.ndarray]) -> "AppearanceSpace":
-        """The mean of each video's mean ``(C,)`` (every video weighs the same) of ``(C, L)`` features."""
-        return cls(np.mean([f.mean(axis=1) for f in features], axis=0))
+    def from_videos(cls, features: list[np.ndarray], motions: list[np.ndarray] | None = None,
+                    motion_weight: float = 0.0) -> "StepSpace":
+        """The mean of each video's mean (every video weighs the same) of ``(C, L)`` features and,
+        when given, of ``(D, L)`` motion streams."""
+        motion_mean = np.mean([m.mean(axis=1) for m in motions], axis=0) if motions else None
+        return cls(np.mean([f.mean(axis=1) for f in features], axis=0), motion_mean, motion_weight)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

@@ -10,9 +10,10 @@ import numpy as np
 from ..features import FeatureSequence
 from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
 from ..models.match import MatchCalibration
+from ..models.motion_encoder import bundled_stream
 from ..models.motion import MotionCheck
 from ..evaluation import tiou
-from ..models.semantic import AppearanceSpace, SimilarWindows
+from ..models.semantic import RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_WEIGHT, SimilarWindows, StepSpace
 from ..postprocess import soft_nms
 from .base import Pipeline, register
 
@@ -24,7 +25,7 @@ MOTION_CHECKS = 3
 
 class FrameAlignment:
     """:class:`~svmr.models.alignment.AlignmentLocalizer` on descriptors centred on ``centre`` (the
-    default pipeline: the fixed background mean of :class:`~svmr.models.semantic.AppearanceSpace`,
+    default pipeline: the fixed background mean of :class:`~svmr.models.semantic.StepSpace`,
     so a moment's ``M_C`` does not depend on what else the gallery holds; None: the gallery's
     mean), then the motion check (:mod:`svmr.models.motion`) on each video's best ``motion_checks`` moments.
     Its moments are scored on their own: ``1 − (1 − M_C · M_R)(1 − M_V)``, where ``M_V`` is the
@@ -84,21 +85,21 @@ class CopyOrSimilar:
     """
 
     def __init__(self, alignment: FrameAlignment | None = None, windows: SimilarWindows | None = None,
-                 calibration: MatchCalibration | None = None, space: AppearanceSpace | None = None):
+                 calibration: MatchCalibration | None = None, space: StepSpace | None = None):
         self.alignment = alignment or FrameAlignment()
         self.windows = windows or SimilarWindows()
         self.calibration = calibration or MatchCalibration.load()
-        self.space = space or AppearanceSpace.load()
+        self.space = space or StepSpace.load()
 
     def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
-        """``(alignment's prepared query, unit appearance steps (C, Lq))``."""
-        return self.alignment.prepare_query(sequence, statistics), self.space.steps(sequence.features)
+        """``(alignment's prepared query, unit fused steps (C [+ D], Lq))``."""
+        return self.alignment.prepare_query(sequence, statistics), self.space.steps(sequence)
 
     def localize(self, query: tuple, reference: FeatureSequence, duration: float,
                  statistics: FrameStatistics, top_k: int) -> Alignment:
         prepared, query_steps = query
         found = self.alignment.localize(prepared, reference, duration, statistics, top_k)
-        steps = self.space.steps(reference.features)
+        steps = self.space.steps(reference)
         if found.motion is None:
             found.motion = np.zeros(len(found.moments))
         p_copy = self.calibration.copy_probability(found.moments[:, 3], found.motion, found.moments[:, 4])
@@ -159,15 +160,20 @@ class CopyOrSimilar:
                            "(training-free, fits the gallery)",
           label="Default: multi-scale windows + frame alignment (best on real footage)",
           menu="Default: copies and similar moments (best on real footage)")
-def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL) -> Pipeline:
-    """Runs on the CPU whatever ``device`` says (NumPy; no network)."""
-    retriever, aligner, windows = WindowRetrieval(), AlignmentLocalizer(), SimilarWindows()
-    calibration, space = MatchCalibration.load(), AppearanceSpace.load()
+def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL,
+                retrieval_weight: float = RETRIEVAL_MOTION_WEIGHT, similar_weight: float = SIMILAR_MOTION_WEIGHT) -> Pipeline:
+    """Runs on the CPU whatever ``device`` says (NumPy and a small motion network); the weights:
+    the motion stream's share of stage 1's cosine and of the similar moments' similarity."""
+    calibration, background = MatchCalibration.load(), StepSpace.load()
+    space = background.with_weight(similar_weight)
+    retriever = WindowRetrieval(space=background.with_weight(retrieval_weight))
+    aligner, windows = AlignmentLocalizer(), SimilarWindows()
     settings = {"windows_s": list(retriever.seconds), "duration_scales": list(aligner.scales), "trim": aligner.trim,
                 "min_match": aligner.min_match, "order_weight": aligner.order_weight,
                 "duration_tolerance": aligner.duration_tolerance}
     settings.update(similar_scales=list(windows.scales), copy_weights=list(calibration.copy_weights),
-                    similar_threshold=calibration.similar_threshold)
+                    similar_threshold=calibration.similar_threshold, retrieval_motion_weight=retrieval_weight,
+                    similar_motion_weight=similar_weight, motion_encoder=bundled_stream().key)
     localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks, centre=space.mean), windows, calibration, space)
     return Pipeline("align", retriever, localizer, ranking="best_moment", rerank_pool=rerank_pool,
                     config={"name": "align", **settings, "rerank_pool": rerank_pool, "motion_checks": motion_checks,

@@ -39,11 +39,11 @@ class Retriever(Protocol):
     def estimated_rows(self, steps: int, rate: float) -> int:
         """Vectors a video of ``steps`` feature steps at ``rate`` per second gets."""
 
-    def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
-        """``(C, L)`` features → ``(V, D)`` raw vectors (before :meth:`finalize`)."""
+    def reference_vectors(self, sequence: FeatureSequence) -> np.ndarray:
+        """A video's features → ``(V, D)`` raw vectors (before :meth:`finalize`)."""
 
-    def query_vector(self, features: np.ndarray) -> np.ndarray:
-        """``(C, Lq)`` features → ``(D,)`` raw vector."""
+    def query_vector(self, sequence: FeatureSequence) -> np.ndarray:
+        """A query clip's features → ``(D,)`` raw vector."""
 
     def finalize(self, vectors: np.ndarray, statistics: FrameStatistics | None) -> np.ndarray:
         """``(N, D)`` raw vectors → unit vectors compared by inner product."""

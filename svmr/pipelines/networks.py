@@ -38,14 +38,14 @@ class EmbeddingRetriever:
         return torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
 
     @torch.no_grad()
-    def reference_vectors(self, features: np.ndarray, rate: float) -> np.ndarray:
-        """``(C, L)`` → ``(T_emb, D)``."""
-        return self.model.encode_reference(self._tensor(features))[0].T.float().cpu().numpy()
+    def reference_vectors(self, sequence: FeatureSequence) -> np.ndarray:
+        """``(C, L)`` features → ``(T_emb, D)``."""
+        return self.model.encode_reference(self._tensor(sequence.features))[0].T.float().cpu().numpy()
 
     @torch.no_grad()
-    def query_vector(self, features: np.ndarray) -> np.ndarray:
-        """``(C, L)`` → ``(D,)``."""
-        return self.model.encode_query(self._tensor(features))[0].float().cpu().numpy()
+    def query_vector(self, sequence: FeatureSequence) -> np.ndarray:
+        """``(C, L)`` features → ``(D,)``."""
+        return self.model.encode_query(self._tensor(sequence.features))[0].float().cpu().numpy()
 
     @staticmethod
     def finalize(vectors: np.ndarray, statistics: FrameStatistics | None) -> np.ndarray:

@@ -1,0 +1,152 @@
+"""Pretraining the motion encoder on random motion programs (contrastive, CPU).
+
+``python -m svmr train-motion`` renders ``programs × instances`` instances of random motion
+programs (:mod:`svmr.data.motion_programs`; cached under ``--cache``), then trains
+:class:`~svmr.models.motion_encoder.MotionEncoder` with a symmetric InfoNCE loss: in a batch of
+``batch`` programs, a window of one instance and a window of another instance of the same program
+are a positive pair, every other program's windows negatives. A clip's vector is the mean of its
+steps' vectors, as the search uses it.
+
+The probe that selects the checkpoint is **clip-level 1-NN among motion classes the encoder never
+saw**: instances of the procedural benchmark's training and validation classes (never its test
+classes), rendered in the same kind of scenes. The benchmark's own test classes are measured only
+afterwards, on the benchmark's videos (``python -m svmr evaluate --benchmark``).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.benchmark import split_classes
+from ..data.motion_programs import MotionProgram, render_clip, render_instance
+from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
+from ..models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream
+
+
+def program_instances(programs: int, instances: int, seed: int, cache: str | None = None,
+                      workers: int = 1) -> list[list[np.ndarray]]:
+    """Small frames ``[program][instance] (L, 32, 32)``, from ``cache`` when it holds them."""
+    path = os.path.join(cache, f"programs-{seed}-{programs}x{instances}.npz") if cache else None
+    if path and os.path.exists(path):
+        with np.load(path) as data:
+            frames, lengths = data["frames"], data["lengths"]
+        clips = np.split(frames, np.cumsum(lengths)[:-1])
+        return [clips[k * instances:(k + 1) * instances] for k in range(programs)]
+    jobs = [(seed * 1_000_003 + k, instances) for k in range(programs)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            out = pool.map(_render_program, jobs, chunksize=16)
+    else:
+        out = [_render_program(job) for job in jobs]
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        flat = [clip for program in out for clip in program]
+        np.savez(path, frames=np.concatenate(flat), lengths=np.array([len(c) for c in flat]))
+    return out
+
+
+def _render_program(job: tuple[int, int]) -> list[np.ndarray]:
+    program_seed, instances = job
+    program = MotionProgram.draw(program_seed)
+    return [render_instance(program, program_seed * 64 + i) for i in range(instances)]
+
+
+def class_instances(labels: list[str], instances: int, seed: int) -> list[list[np.ndarray]]:
+    """Instances of the benchmark's motion classes ``labels`` (appearance, scene, speed and length
+    drawn at random, as the benchmark draws them): ``[class][instance] (L, 32, 32)``."""
+    out = []
+    for label in labels:
+        clips = []
+        for i in range(instances):
+            rng = _rng(seed, "probe", label, i)
+            duration = float(rng.uniform(2.5, 8.0))
+            look = Appearance.draw(rng)
+            clips.append(render_clip(lambda t, look=look, d=duration: class_pose(label, t, d, look), duration, look, rng))
+        out.append(clips)
+    return out
+
+
+def probe_classes() -> list[str]:
+    """The benchmark's classes the probe may use: its training and validation classes."""
+    split = split_classes(CLASS_ORDER)
+    return split["train"] + split["val"]
+
+
+def _windows(clips: list[np.ndarray], length: int, rng: np.random.Generator) -> torch.Tensor:
+    """A random window of ``length`` steps of each clip (a shorter clip repeats its last step)."""
+    out = np.empty((len(clips), length) + clips[0].shape[1:], np.uint8)
+    for k, clip in enumerate(clips):
+        if len(clip) < length:
+            clip = np.concatenate([clip, np.repeat(clip[-1:], length - len(clip), axis=0)])
+        start = int(rng.integers(0, len(clip) - length + 1))
+        out[k] = clip[start:start + length]
+    return torch.from_numpy(out)
+
+
+def clip_vectors(stream: MotionStream, clips: list[np.ndarray]) -> np.ndarray:
+    """Unit mean vector of each clip: ``(N, D)``."""
+    vectors = np.stack([stream.encode(clip).mean(axis=1) for clip in clips])
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-6)
+
+
+def nearest_neighbour_accuracy(vectors: np.ndarray, labels: np.ndarray) -> float:
+    """Leave-one-out 1-NN accuracy of unit ``(N, D)`` vectors."""
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    return float(np.mean(labels[similarity.argmax(axis=1)] == labels))
+
+
+def probe(stream: MotionStream, probe_set: list[list[np.ndarray]]) -> float:
+    clips = [clip for group in probe_set for clip in group]
+    labels = np.repeat(np.arange(len(probe_set)), [len(g) for g in probe_set])
+    return nearest_neighbour_accuracy(clip_vectors(stream, clips), labels)
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE of unit ``(B, D)`` rows, row ``k`` of ``a`` matching row ``k`` of ``b``."""
+    logits = a @ b.T / temperature
+    target = torch.arange(len(a))
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[np.ndarray]], steps: int = 1500,
+                         batch: int = 64, window: tuple[int, int] = (8, 16), lr: float = 2e-3,
+                         temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig = MotionEncoderConfig(),
+                         probe_every: int = 250, log=print) -> tuple[MotionStream, dict]:
+    """Contrastive training; returns the encoder at its best probe and the training record."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    encoder = MotionEncoder(config)
+    optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
+    stream = MotionStream(encoder)
+    best, best_state, history, started = -1.0, None, [], time.time()
+    for step in range(1, steps + 1):
+        encoder.train()
+        chosen = rng.choice(len(programs), size=batch, replace=False)
+        pairs = [rng.choice(len(programs[k]), size=2, replace=False) for k in chosen]
+        length = int(rng.integers(window[0], window[1] + 1))
+        a = _windows([programs[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng)
+        b = _windows([programs[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng)
+        vectors = F.normalize(encoder(torch.cat([a, b])).mean(dim=2), dim=1)
+        loss = info_nce(vectors[:batch], vectors[batch:], temperature)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % probe_every == 0 or step == steps:
+            accuracy = probe(stream, probe_set)
+            history.append({"step": step, "loss": round(loss.item(), 4), "probe_1nn": round(accuracy, 4),
+                            "seconds": round(time.time() - started, 1)})
+            log(history[-1])
+            if accuracy > best:
+                best, best_state = accuracy, {k: v.clone() for k, v in encoder.state_dict().items()}
+    encoder.load_state_dict(best_state)
+    return MotionStream(encoder), {"probe_1nn": round(best, 4), "history": history,
+                                   "seconds": round(time.time() - started, 1)}

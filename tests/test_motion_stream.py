@@ -1,0 +1,100 @@
+"""The motion stream: random motion programs, the encoder over whole videos, the bundled encoder
+telling unseen motions apart, training that learns, and the fusion with appearance."""
+import numpy as np
+import pytest
+import torch
+
+from svmr.data.motion_programs import MotionProgram, render_instance
+from svmr.features import FeatureSequence
+from svmr.models.alignment import FrameStatistics, WindowRetrieval
+from svmr.models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of
+from svmr.models.semantic import StepSpace
+from svmr.train.motion import class_instances, info_nce, nearest_neighbour_accuracy, probe, train_motion_encoder
+
+
+def test_programs_and_instances_are_drawn_from_their_seeds():
+    assert MotionProgram.draw(3) == MotionProgram.draw(3) and MotionProgram.draw(3) != MotionProgram.draw(4)
+    program = MotionProgram.draw(3)
+    first, again, other = render_instance(program, 11), render_instance(program, 11), render_instance(program, 12)
+    np.testing.assert_array_equal(first, again)
+    assert first.dtype == np.uint8 and first.shape[1:] == (32, 32) and 10 <= len(first) <= 32   # 2.5–8 s at 4/s
+    assert first.shape != other.shape or not np.array_equal(first, other)
+
+
+def test_a_video_is_encoded_the_same_in_chunks_as_in_one_pass():
+    torch.manual_seed(0)
+    encoder = MotionEncoder(MotionEncoderConfig(channels=(4, 8, 8, 8), dim=16))
+    with torch.no_grad():                                 # non-trivial batch-norm statistics
+        for norm in encoder.modules():
+            if isinstance(norm, torch.nn.BatchNorm3d):
+                norm.running_mean.uniform_(-0.2, 0.2)
+                norm.running_var.uniform_(0.5, 2.0)
+    frames = np.random.default_rng(0).integers(0, 255, (70, 32, 32), dtype=np.uint8)
+    whole = MotionStream(encoder, chunk=1000).encode(frames)
+    chunked = MotionStream(encoder, chunk=16).encode(frames)
+    assert whole.shape == (16, 70)
+    assert chunked == pytest.approx(whole, abs=1e-4)
+
+
+def test_the_bundled_encoder_tells_motions_it_never_saw_apart():
+    """Four of the procedural benchmark's validation and training classes (never in pretraining),
+    three instances each with other objects, scenes, speeds and lengths: the nearest clip by mean
+    motion vector is one of the same class far above chance (0.25). Random weights do not get there."""
+    clips = class_instances(["fall+steady", "orbit_cw+steady", "slide_left+blink", "hold+grow"], 3, seed=5)
+    stream = bundled_stream()
+    assert probe(stream, clips) >= 0.75
+    torch.manual_seed(0)
+    assert probe(MotionStream(MotionEncoder()), clips) < 0.75
+
+
+def test_training_learns_to_match_instances_of_a_program():
+    programs = [[render_instance(MotionProgram.draw(k), 100 * k + i) for i in range(3)] for k in range(12)]
+    stream = MotionStream(MotionEncoder(MotionEncoderConfig(channels=(8, 8, 16, 16), dim=16)))
+
+    def loss():
+        vectors = [torch.nn.functional.normalize(torch.from_numpy(stream.encode(p[i]).mean(axis=1))[None], dim=1)
+                   for p in programs for i in (0, 1)]
+        return float(info_nce(torch.cat(vectors[0::2]), torch.cat(vectors[1::2]), 0.1))
+
+    before = loss()
+    trained, record = train_motion_encoder(programs, [programs[0], programs[1]], steps=40, batch=12, window=(8, 8),
+                                           config=stream.encoder.config, probe_every=40, log=lambda _: None)
+    stream = trained
+    assert loss() < before - 0.3
+    assert record["history"][-1]["step"] == 40
+
+
+def test_nearest_neighbour_accuracy_by_hand():
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.8, 0.2]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert nearest_neighbour_accuracy(vectors, np.array([0, 0, 1, 1, 1])) == pytest.approx(4 / 5)
+
+
+def test_fused_cosine_is_the_weighted_sum_of_the_two_cosines():
+    space = StepSpace(np.zeros(3), np.zeros(2), motion_weight=0.3)
+    a = space.fuse(np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 2.0]]))
+    assert a.shape == (5, 2) and np.linalg.norm(a, axis=0) == pytest.approx([1.0, 1.0], abs=1e-5)
+    # appearance cosine 1/√2, motion cosine 0 → 0.7 / √2
+    assert float(a[:, 0] @ a[:, 1]) == pytest.approx(0.7 / np.sqrt(2), abs=1e-5)
+    missing = space.fuse(np.array([[1.0], [0.0], [0.0]]), None)      # no motion: no evidence
+    assert missing[3:, 0] == pytest.approx([0.0, 0.0]) and float(missing[:, 0] @ a[:, 0]) == pytest.approx(0.7, abs=1e-5)
+    assert StepSpace(np.zeros(3)).fuse(np.eye(3), None) == pytest.approx(np.eye(3), abs=1e-5)
+
+
+def test_the_motion_stream_is_stored_and_used_by_stage_1(tmp_path):
+    rng = np.random.default_rng(1)
+    small = rng.integers(0, 255, (40, 32, 32), dtype=np.uint8)
+    sequence = FeatureSequence(rng.random((6, 40), dtype=np.float32), np.arange(40) / 4, 4.0, 10.0, {}, small)
+    motion = motion_of(sequence)
+    assert motion.shape == (bundled_stream().dim, 40) and sequence.motion is motion
+    sequence.save(str(tmp_path / "f.npz"), dtype=np.float16)
+    loaded = FeatureSequence.load(str(tmp_path / "f.npz"))
+    assert loaded.motion.dtype == np.float32 and loaded.motion == pytest.approx(motion, rel=2e-3, abs=2e-3)
+    space = StepSpace(np.zeros(6), motion.mean(axis=1) * 0, motion_weight=0.4)
+    plain, fused = WindowRetrieval(), WindowRetrieval(space=space)
+    assert plain.key != fused.key
+    statistics = FrameStatistics(sequence.features.mean(axis=1))
+    vectors = fused.finalize(fused.reference_vectors(sequence), statistics)
+    appearance = plain.finalize(plain.reference_vectors(sequence), statistics)
+    assert vectors.shape == (len(appearance), 6 + len(motion))
+    assert vectors[:, :6] == pytest.approx(np.sqrt(0.6) * appearance, abs=1e-5)
