@@ -9,6 +9,7 @@ from svmr.data.footage_set import transform_frame
 from svmr.features import FeatureExtractor, FeatureSequence
 from svmr.gallery import Gallery
 from svmr.models.motion import MotionCheck, crop_boxes, crop_resize, motion_maps, small_frames
+from svmr.models.motion_encoder import bundled_stream
 from svmr.pipelines.align import FrameAlignment
 from svmr.search import Searcher
 from svmr.tables import top_moment_tiou
@@ -91,7 +92,8 @@ def test_small_frames_are_stored_with_the_features(tmp_path, bikes):
     gallery = Gallery(str(tmp_path / "g"))
     gallery.add(bikes, extractor, video_id="bikes")
     assert gallery.is_current("bikes")
-    assert FeatureSequence.load(gallery.feature_path("bikes")).motion.shape[1] == sequence.length
+    stored = FeatureSequence.load(gallery.feature_path("bikes"))
+    assert stored.motion.shape == (128, stored.length) and stored.motion_key == bundled_stream().key
     old = FeatureSequence.load(gallery.feature_path("bikes"))
     old.small_frames = old.motion = None
     old.save(gallery.feature_path("bikes"), dtype=np.float16)

@@ -32,7 +32,7 @@ def program_instances(programs: int, instances: int, seed: int, cache: str | Non
     """Small frames ``[program][instance] (L, 32, 32)``, from ``cache`` when it holds them."""
     path = os.path.join(cache, f"programs-{seed}-{programs}x{instances}.npz") if cache else None
     if path and os.path.exists(path):
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             frames, lengths = data["frames"], data["lengths"]
         clips = np.split(frames, np.cumsum(lengths)[:-1])
         return [clips[k * instances:(k + 1) * instances] for k in range(programs)]
