@@ -6,8 +6,9 @@ the same kind of scene, filmed another time — has no such diagonal; what it sh
 taken as a whole. This localizer compares **sets** of steps:
 
 * Each step is the appearance feature centred on a **fixed background mean** and scaled to unit
-  norm, joined to the motion stream's vector likewise (:class:`StepSpace`; the mean of 31 real videos of every kind, bundled in
-  ``checkpoints/``). Not the gallery's own mean, as the frame alignment uses: centred on a
+  norm (:class:`StepSpace`; the mean of 31 real videos of every kind, bundled in ``checkpoints/``;
+  a space can join the motion stream's vector to it — the default's stage 1 does, its similar
+  windows do not: :data:`SIMILAR_MOTION_WEIGHT`). Not the gallery's own mean, as the frame alignment uses: centred on a
   three-video gallery, anything unlike its videos looks alike, and a similarity threshold fitted
   on one gallery would not hold in another. The query is one vector ``q``: the unit mean of its
   steps.

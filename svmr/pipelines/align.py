@@ -1,7 +1,8 @@
-"""``align``, the default: multi-scale window retrieval, then in each candidate video the copies
-of the query (frame alignment and the motion check) and the moments like it (windows at the query's
-scale), each labelled from calibrated thresholds; training-free but for those thresholds
-(:mod:`svmr.models.alignment`, :mod:`svmr.models.motion`, :mod:`svmr.models.semantic`,
+"""``align``, the default: multi-scale window retrieval (appearance and the motion stream), then in
+each candidate video the copies of the query (frame alignment and the motion check) and the moments
+like it (windows at the query's scale), each labelled from calibrated thresholds; no training but
+those thresholds and the motion stream's pretraining (:mod:`svmr.models.alignment`,
+:mod:`svmr.models.motion`, :mod:`svmr.models.motion_encoder`, :mod:`svmr.models.semantic`,
 :mod:`svmr.models.match`)."""
 from __future__ import annotations
 
