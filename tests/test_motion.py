@@ -3,7 +3,6 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
-import pytest
 
 from svmr.data.footage_set import transform_frame
 from svmr.features import FeatureExtractor, FeatureSequence
