@@ -12,8 +12,10 @@ unusable (missing, non-monotonic, or garbage as in some AVIs with packed B-frame
 """
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import stat as stat_mode
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -66,6 +68,39 @@ class VideoInfo:
 
 def _name(path: str) -> str:
     return os.path.basename(str(path)) or str(path)
+
+
+def _seconds(value: float) -> str:
+    """A time in seconds as a reader wants it: ``12.35`` — or ``1e+308`` for a number no video reaches."""
+    return f"{value:.2f}" if abs(value) < 1e7 else f"{value:.3g}"
+
+
+def _file_problem(path: str) -> str | None:
+    """What keeps ``path`` from being read as a file, in words (None: a readable regular file)."""
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself, not a video file."
+        if err.errno == errno.EACCES:
+            return "cannot be read: permission denied."
+        if os.path.islink(path):
+            return "a symbolic link to a file that does not exist."
+        return "file not found."
+    if stat_mode.S_ISDIR(info.st_mode):
+        return "is a folder, not a video file."
+    if not stat_mode.S_ISREG(info.st_mode):
+        kind = "a named pipe" if stat_mode.S_ISFIFO(info.st_mode) else \
+            "a device" if stat_mode.S_ISCHR(info.st_mode) or stat_mode.S_ISBLK(info.st_mode) else "a socket"
+        return f"{kind}, not a video file (only regular files are read)."
+    if info.st_size == 0:
+        return "the file is empty (0 bytes)."
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "cannot be read: permission denied."
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,13 +199,10 @@ def _open_reader(path: str, width: int = -1, height: int = -1):
     _quiet_decoder()
 
     path = str(path)
-    if not os.path.exists(path):
-        raise VideoError(f"{_name(path)}: file not found.")
-    if os.path.isdir(path):
-        raise VideoError(f"{_name(path)}: is a folder, not a video file.")
+    problem = _file_problem(path)
+    if problem:
+        raise VideoError(f"{_name(path)}: {problem}")
     stat = os.stat(path)
-    if stat.st_size == 0:
-        raise VideoError(f"{_name(path)}: the file is empty (0 bytes).")
     problem, rotation = _container_check(path, stat.st_size, stat.st_mtime_ns)
     if problem:
         raise VideoError(f"{_name(path)}: {problem}")
@@ -291,10 +323,10 @@ def check_range(info: VideoInfo, start: float = 0.0, end: float | None = None) -
     if not (np.isfinite(start) and np.isfinite(end)):
         raise VideoError("The time range must be finite numbers of seconds.")
     if start < 0 or start >= info.duration:
-        raise VideoError(f"{_name(info.path)}: start {start:.2f} s is outside the video "
+        raise VideoError(f"{_name(info.path)}: start {_seconds(start)} s is outside the video "
                          f"(0 to {info.duration:.2f} s).")
     if end <= start:
-        raise VideoError(f"The range end ({end:.2f} s) must be after its start ({start:.2f} s).")
+        raise VideoError(f"The range end ({_seconds(end)} s) must be after its start ({_seconds(start)} s).")
     return start, min(end, info.duration)
 
 

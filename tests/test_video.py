@@ -98,6 +98,28 @@ def test_truncated_mp4_and_missing_file(tmp_path, bikes):
         V.probe(str(tmp_path))
 
 
+def test_messages_say_what_the_file_is(tmp_path, bikes):
+    """A pipe, a device, a looping or dangling link: each named for what it is (not "empty" or
+    "not found"); a huge start is printed readably."""
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(V.VideoError, match="pipe.mp4: a named pipe, not a video file"):
+        V.probe(str(fifo))
+    with pytest.raises(V.VideoError, match="zero: a device, not a video file"):
+        V.probe("/dev/zero")
+    loop = tmp_path / "loop.mp4"
+    os.symlink(loop, loop)
+    with pytest.raises(V.VideoError, match="loop.mp4: a symbolic link that loops"):
+        V.probe(str(loop))
+    dangling = tmp_path / "gone.mp4"
+    os.symlink(tmp_path / "nothing-here.mp4", dangling)
+    with pytest.raises(V.VideoError, match="gone.mp4: a symbolic link to a file that does not exist"):
+        V.probe(str(dangling))
+    with pytest.raises(V.VideoError) as refused:
+        V.check_range(V.probe(bikes), 1e308, None)
+    assert "start 1e+308 s is outside" in str(refused.value) and len(str(refused.value)) < 100
+
+
 def test_bad_ranges(bikes):
     info = V.probe(bikes)
     with pytest.raises(V.VideoError, match="outside"):
