@@ -100,7 +100,8 @@ class StepSpace:
             moving = np.zeros((len(self.motion_mean), unit.shape[1]), np.float32)
         else:
             moving = _unit_columns(motion - self.motion_mean[:, None])
-        return np.concatenate([np.sqrt(1 - self.motion_weight) * unit, np.sqrt(self.motion_weight) * moving])
+        weights = np.float32(np.sqrt(1 - self.motion_weight)), np.float32(np.sqrt(self.motion_weight))
+        return np.concatenate([weights[0] * unit, weights[1] * moving])
 
     def steps(self, sequence) -> np.ndarray:
         """A :class:`~svmr.features.FeatureSequence` → ``(C [+ D], L)`` unit fused steps."""
