@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models.motion import small_frames
-from .synthetic import Appearance, Pose, _rng, draw_object, make_scene
+from .synthetic import Appearance, Pose, _rng, draw_object, make_scene, scene_frame
 
 RENDER_SIZE = 64          # pixels, square; reduced to the index's 32-pixel small frames
 STEP_RATE = 4.0           # frames per second (the index's feature steps)
@@ -134,7 +134,7 @@ def render_clip(pose_at, duration: float, look: Appearance, rng: np.random.Gener
     scene = make_scene(int(rng.integers(1 << 31)), "motion-scene", size, size)
     frames = []
     for t in np.arange(0.0, duration, 1.0 / rate):
-        frame = _scene_frame(scene, offset + t, size)
+        frame = scene_frame(scene, offset + t, size, size)
         draw_object(frame, look, pose_at(float(t)))
         frame *= 1 + scene.flicker * np.sin(2 * np.pi * 0.37 * (offset + t))
         frame += rng.normal(0, scene.noise, frame.shape).astype(np.float32)
@@ -142,25 +142,8 @@ def render_clip(pose_at, duration: float, look: Appearance, rng: np.random.Gener
     return small_frames(np.stack(frames))
 
 
-def _scene_frame(scene, t: float, size: int) -> np.ndarray:
-    """The scene's background and distractors at time ``t``: float32 ``(size, size, 3)``."""
-    ax, ay, px, py = scene.pan
-    jx = scene.jitter * np.sin(2 * np.pi * 1.7 * t + scene.jitter_phase[0])
-    jy = scene.jitter * np.sin(2 * np.pi * 2.3 * t + scene.jitter_phase[1])
-    ox = int(np.clip(round(size / 2 + ax * np.sin(2 * np.pi * t / px) + jx), 0, size))
-    oy = int(np.clip(round(size / 2 + ay * np.sin(2 * np.pi * t / py) + jy), 0, size))
-    frame = scene.texture[oy:oy + size, ox:ox + size].copy()
-    for look, (amp_x, amp_y, per_x, per_y) in scene.distractors:
-        draw_object(frame, look, Pose(look.x0 + amp_x * np.sin(2 * np.pi * t / per_x),
-                                      look.y0 + amp_y * np.cos(2 * np.pi * t / per_y), 1.0, 0.3 * t, True))
-    return frame
-
-
-def render_programs(programs: int, instances: int, seed: int = 0) -> list[list[np.ndarray]]:
-    """``programs`` programs drawn from ``seed``, ``instances`` instances each: small frames
-    ``[program][instance] (L, 32, 32)``."""
-    out = []
-    for k in range(programs):
-        program = MotionProgram.draw(seed * 1_000_003 + k)
-        out.append([render_instance(program, (seed * 1_000_003 + k) * 64 + i) for i in range(instances)])
-    return out
+def render_program(program_seed: int, instances: int) -> list[np.ndarray]:
+    """``instances`` instances of the program drawn from ``program_seed``: small frames
+    ``[instance] (L, 32, 32)`` (instance ``i`` from seed ``program_seed · 64 + i``)."""
+    program = MotionProgram.draw(program_seed)
+    return [render_instance(program, program_seed * 64 + i) for i in range(instances)]

@@ -217,6 +217,23 @@ def make_scene(seed: int, video_id: str, height: int, width: int) -> Scene:
                  distractors=tuple(distractors))
 
 
+def scene_frame(scene: Scene, t: float, width: int, height: int) -> np.ndarray:
+    """The scene at ``t`` seconds without its action instances: the panning, jittering background
+    and the drifting distractors, float32 ``(height, width, 3)`` in [0, 1]."""
+    ax, ay, px, py = scene.pan
+    jx = scene.jitter * np.sin(2 * np.pi * 1.7 * t + scene.jitter_phase[0])
+    jy = scene.jitter * np.sin(2 * np.pi * 2.3 * t + scene.jitter_phase[1])
+    ox = int(round(width / 2 + ax * np.sin(2 * np.pi * t / px) + jx))
+    oy = int(round(height / 2 + ay * np.sin(2 * np.pi * t / py) + jy))
+    ox, oy = int(np.clip(ox, 0, width)), int(np.clip(oy, 0, height))
+    frame = scene.texture[oy:oy + height, ox:ox + width].copy()
+    for look, (amp_x, amp_y, per_x, per_y) in scene.distractors:
+        pose = Pose(look.x0 + amp_x * np.sin(2 * np.pi * t / per_x), look.y0 + amp_y * np.cos(2 * np.pi * t / per_y),
+                    1.0, 0.3 * t, True)
+        draw_object(frame, look, pose)
+    return frame
+
+
 class SourceRenderer:
     """Draws source videos (given by their annotations) at any time.
 
@@ -245,17 +262,7 @@ class SourceRenderer:
     def render(self, video_id: str, t: float, noise_key: int = 0) -> np.ndarray:
         """Frame of source ``video_id`` at ``t`` seconds: uint8 ``(H, W, 3)`` RGB."""
         scene = self.scene(video_id)
-        ax, ay, px, py = scene.pan
-        jx = scene.jitter * np.sin(2 * np.pi * 1.7 * t + scene.jitter_phase[0])
-        jy = scene.jitter * np.sin(2 * np.pi * 2.3 * t + scene.jitter_phase[1])
-        ox = int(round(self.width / 2 + ax * np.sin(2 * np.pi * t / px) + jx))
-        oy = int(round(self.height / 2 + ay * np.sin(2 * np.pi * t / py) + jy))
-        ox, oy = int(np.clip(ox, 0, self.width)), int(np.clip(oy, 0, self.height))
-        frame = scene.texture[oy:oy + self.height, ox:ox + self.width].copy()
-        for look, (amp_x, amp_y, per_x, per_y) in scene.distractors:
-            pose = Pose(look.x0 + amp_x * np.sin(2 * np.pi * t / per_x), look.y0 + amp_y * np.cos(2 * np.pi * t / per_y),
-                        1.0, 0.3 * t, True)
-            draw_object(frame, look, pose)
+        frame = scene_frame(scene, t, self.width, self.height)
         for index, seg in enumerate(self.sources[video_id].segments):
             if seg.start <= t < seg.end:
                 look = self.appearance(video_id, index)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.benchmark import split_classes
-from ..data.motion_programs import MotionProgram, render_clip, render_instance
+from ..data.motion_programs import render_clip, render_program
 from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
 from ..models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream
 
@@ -36,25 +36,19 @@ def program_instances(programs: int, instances: int, seed: int, cache: str | Non
             frames, lengths = data["frames"], data["lengths"]
         clips = np.split(frames, np.cumsum(lengths)[:-1])
         return [clips[k * instances:(k + 1) * instances] for k in range(programs)]
-    jobs = [(seed * 1_000_003 + k, instances) for k in range(programs)]
+    seeds = [seed * 1_000_003 + k for k in range(programs)]
     if workers > 1:
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(workers) as pool:
-            out = pool.map(_render_program, jobs, chunksize=16)
+            out = pool.starmap(render_program, [(s, instances) for s in seeds], chunksize=16)
     else:
-        out = [_render_program(job) for job in jobs]
+        out = [render_program(s, instances) for s in seeds]
     if path:
         os.makedirs(cache, exist_ok=True)
         flat = [clip for program in out for clip in program]
         np.savez(path, frames=np.concatenate(flat), lengths=np.array([len(c) for c in flat]))
     return out
-
-
-def _render_program(job: tuple[int, int]) -> list[np.ndarray]:
-    program_seed, instances = job
-    program = MotionProgram.draw(program_seed)
-    return [render_instance(program, program_seed * 64 + i) for i in range(instances)]
 
 
 def class_instances(labels: list[str], instances: int, seed: int) -> list[list[np.ndarray]]:
