@@ -152,14 +152,21 @@ def seek(page, elem_id: str, seconds: float) -> None:
                            arg=[elem_id, seconds], timeout=30_000)
 
 
+#: how far a player must have played before :func:`play` reports (seconds of the video)
+PLAYED = 0.35
+
+
 def play(page, elem_id: str, seconds: float = 2.0) -> dict:
-    """Play a player (muted, as autoplay rules require) for a while; returns what the browser
-    decoded: position, picture size, and video and audio bytes decoded."""
+    """Play a player (muted, as autoplay rules require) for ``seconds``, and on a slow machine on
+    until it has played :data:`PLAYED` s of the video or reached its end (at most a minute);
+    returns what the browser decoded: position, picture size, and video and audio bytes decoded."""
     page.wait_for_function("id => (document.querySelector('#' + id + ' video')?.readyState || 0) >= 2",
                            arg=elem_id, timeout=60_000)
     page.evaluate("id => { const v = document.querySelector('#' + id + ' video'); v.muted = true; v.play(); }",
                   elem_id)
     page.wait_for_timeout(int(seconds * 1000))
+    page.wait_for_function("([id, t]) => { const v = document.querySelector('#' + id + ' video');"
+                           " return v.currentTime >= t || v.ended; }", arg=[elem_id, PLAYED], timeout=60_000)
     return page.evaluate("id => { const v = document.querySelector('#' + id + ' video'); return {"
                          " time: v.currentTime, width: v.videoWidth, height: v.videoHeight,"
                          " video_bytes: v.webkitVideoDecodedByteCount, audio_bytes: v.webkitAudioDecodedByteCount,"

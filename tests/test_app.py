@@ -46,6 +46,17 @@ def _path(value):
     return value["video"] if isinstance(value, dict) and "video" in value else value
 
 
+def _plot_size(plot) -> tuple[int, int]:
+    """Width and height of the picture a ``gr.Plot`` sent (a matplotlib figure as a base64 PNG)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    data = plot["plot"] if isinstance(plot, dict) else plot
+    return Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[-1]))).size
+
+
 def test_probe_and_analyze_a_real_video(client, bikes):
     info, start, end, preview = client.predict(handle_file(bikes), api_name="/probe")
     assert "10.00 s" in info and "640×272" in info
@@ -54,7 +65,8 @@ def test_probe_and_analyze_a_real_video(client, bikes):
     clip, plot, status = client.predict(handle_file(bikes), 2.0, 6.0, api_name="/analyze")
     assert V.probe(_path(clip)).duration == pytest.approx(4.0, abs=0.05)
     assert "16 feature steps × 1280 channels" in status
-    assert plot is not None
+    width, height = _plot_size(plot)
+    assert width > 300 and height > 100
 
 
 def test_a_similar_moment_is_labelled_so(client, demo_gallery):
@@ -98,12 +110,15 @@ def test_search_demo_gallery_with_an_example_query(client, demo_gallery, model, 
     assert ("Copy found" in status) == (S.MODELS[model] == "align")
     with open(json_file) as handle:
         results = json.load(handle)
-    assert results["model"] == model and len(results["moments"]) == len(rows)
+    # the menu's choice reached the library: the pipeline that ran says its name
+    assert results["query"]["pipeline"]["name"] == S.MODELS[model] and len(results["moments"]) == len(rows)
+    # every model finds this example (a re-shared clip of bikes.mp4) in the right video first
+    assert rows[0][column["video"]] == "ref_bikes"
     assert {"m_c", "m_r"} <= set(results["videos"][0])
     best = results["moments"][0]
     assert best["video"] == rows[0][1] and best["start"] < best["end"]
     assert V.probe(_path(clip)).duration == pytest.approx(best["end"] - best["start"], abs=0.15)
-    assert timeline is not None and heatmap is not None
+    assert min(_plot_size(timeline)) > 100 and min(_plot_size(heatmap)) > 100
 
 
 def test_choosing_another_moment_renders_its_clip(client, demo_gallery):

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from learning import assert_learns
 from svmr.features import ExtractorConfig, FeatureExtractor
 from svmr.train.backbone import class_retrieval_map, random_windows, save_backbone
 
@@ -29,9 +30,10 @@ def test_class_retrieval_map_on_a_hand_made_case():
 
 
 def test_tiny_finetune_writes_weights_the_extractor_loads(tiny_benchmark, tmp_path, bikes):
-    path = save_backbone(tiny_benchmark, str(tmp_path), steps=2, batch_size=2, length=4, eval_every=2,
+    path = save_backbone(tiny_benchmark, str(tmp_path), steps=30, batch_size=4, length=4, eval_every=15,
                          log=lambda _: None)
     meta = json.load(open(os.path.splitext(path)[0] + ".json"))
+    assert_learns(meta["metrics"]["history"])
     assert meta["model"] == "efficientnet_lite0_tsm" and {"val_before", "val", "test"} <= set(meta["metrics"])
 
     tuned = ExtractorConfig(checkpoint=path)

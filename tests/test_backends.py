@@ -169,7 +169,7 @@ def _index(gallery: str, *args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_two_shards_at_once_build_the_same_gallery_as_one_run(tmp_path, bikes, carphone, vtest):
+def test_two_shards_at_once_build_the_same_gallery_as_one_run(tmp_path, bikes, carphone):
     folder = tmp_path / "videos"
     folder.mkdir()
     for k, source in enumerate((bikes, carphone, bikes, carphone)):

@@ -56,12 +56,15 @@ def test_a_boxed_copy_describes_like_its_source(vtest, tmp_path):
         return float((a * b).sum(axis=0).mean())
 
     with_bars, without = cosine(ExtractorConfig(size=96, crop_borders=False)), cosine(ExtractorConfig(size=96))
-    assert without > with_bars + 0.1 and without > 0.85, (with_bars, without)   # measured: 0.67 → 0.90
+    # the cut gives back at least half of what the bars took from the match (measured: 0.67 → 0.90)
+    assert without - with_bars >= 0.5 * (1 - with_bars), (with_bars, without)
 
 
 def test_stored_configurations_without_the_option_keep_their_key():
     legacy = {"backbone": "efficientnet_lite0", "checkpoint": None, "rate": 4.0, "size": 128, "fold_div": 8}
     config = ExtractorConfig.from_dict(legacy)
     assert config.crop_borders is False
-    assert config.key() == "a70b80f062470fc5"        # the procedural benchmark's features, as stored
+    # pinned on purpose: this key names feature caches already on disk (the procedural benchmark's
+    # features are stored under it); a change in how keys are computed would orphan them all
+    assert config.key() == "a70b80f062470fc5"
     assert ExtractorConfig().key() != config.key()

@@ -39,6 +39,7 @@ def test_cli_index_and_search_take_a_device(tmp_path, bikes, capsys):
         assert err.startswith("error: --device cuda: this machine has no CUDA GPU") and err.count("\n") == 0
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run where the device tool lends one)")
 def test_the_paper_pipeline_gives_the_same_moments_on_the_gpu(bikes, tmp_path):
     from svmr.features import FeatureExtractor

@@ -3,15 +3,19 @@ import json
 
 import pytest
 
+from learning import assert_learns
+from svmr.checkpoints import load_checkpoint
 from svmr.cli import main
 
 
 def test_train_index_search(tiny_benchmark, tmp_path, capsys):
     ckpt = tmp_path / "ckpt"
     assert main(["train", "stage1", "--benchmark", tiny_benchmark, "--out", str(ckpt), "--steps", "20",
-                 "--eval-every", "20", "--batch-size", "16"]) == 0
-    assert main(["train", "stage2", "--benchmark", tiny_benchmark, "--out", str(ckpt), "--steps", "4",
-                 "--eval-every", "4", "--batch-size", "2"]) == 0
+                 "--eval-every", "10", "--batch-size", "16"]) == 0
+    assert main(["train", "stage2", "--benchmark", tiny_benchmark, "--out", str(ckpt), "--steps", "16",
+                 "--eval-every", "8", "--batch-size", "4"]) == 0
+    for name in ("stage1_ctc_ae", "stage2_attn_prod"):
+        assert_learns(load_checkpoint(str(ckpt / f"{name}.safetensors"))[1]["history"])
     capsys.readouterr()
     gallery = tmp_path / "gallery"
     refs = sorted((tmp_path.parent / tiny_benchmark).glob("references/*.mp4"))[:3]

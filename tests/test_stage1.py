@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from learning import assert_learns
 from svmr.checkpoints import load_checkpoint, save_checkpoint
 from svmr.models.ctc import ConceptTemporalConv, TemporalConv
 from svmr.models.retrieval import (Stage1Config, TwoBranchAutoEncoder, init_from_pca, max_cosine_scores, quarter_labels,
@@ -99,10 +100,20 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tiny_benchmark, tmp_path
                         command="pytest", log=lambda line: None)
     assert set(meta["metrics"]) == {"val", "test"} and "HR@1" in meta["metrics"]["test"]
     assert meta["history"][-1]["step"] == 30
+    assert_learns(meta["history"])
     model, saved = load_checkpoint(str(tmp_path / "stage1_ctc_ae.safetensors"))
     assert saved["metrics"] == json.loads(json.dumps(meta["metrics"]))
     queries, scores = retrieval_scores(model, data, "test")
     assert scores.shape == (len(queries), len(data.reference_ids)) and np.isfinite(scores).all()
+
+
+def test_one_branch_training_learns(tiny_benchmark, tmp_path):
+    from svmr.data.datasets import BenchmarkFeatures
+    from svmr.train.stage1 import train_one_branch
+
+    meta = train_one_branch(tiny_benchmark, str(tmp_path), steps=20, batch_size=16, eval_every=10,
+                            data=BenchmarkFeatures(tiny_benchmark), log=lambda line: None)
+    assert_learns(meta["history"])
 
 
 def test_one_branch_losses():

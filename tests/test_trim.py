@@ -5,7 +5,6 @@ import pytest
 
 from svmr import video as V
 from svmr.cli import main
-from svmr.data.footage import footage_path
 from svmr.trim import trim
 
 
@@ -24,8 +23,8 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.astype(np.float32).ravel(), b.astype(np.float32).ravel())[0, 1])
 
 
-def test_trim_keeps_resolution_sound_and_range(tmp_path):
-    source = footage_path("bigbuckbunny.mp4")
+def test_trim_keeps_resolution_sound_and_range(tmp_path, bunny):
+    source = bunny
     out = str(tmp_path / "bunny.mp4")
     info = trim(source, out, 1.0, 3.5)
     original = V.probe(source)
@@ -40,10 +39,8 @@ def test_trim_keeps_resolution_sound_and_range(tmp_path):
     assert _corr(first, expected[0]) > 0.98 and _corr(last, expected[1]) > 0.98
 
 
-def test_trim_of_an_avi_with_reordered_timestamps_and_ac3_sound(tmp_path):
-    source = footage_path("Megamind.avi")
-    if source is None:
-        pytest.skip("Megamind.avi not found; run scripts/fetch_footage.sh")
+def test_trim_of_an_avi_with_reordered_timestamps_and_ac3_sound(tmp_path, megamind):
+    source = megamind
     out = str(tmp_path / "megamind.mp4")
     info = trim(source, out, 2.0, 5.0)
     assert (info.width, info.height) == (720, 528) and info.duration == pytest.approx(3.0, abs=0.05)

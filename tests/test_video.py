@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from svmr import video as V
-from svmr.data.footage import footage_path
 
 
 def test_probe_real_video(bikes):
@@ -42,10 +41,8 @@ def _opencv_frames(path):
         frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
 
 
-def test_files_that_seek_wrongly_are_decoded_forward():
-    path = footage_path("Megamind.avi")  # packed B-frames: decord's seeking lands on wrong frames
-    if path is None:
-        pytest.skip("run scripts/fetch_footage.sh")
+def test_files_that_seek_wrongly_are_decoded_forward(megamind):
+    path = megamind  # packed B-frames: decord's seeking lands on wrong frames
     reference = _opencv_frames(path)
     info = V.probe(path)
     frames, _ = V.read_frames(path, times=np.array([150, 151, 240]) / info.fps)

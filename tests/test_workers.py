@@ -113,7 +113,7 @@ def test_a_worker_whose_server_was_killed_stops_by_itself():
         child = int(server.stdout.readline())
         server.send_signal(signal.SIGKILL)                                 # no clean-up runs
         server.wait(10)
-        deadline = time.time() + 30
+        deadline = time.time() + 120         # it exits within seconds; a loaded machine may be slower
         while time.time() < deadline and running(child):
             time.sleep(0.5)
         assert not running(child)

@@ -168,7 +168,7 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
 
     name = name or ("graph_cnn" if convolution == "cnn" else f"graph_{layers}x{graphs}")
     history, seconds = fit(model, step, validate, "mAP@1 mean", steps, lr, eval_every, name, log,
-                           lr_scale={"regression_head.": regression_lr / lr})
+                           lr_scale={"regression_head.": regression_lr / lr if lr > 0 else 0.0})
     meta = {"metrics": {"val": validate()}, "history": history, "train_seconds": round(seconds, 1),
             "actionness": os.path.basename(actionness),
             **_meta(data, benchmark, command, steps=steps, batch_size=batch_size, lr=lr, regression_lr=regression_lr,

@@ -1,5 +1,7 @@
 """The training loop shared by all trainers: Adam with cosine decay, periodic validation, and
-the best weights (by one validation metric) restored at the end."""
+the best weights (by one validation metric) restored at the end. Each validation's history entry
+also says whether training is working: the mean training loss since the previous entry
+(``loss_mean``) and how far the weights have moved from where they started (``weights_moved``)."""
 from __future__ import annotations
 
 import time
@@ -20,7 +22,9 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         lr_scale: learning-rate multipliers by parameter-name prefix (e.g. ``{"head.": 10}``).
         validate_first: also validate the initial weights (history step 0; recorded, never kept).
     Returns:
-        ``(history, seconds)``; ``model`` holds the best weights.
+        ``(history, seconds)``; ``model`` holds the best weights. Each entry after training steps
+        holds the last batch's losses, ``loss_mean`` (the mean ``loss`` of the steps since the
+        previous entry) and ``weights_moved`` (:func:`weights_moved` from the initial weights).
     """
     groups: dict[float, list] = {}
     for param_name, parameter in model.named_parameters():
@@ -30,7 +34,8 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         groups.setdefault(scale, []).append(parameter)
     optimizer = torch.optim.Adam([{"params": p, "lr": lr * s} for s, p in groups.items()], lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    best, best_state, history = float("-inf"), None, []
+    initial = _trainable(model)
+    best, best_state, history, window = float("-inf"), None, [], []
     if validate_first:
         model.eval()
         with torch.no_grad():
@@ -45,12 +50,15 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         losses["loss"].backward()
         optimizer.step()
         scheduler.step()
+        window.append(float(losses["loss"].detach()))
         if index % eval_every == 0 or index == steps:
             model.eval()
             with torch.no_grad():
                 metrics = validate()
             losses = {k: round(float(v.detach()), 4) for k, v in losses.items()}
-            history.append({"step": index, **losses, **metrics})
+            history.append({"step": index, **losses, "loss_mean": round(sum(window) / len(window), 4),
+                            "weights_moved": weights_moved(initial, _trainable(model)), **metrics})
+            window = []
             log(f"[{name}] step {index}/{steps} " + " ".join(f"{k} {v}" for k, v in losses.items())
                 + f" | val {select} {metrics[select]:.4f} ({time.time() - started:.0f} s)")
             if metrics[select] > best:
@@ -58,3 +66,15 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     return history, time.time() - started
+
+
+def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters the optimizer updates."""
+    return {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
+
+
+def weights_moved(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> float:
+    """``‖after − before‖ / ‖before‖`` over all the given parameters (0: nothing moved)."""
+    change = sum(float((after[k] - v).float().pow(2).sum()) for k, v in before.items())
+    size = sum(float(v.float().pow(2).sum()) for v in before.values())
+    return float(f"{(change / max(size, 1e-12)) ** 0.5:.4g}")
