@@ -303,6 +303,23 @@ def top_moment_tiou(result, truth: dict[str, list]) -> float:
     return float(E.tiou([top.start, top.end], truth[top.video]).max()) if truth.get(top.video) else 0.0
 
 
+def _query_cells(result, moments: dict[str, list]) -> dict:
+    """One search's cells of :func:`real_footage_scores` (``moments``: video id → the query's
+    moments there); a search that found nothing (untrained weights do) is a miss."""
+    from .models.match import COPY, NOTHING_CLOSE, PARTIAL_COPY
+
+    length = result.query["end"] - result.query["start"]
+    cells = {"nothing": result.verdict == NOTHING_CLOSE, "seconds": result.timings["total_s"]}
+    if not result.moments:
+        return {"hit": False, "tiou": 0.0, "inside": False, "ratio": 0.0, "short": True, "copy": None, **cells}
+    top = result.moments[0]
+    return {"hit": result.videos[0].video in moments, "tiou": top_moment_tiou(result, moments),
+            "inside": E.inside_share(top.start, top.end, moments.get(top.video, [])) >= 0.5,
+            "ratio": (top.end - top.start) / length,
+            "short": (top.end - top.start) < length / 2 and top.match != PARTIAL_COPY,
+            "copy": top.match in (COPY, PARTIAL_COPY) if top.match else None, **cells}
+
+
 def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     """Every query of a real-footage set (Benchmark format) searched with each ``name → Searcher``.
 
@@ -316,7 +333,6 @@ def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     of searches saying so) and the median search time.
     """
     from .data.benchmark import Benchmark
-    from .models.match import COPY, NOTHING_CLOSE, PARTIAL_COPY
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
     truth = bench.moments_by_label()
@@ -326,16 +342,8 @@ def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
         for query in bench.queries:
             result = searcher.search(os.path.join(set_dir, "queries", f"{query.id}.mp4"), top_videos=3,
                                      moments_per_video=5)
-            moments, top = truth.get(query.label, {}), result.moments[0]
-            length = result.query["end"] - result.query["start"]
-            cells["hit"].append(result.videos[0].video in moments)
-            cells["tiou"].append(top_moment_tiou(result, moments))
-            cells["inside"].append(E.inside_share(top.start, top.end, moments.get(top.video, [])) >= 0.5)
-            cells["ratio"].append((top.end - top.start) / length)
-            cells["short"].append((top.end - top.start) < length / 2 and top.match != PARTIAL_COPY)
-            cells["copy"].append(top.match in (COPY, PARTIAL_COPY) if top.match else None)
-            cells["nothing"].append(result.verdict == NOTHING_CLOSE)
-            cells["seconds"].append(result.timings["total_s"])
+            for key, value in _query_cells(result, truth.get(query.label, {})).items():
+                cells[key].append(value)
         labelled = [c for c in cells["copy"] if c is not None]
         rows[name] = {"HR@1": float(np.mean(cells["hit"])), "top tIoU ≥ 0.5": float(np.mean(np.array(cells["tiou"]) >= 0.5)),
                       "mean top tIoU": float(np.mean(cells["tiou"])), "top inside": float(np.mean(cells["inside"])),

@@ -60,8 +60,10 @@ def test_training_learns_to_match_instances_of_a_program():
     trained, record = train_motion_encoder(programs, [programs[0], programs[1]], steps=40, batch=12, window=(8, 8),
                                            config=stream.encoder.config, probe_every=40, log=lambda _: None)
     stream = trained
+    # the loss on the programs' own instance pairs falls, and not only through BatchNorm's running
+    # statistics (which move at a zero learning rate too): the weights moved
     assert loss() < before - 0.3
-    assert record["history"][-1]["step"] == 40
+    assert record["history"][-1]["step"] == 40 and record["history"][-1]["weights_moved"] > 0
 
 
 def test_nearest_neighbour_accuracy_by_hand():

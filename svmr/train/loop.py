@@ -34,7 +34,7 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         groups.setdefault(scale, []).append(parameter)
     optimizer = torch.optim.Adam([{"params": p, "lr": lr * s} for s, p in groups.items()], lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    initial = _trainable(model)
+    initial = trainable_copy(model)
     best, best_state, history, window = float("-inf"), None, [], []
     if validate_first:
         model.eval()
@@ -57,7 +57,7 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
                 metrics = validate()
             losses = {k: round(float(v.detach()), 4) for k, v in losses.items()}
             history.append({"step": index, **losses, "loss_mean": round(sum(window) / len(window), 4),
-                            "weights_moved": weights_moved(initial, _trainable(model)), **metrics})
+                            "weights_moved": weights_moved(initial, trainable_copy(model)), **metrics})
             window = []
             log(f"[{name}] step {index}/{steps} " + " ".join(f"{k} {v}" for k, v in losses.items())
                 + f" | val {select} {metrics[select]:.4f} ({time.time() - started:.0f} s)")
@@ -68,7 +68,7 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
     return history, time.time() - started
 
 
-def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def trainable_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Copies of the parameters the optimizer updates."""
     return {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
 

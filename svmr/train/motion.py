@@ -25,6 +25,7 @@ from ..data.benchmark import split_classes
 from ..data.motion_programs import render_clip, render_program
 from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
 from ..models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream
+from .loop import trainable_copy, weights_moved
 
 
 def program_instances(programs: int, instances: int, seed: int, cache: str | None = None,
@@ -120,6 +121,7 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
     stream = MotionStream(encoder)
+    initial = trainable_copy(encoder)
     best, best_state, history, started = -1.0, None, [], time.time()
     for step in range(1, steps + 1):
         encoder.train()
@@ -137,6 +139,7 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
         if step % probe_every == 0 or step == steps:
             accuracy = probe(stream, probe_set)
             history.append({"step": step, "loss": round(loss.item(), 4), "probe_1nn": round(accuracy, 4),
+                            "weights_moved": weights_moved(initial, trainable_copy(encoder)),
                             "seconds": round(time.time() - started, 1)})
             log(history[-1])
             if accuracy > best:
