@@ -16,6 +16,9 @@ from svmr.tables import top_moment_tiou
 
 #: the example source whose moments are judged by lying inside a labelled span
 SIMILAR_SOURCE = "similar moments"
+#: the suite's small demo gallery (``tests/conftest.py: demo_gallery``): the app's real footage and
+#: 8 procedural source videos of 4 classes (the app's: :data:`demo.prepare.SYNTHETIC`)
+SUITE_DEMO = dict(num_sources=8, seed=5, num_classes=4, size=96)
 
 
 @dataclass

@@ -93,10 +93,10 @@ def tiny_benchmark(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def demo_gallery(tmp_path_factory, vtest, bikes):
     """The app's demo gallery, small: the real-footage set and a few procedural videos."""
+    from demo.example_outcomes import SUITE_DEMO
     from demo.service import DemoGallery
 
-    small = dict(num_sources=8, seed=5, num_classes=4, size=96)
-    return DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=small).ensure(log=lambda _: None)
+    return DemoGallery(str(tmp_path_factory.mktemp("demo")), synthetic=SUITE_DEMO).ensure(log=lambda _: None)
 
 
 @pytest.fixture(scope="session")

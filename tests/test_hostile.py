@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from hostile import build_corpus
@@ -43,6 +44,12 @@ def check_message(case, message: str) -> None:
     assert os.path.basename(case.path) in message, (case.name, message)
     assert "Traceback" not in message and "Error:" not in message, (case.name, message)
     assert message.count("\n") == case.name.count("\n"), (case.name, message)
+
+
+def assert_possible(moments: list[dict], durations: dict[str, float], about: str) -> None:
+    """Every moment of a search's JSON lies inside its video: 0 ≤ start < end ≤ duration."""
+    for moment in moments:
+        assert 0 <= moment["start"] < moment["end"] <= durations[moment["video"]] + 1e-6, (about, moment)
 
 
 def test_the_corpus_is_broad(corpus):
@@ -94,18 +101,34 @@ def test_command_line(corpus, tmp_path, capsys):
 
     assert summary["videos"] == len({safe_id(c.path) for c in corpus if c.path not in summary["failed"]})
     before = snapshot(gallery)
+    durations = {video.id: video.duration for video in Gallery(gallery).list()}
     for case in corpus:
         code = main(["search", "--gallery", gallery, "--query", case.path, "--json"])
         out, err = capsys.readouterr()
         if code == 0:
             assert case.expect != "refused", case.name
-            assert "moments" in json.loads(out.strip().splitlines()[-1]), case.name
+            assert_possible(json.loads(out.strip().splitlines()[-1])["moments"], durations, case.name)
         else:
             assert case.expect != "ok" or "longer than every video" in err, (case.name, err)
             if "longer than" not in err:                          # that one is about the gallery
                 check_message(case, err.strip().splitlines()[-1])
             assert "Traceback" not in err, (case.name, err)
     assert snapshot(gallery) == before                            # searching never writes
+    # every model, random ranges of usable files: never an impossible moment
+    from svmr.pipelines import registry
+
+    rng = np.random.default_rng(30)
+    usable = [case for case in corpus if case.expect == "ok" and case.duration]
+    for model in registry():
+        for case in rng.choice(usable, size=6, replace=False):
+            start = float(rng.uniform(0, case.duration * 0.8))
+            end = float(min(case.duration, start + rng.uniform(0.5, 4.0)))
+            code = main(["search", "--gallery", gallery, "--query", case.path, "--start", f"{start:.3f}",
+                         "--end", f"{end:.3f}", "--model", model, "--json"])
+            out, err = capsys.readouterr()
+            assert code == 0 or "Traceback" not in err, (model, case.name, err)
+            if code == 0:
+                assert_possible(json.loads(out.strip().splitlines()[-1])["moments"], durations, f"{model} {case.name}")
 
 
 def test_app_api(corpus, demo_gallery, tmp_path):

@@ -2,11 +2,11 @@
 copies, similar moments, procedural clips) with today's outcomes as floors, and the trained models
 against the same networks with fresh (untrained) weights, which must fall below the same bars."""
 import pytest
-import torch
 
 from demo.example_outcomes import example_outcome, tally
 from svmr.models.match import COPY, SIMILAR
 from svmr.pipelines import Pipeline, build_pipeline
+from svmr.pipelines.networks import fresh_network, with_fresh_networks
 from svmr.search import Searcher
 
 #: each model on the suite's demo gallery (``demo_gallery``: 9 real-footage copies, 2 similar
@@ -18,25 +18,6 @@ EXPECTED = {
     "baseline": {"real footage": (8, 4), "similar moments": (1, 1), "procedural": (1, 0)},
     "graph": {"real footage": (7, 0), "similar moments": (2, 2), "procedural": (3, 0)},
 }
-
-
-def fresh_network(network: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """``network`` with its parameters re-drawn as PyTorch initializes an untrained one (its
-    normalization statistics kept): what trained weights must beat."""
-    torch.manual_seed(seed)
-    for module in network.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
-    return network
-
-
-def fresh(pipeline: Pipeline) -> Pipeline:
-    """The pipeline with every network of its retriever and localizer made :func:`fresh_network`."""
-    for part in (pipeline.retriever, pipeline.localizer):
-        for network in (getattr(part, "model", None), getattr(part, "scorer", None)):
-            if isinstance(network, torch.nn.Module):
-                fresh_network(network)
-    return pipeline
 
 
 def outcomes(demo, pipeline: Pipeline) -> list:
@@ -70,7 +51,7 @@ def test_the_default_labels_what_it_finds(demo_gallery):
 def test_the_paper_model_beats_its_untrained_networks(demo_gallery, tiny_benchmark):
     """Stage 1 and 2 trained: most real examples in the right video first; on procedural pairs
     (another instance of the class in a reference) stage 2's proposals recall the moment
-    (AR@100 ≥ 0.4). Fresh weights fall below both bars."""
+    (AR@100 ≥ 0.4). The same networks freshly initialized fall below both bars."""
     from svmr.checkpoints import bundled_path, load_checkpoint
     from svmr.data.datasets import BenchmarkFeatures
     from svmr.train.stage2 import evaluation_pairs, localization_metrics
@@ -78,7 +59,7 @@ def test_the_paper_model_beats_its_untrained_networks(demo_gallery, tiny_benchma
     def real_videos(pipeline):
         return tally(outcomes(demo_gallery, pipeline))["real footage"][0]
 
-    assert real_videos(build_pipeline("paper")) >= 5 > real_videos(fresh(build_pipeline("paper")))
+    assert real_videos(build_pipeline("paper")) >= 5 > real_videos(with_fresh_networks(build_pipeline("paper")))
     data = BenchmarkFeatures(tiny_benchmark)
     pairs = [pair for split in ("train", "val", "test") for pair in evaluation_pairs(data, split, 1)]
     network = lambda: load_checkpoint(bundled_path(None, "stage2_attn_prod.safetensors"))[0]
@@ -93,4 +74,4 @@ def test_the_graph_model_beats_its_untrained_networks_on_similar_moments(demo_ga
     def similar_moments(pipeline):
         return tally(outcomes(demo_gallery, pipeline))["similar moments"][1]
 
-    assert similar_moments(build_pipeline("graph")) == 2 and similar_moments(fresh(build_pipeline("graph"))) == 0
+    assert similar_moments(build_pipeline("graph")) == 2 and similar_moments(with_fresh_networks(build_pipeline("graph"))) == 0

@@ -101,3 +101,23 @@ class MapLocalizer:
     def localize(self, query: torch.Tensor, reference: FeatureSequence, duration: float, statistics,
                  top_k: int) -> Alignment:
         return map_moments(self.model, query, reference.features, duration, top_k, self.post)
+
+
+def fresh_network(network: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """``network`` with its parameters re-drawn as PyTorch initializes an untrained one (its
+    buffers, e.g. normalization statistics, kept): the control trained weights must beat."""
+    torch.manual_seed(seed)
+    for module in network.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return network
+
+
+def with_fresh_networks(pipeline, seed: int = 0):
+    """A :class:`~svmr.pipelines.base.Pipeline` whose retriever's and localizer's networks
+    (``model``, ``scorer``) are made :func:`fresh_network`, in place; returns it."""
+    for part in (pipeline.retriever, pipeline.localizer):
+        for network in (getattr(part, "model", None), getattr(part, "scorer", None)):
+            if isinstance(network, torch.nn.Module):
+                fresh_network(network, seed)
+    return pipeline
