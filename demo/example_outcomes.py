@@ -29,6 +29,7 @@ class Outcome:
     source: str
     video_right: bool
     moment_right: bool
+    match: str            # what the top moment is labelled ("" for models that do not label)
     summary: str          # the top moment in words, for a table cell
 
 
@@ -42,13 +43,13 @@ def example_outcome(demo, searcher: Searcher, example: dict) -> Outcome:
                 if s["label"] == example["label"]]
 
     if not result.moments:
-        return Outcome(example["label"], example["source"], False, False, "no moment")
+        return Outcome(example["label"], example["source"], False, False, "", "no moment")
     top = result.moments[0]
     overlap = top_moment_tiou(result, {top.video: spans(top.video)})
     inside = inside_share(top.start, top.end, spans(top.video))
     right = inside >= 0.5 if example["source"] == SIMILAR_SOURCE else overlap >= 0.5
     match = f" {top.match}" if top.match else ""
-    return Outcome(example["label"], example["source"], bool(spans(result.videos[0].video)), right,
+    return Outcome(example["label"], example["source"], bool(spans(result.videos[0].video)), right, top.match,
                    f"{top.video} {top.start:.1f}–{top.end:.1f} s{match}, tIoU {overlap:.2f}, inside {inside:.2f}")
 
 

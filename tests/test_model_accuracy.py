@@ -25,30 +25,35 @@ def outcomes(demo, pipeline: Pipeline) -> list:
     return [example_outcome(demo, searcher, example) for example in demo.examples()]
 
 
+@pytest.fixture(scope="module")
+def bundled(demo_gallery) -> dict[str, list]:
+    """Every model's outcomes on the demo examples, with its bundled weights (searched once)."""
+    return {model: outcomes(demo_gallery, build_pipeline(model)) for model in EXPECTED}
+
+
 @pytest.mark.parametrize("model", sorted(EXPECTED))
-def test_demo_examples_are_found_as_before(demo_gallery, model):
-    found = tally(outcomes(demo_gallery, build_pipeline(model)))
+def test_demo_examples_are_found_as_before(bundled, model):
+    found = tally(bundled[model])
     assert set(found) == set(EXPECTED[model])
     for kind, (videos, moments) in EXPECTED[model].items():
         assert found[kind][0] >= videos and found[kind][1] >= moments, (model, kind, found[kind])
 
 
-def test_the_default_labels_what_it_finds(demo_gallery):
+def test_the_default_labels_what_it_finds(bundled):
     """A real example is a copy of gallery footage; a similar-moments example has none: the
     calibrated labels say so (random calibration weights break this). Two real examples are not
     labelled copies today although their top moment is right: ``tree`` (a still scene filmed at
     2.3 frames a second; P(copy) 0.08) and ``megamind_a`` (P(copy) 0.12, similarity 0.97: its
     motion match is 0.46), both called similar."""
-    searcher = Searcher(demo_gallery.gallery, build_pipeline("align"))
     labels = {}
-    for example in demo_gallery.examples():
-        labels.setdefault(example["source"], []).append(searcher.search(example["path"], top_videos=10).moments[0].match)
+    for outcome in bundled["align"]:
+        labels.setdefault(outcome.source, []).append(outcome.match)
     assert labels["real footage"].count(COPY) >= 7, labels
     assert labels["similar moments"] == [SIMILAR, SIMILAR], labels
     assert COPY not in labels["procedural"], labels      # another instance of a class, never a copy
 
 
-def test_the_paper_model_beats_its_untrained_networks(demo_gallery, tiny_benchmark):
+def test_the_paper_model_beats_its_untrained_networks(bundled, demo_gallery, tiny_benchmark):
     """Stage 1 and 2 trained: most real examples in the right video first; on procedural pairs
     (another instance of the class in a reference) stage 2's proposals recall the moment
     (AR@100 ≥ 0.4). The same networks freshly initialized fall below both bars."""
@@ -56,10 +61,8 @@ def test_the_paper_model_beats_its_untrained_networks(demo_gallery, tiny_benchma
     from svmr.data.datasets import BenchmarkFeatures
     from svmr.train.stage2 import evaluation_pairs, localization_metrics
 
-    def real_videos(pipeline):
-        return tally(outcomes(demo_gallery, pipeline))["real footage"][0]
-
-    assert real_videos(build_pipeline("paper")) >= 5 > real_videos(with_fresh_networks(build_pipeline("paper")))
+    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("paper"))))["real footage"][0]
+    assert tally(bundled["paper"])["real footage"][0] >= 5 > untrained
     data = BenchmarkFeatures(tiny_benchmark)
     pairs = [pair for split in ("train", "val", "test") for pair in evaluation_pairs(data, split, 1)]
     network = lambda: load_checkpoint(bundled_path(None, "stage2_attn_prod.safetensors"))[0]
@@ -68,10 +71,8 @@ def test_the_paper_model_beats_its_untrained_networks(demo_gallery, tiny_benchma
     assert trained >= 0.4 > untrained, (trained, untrained)
 
 
-def test_the_graph_model_beats_its_untrained_networks_on_similar_moments(demo_gallery):
+def test_the_graph_model_beats_its_untrained_networks_on_similar_moments(bundled, demo_gallery):
     """Seed 001's model (TAG proposals scored by the graph network) puts both similar-moments
     examples' top moment inside a span of their kind; fresh weights put neither."""
-    def similar_moments(pipeline):
-        return tally(outcomes(demo_gallery, pipeline))["similar moments"][1]
-
-    assert similar_moments(build_pipeline("graph")) == 2 and similar_moments(with_fresh_networks(build_pipeline("graph"))) == 0
+    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("graph"))))["similar moments"][1]
+    assert tally(bundled["graph"])["similar moments"][1] == 2 and untrained == 0
