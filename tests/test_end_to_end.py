@@ -11,11 +11,11 @@ from svmr.cli import main
 def test_train_index_search(tiny_benchmark, tmp_path, capsys):
     ckpt = tmp_path / "ckpt"
     assert main(["train", "stage1", "--benchmark", tiny_benchmark, "--out", str(ckpt), "--steps", "20",
-                 "--eval-every", "10", "--batch-size", "16"]) == 0
+                 "--eval-every", "20", "--batch-size", "16"]) == 0
     assert main(["train", "stage2", "--benchmark", tiny_benchmark, "--out", str(ckpt), "--steps", "16",
                  "--eval-every", "8", "--batch-size", "4"]) == 0
-    for name in ("stage1_ctc_ae", "stage2_attn_prod"):
-        assert_learns(load_checkpoint(str(ckpt / f"{name}.safetensors"))[1]["history"])
+    # stage 1's learning is asserted in test_stage1; stage 2's here
+    assert_learns(load_checkpoint(str(ckpt / "stage2_attn_prod.safetensors"))[1]["history"])
     capsys.readouterr()
     gallery = tmp_path / "gallery"
     refs = sorted((tmp_path.parent / tiny_benchmark).glob("references/*.mp4"))[:3]

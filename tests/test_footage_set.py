@@ -1,4 +1,6 @@
 """The real-footage set: transformed real clips inserted into other real videos."""
+import pathlib
+
 import cv2
 import numpy as np
 import pytest
@@ -10,9 +12,14 @@ from svmr.data.footage_set import build_footage_set, letterbox, transform_frame
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["demo-set", "extended-set"])
-def footage_set(request, tmp_path_factory, vtest, bikes):
-    out = tmp_path_factory.mktemp("footage")
-    build_footage_set(str(out), seed=0, extended=request.param)
+def footage_set(request, tmp_path_factory, vtest, bikes, demo_gallery):
+    """The demo's set is the one the demo gallery was built with (``build_footage_set(…, seed=0)``,
+    read only here); the extended set is built."""
+    if not request.param:
+        out = pathlib.Path(demo_gallery.root) / "footage"
+    else:
+        out = tmp_path_factory.mktemp("footage")
+        build_footage_set(str(out), seed=0, extended=True)
     return out, Benchmark.load(str(out / "manifest.json"))
 
 

@@ -120,7 +120,7 @@ def test_command_line(corpus, tmp_path, capsys):
     rng = np.random.default_rng(30)
     usable = [case for case in corpus if case.expect == "ok" and case.duration]
     for model in registry():
-        for case in rng.choice(usable, size=6, replace=False):
+        for case in rng.choice(usable, size=4, replace=False):
             start = float(rng.uniform(0, case.duration * 0.8))
             end = float(min(case.duration, start + rng.uniform(0.5, 4.0)))
             code = main(["search", "--gallery", gallery, "--query", case.path, "--start", f"{start:.3f}",

@@ -20,9 +20,11 @@ EXPECTED = {
 }
 
 
-def outcomes(demo, pipeline: Pipeline) -> list:
+def outcomes(demo, pipeline: Pipeline, source: str | None = None) -> list:
+    """Each example's outcome (only those from ``source`` when given)."""
     searcher = Searcher(demo.gallery, pipeline)
-    return [example_outcome(demo, searcher, example) for example in demo.examples()]
+    return [example_outcome(demo, searcher, example) for example in demo.examples()
+            if source in (None, example["source"])]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,8 @@ def test_the_paper_model_beats_its_untrained_networks(bundled, demo_gallery, tin
     from svmr.data.datasets import BenchmarkFeatures
     from svmr.train.stage2 import evaluation_pairs, localization_metrics
 
-    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("paper"))))["real footage"][0]
+    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("paper")), "real footage"))
+    untrained = untrained["real footage"][0]
     assert tally(bundled["paper"])["real footage"][0] >= 5 > untrained
     data = BenchmarkFeatures(tiny_benchmark)
     pairs = [pair for split in ("train", "val", "test") for pair in evaluation_pairs(data, split, 1)]
@@ -74,5 +77,6 @@ def test_the_paper_model_beats_its_untrained_networks(bundled, demo_gallery, tin
 def test_the_graph_model_beats_its_untrained_networks_on_similar_moments(bundled, demo_gallery):
     """Seed 001's model (TAG proposals scored by the graph network) puts both similar-moments
     examples' top moment inside a span of their kind; fresh weights put neither."""
-    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("graph"))))["similar moments"][1]
+    untrained = tally(outcomes(demo_gallery, with_fresh_networks(build_pipeline("graph")), "similar moments"))
+    untrained = untrained["similar moments"][1]
     assert tally(bundled["graph"])["similar moments"][1] == 2 and untrained == 0
