@@ -48,9 +48,9 @@ def example_outcome(demo, searcher: Searcher, example: dict) -> Outcome:
     overlap = top_moment_tiou(result, {top.video: spans(top.video)})
     inside = inside_share(top.start, top.end, spans(top.video))
     right = inside >= 0.5 if example["source"] == SIMILAR_SOURCE else overlap >= 0.5
-    match = f" {top.match}" if top.match else ""
+    shown = f" {top.match}" if top.match else ""
     return Outcome(example["label"], example["source"], bool(spans(result.videos[0].video)), right, top.match,
-                   f"{top.video} {top.start:.1f}–{top.end:.1f} s{match}, tIoU {overlap:.2f}, inside {inside:.2f}")
+                   f"{top.video} {top.start:.1f}–{top.end:.1f} s{shown}, tIoU {overlap:.2f}, inside {inside:.2f}")
 
 
 def tally(outcomes: list[Outcome]) -> dict[str, tuple[int, int, int]]:

@@ -15,15 +15,11 @@ HOW_TO_FETCH = ("run bash scripts/fetch_footage.sh (vtest, tree, Megamind) or ba
                 "(the similar-moments footage); bikes, carphone and bigbuckbunny come with bash scripts/setup.sh")
 
 
-def missing(what: str) -> None:
-    """Skip the running test because ``what`` is not on this machine (in CI the hook below fails it)."""
-    pytest.skip(f"{what} not found; {HOW_TO_FETCH}")
-
-
 def _path_or_skip(name: str) -> str:
+    """The footage's path; a skip naming the command that fetches it (in CI the hook below fails it)."""
     path = footage_path(name)
     if path is None:
-        missing(name)
+        pytest.skip(f"{name} not found; {HOW_TO_FETCH}")
     return path
 
 

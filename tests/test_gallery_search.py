@@ -127,7 +127,7 @@ def test_bundled_checkpoints_search_real_footage(tmp_path, bikes, carphone):
         gallery.add(path, extractor)
     searcher = Searcher(gallery, "paper", extractor=extractor)
     result = searcher.search(bikes, 3.0, 6.0, top_videos=2, moments_per_video=3)
-    assert [h.video for h in result.videos][0] == "bikes"          # the clip's own video first
+    assert result.videos[0].video == "bikes"          # the clip's own video first
     assert result.videos[0].m_c.shape == (100, 100)
     top = result.moments[0]
     assert 0 <= top.start < top.end <= 10.0 + 1e-6 and np.isfinite(top.score)

@@ -50,13 +50,13 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
         losses["loss"].backward()
         optimizer.step()
         scheduler.step()
-        window.append(float(losses["loss"].detach()))
+        window.append(losses["loss"].detach())          # summed at validation: no sync per step
         if index % eval_every == 0 or index == steps:
             model.eval()
             with torch.no_grad():
                 metrics = validate()
             losses = {k: round(float(v.detach()), 4) for k, v in losses.items()}
-            history.append({"step": index, **losses, "loss_mean": round(sum(window) / len(window), 4),
+            history.append({"step": index, **losses, "loss_mean": round(float(torch.stack(window).mean()), 4),
                             "weights_moved": weights_moved(initial, trainable_copy(model)), **metrics})
             window = []
             log(f"[{name}] step {index}/{steps} " + " ".join(f"{k} {v}" for k, v in losses.items())
