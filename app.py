@@ -9,6 +9,7 @@ import signal
 
 from demo.prepare import DEFAULT_ROOT
 from demo.service import DemoGallery
+from demo import temp_files
 from demo.sessions import clear_sessions
 from demo.ui import LAUNCH, build_ui
 
@@ -17,9 +18,16 @@ if __name__ == "__main__":
     # the worker processes and their queues are closed instead of leaked
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = os.environ.get("SVMR_DEMO_ROOT", DEFAULT_ROOT)
-    clear_sessions()   # visitors' galleries left by an earlier run (a crash, a kill) do not survive it
+    # what an earlier run left (a crash, a kill) does not survive it: visitors' galleries, work
+    # files and Gradio's copies (demo.temp_files)
+    clear_sessions()
+    temp_files.clear_leftovers()
+    temp_files.own_gradio_cache()
     app = build_ui(DemoGallery(root).ensure())
     try:
         app.queue(default_concurrency_limit=2, max_size=32).launch(allowed_paths=[root], **LAUNCH)
     except KeyboardInterrupt:      # stopped while still starting (once serving, launch() handles it)
         app.close()
+    finally:                       # nothing of the visitors' stays after the server
+        clear_sessions()
+        temp_files.remove_own()

@@ -9,7 +9,10 @@ lists that gallery, searches it with a clip of its own video, searches the demo 
 and then removes a video. Every answer is checked: a visitor must only ever see its own videos
 (in listings and in search results); when a visitor leaves, its session folder must be deleted.
 Prints a table of median / p95 latency per endpoint, the errors, the leaks found, the server's
-peak memory (with its worker processes) and the session folders left behind.
+peak memory (with its worker processes) and the session folders left behind, and the size of
+what the app keeps in the temp folder (its work folder, its Gradio cache, session folders and
+decodable copies: :mod:`demo.temp_files`) at start, at its peak, and after the visitors left and
+the keeping age (``--temp-age``, given to the server as ``SVMR_TEMP_MAX_AGE_S``) and a sweep passed.
 """
 from __future__ import annotations
 
@@ -55,6 +58,25 @@ def rss_by_process_mb(pid: int) -> dict[str, float]:
         role = "server" if one == pid else ("indexing worker" if niceness > 0 else "reading worker")
         out[role] = out.get(role, 0.0) + rss
     return out
+
+
+def temp_mb(server_pid: int) -> float:
+    """MiB the app keeps in the temp folder for a server: its work folder and Gradio cache, the
+    session folders and the decodable copies."""
+    from demo.sessions import SESSIONS_ROOT
+    from demo.temp_files import GRADIO_PARENT, WORK_PARENT
+    from svmr.decodable import COPIES_DIR
+
+    total = 0
+    for folder in (os.path.join(WORK_PARENT, str(server_pid)), os.path.join(GRADIO_PARENT, str(server_pid)),
+                   SESSIONS_ROOT, COPIES_DIR):
+        for dirpath, _, names in os.walk(folder):
+            for name in names:
+                try:
+                    total += os.path.getsize(os.path.join(dirpath, name))
+                except OSError:
+                    pass
+    return total / 2**20
 
 
 def rss_mb(pid: int) -> float:
@@ -148,17 +170,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visitors", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--temp-age", type=float, default=60.0,
+                        help="seconds the server keeps visitors' files (SVMR_TEMP_MAX_AGE_S; the app's default is 3600)")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the table")
     args = parser.parse_args()
 
-    server, url = start_app()
+    server, url = start_app(SVMR_TEMP_MAX_AGE_S=str(args.temp_age), GRADIO_TEMP_DIR="")
     folder = tempfile.mkdtemp(prefix="svmr_load_")
     stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
     lock = threading.Lock()
-    peak, samples, peaks_by_role = 0.0, [], defaultdict(float)
+    peak, samples, peaks_by_role, temp_peak = 0.0, [], defaultdict(float), 0.0
     try:
         wait_for_page(url, server)
-        started_mb = rss_mb(server.pid)
+        started_mb, temp_start = rss_mb(server.pid), temp_mb(server.pid)
         deadline = time.time() + args.minutes * 60
         visitors = [Visitor(i, url, deadline, folder, stats, lock) for i in range(args.visitors)]
         for visitor in visitors:
@@ -171,9 +195,13 @@ def main() -> None:
             now = sum(by_role.values())
             peak = max(peak, now)
             samples.append((time.time() - began, now))
+            if len(samples) % 20 == 0:
+                temp_peak = max(temp_peak, temp_mb(server.pid))
             time.sleep(0.5)
-        ended_mb = rss_mb(server.pid)
+        ended_mb, left_at = rss_mb(server.pid), time.time()
         kept = sessions_left([v.session_folder for v in visitors], SESSION_WAIT_S)
+        time.sleep(max(0.0, left_at + args.temp_age * 1.25 + 5 - time.time()))   # the keeping age and a sweep
+        temp_after = temp_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -183,6 +211,8 @@ def main() -> None:
                "rss_end_mb": round(ended_mb),
                "rss_peak_by_process_mb": {role: round(mb) for role, mb in sorted(peaks_by_role.items())},
                "sessions": args.visitors, "sessions_left": len(kept),
+               "temp_mb_start": round(temp_start, 1), "temp_mb_peak": round(temp_peak, 1),
+               "temp_mb_after_leaving": round(temp_after, 1), "temp_age_s": args.temp_age,
                # the highest memory within each minute: growth shows as a rising series, a bound as a plateau
                "rss_peak_by_minute_mb": [round(max(m for t, m in samples if int(t // 60) == minute))
                                          for minute in range(int(samples[-1][0] // 60) + 1)] if samples else [],
@@ -197,7 +227,9 @@ def main() -> None:
               f"peak {summary['rss_peak_mb']} MiB, {summary['rss_end_mb']} MiB at the end; peak by minute "
               f"{summary['rss_peak_by_minute_mb']} MiB (peaks by process: {summary['rss_peak_by_process_mb']} MiB); "
               f"{summary['sessions_left']} of {args.visitors} "
-              f"visitors' session folders left {SESSION_WAIT_S:.0f} s after they left")
+              f"visitors' session folders left {SESSION_WAIT_S:.0f} s after they left; temp files "
+              f"{summary['temp_mb_start']} MiB at start, peak {summary['temp_mb_peak']} MiB, "
+              f"{summary['temp_mb_after_leaving']} MiB once they left and {args.temp_age:g} s (+ a sweep) passed")
         print("| endpoint | calls | median s | p95 s |\n|---|---:|---:|---:|")
         for name, row in summary["endpoints"].items():
             print(f"| {name} | {row['calls']} | {row['median_s']:.2f} | {row['p95_s']:.2f} |")

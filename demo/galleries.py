@@ -15,7 +15,7 @@ from . import sessions
 from .query import message, playable
 from .results import plural
 
-GALLERY_COLUMNS = ["video", "duration (s)", "size", "source", "annotated moments"]
+GALLERY_COLUMNS = ["video", "duration (s)", "size", "source", "annotated moments", "note"]
 
 
 def _gallery_view(gallery: Gallery, demo: S.DemoGallery | None):
@@ -24,7 +24,8 @@ def _gallery_view(gallery: Gallery, demo: S.DemoGallery | None):
     for video in gallery.list():
         truth = demo.truth(video.id) if demo else None
         rows.append([video.id, round(video.duration, 2), f"{video.width}×{video.height}",
-                     truth["source"] if truth else "upload", len(truth["segments"]) if truth else ""])
+                     truth["source"] if truth else "upload", len(truth["segments"]) if truth else "",
+                     video.damage_note])
         thumb = gallery.thumbnail(video.id)
         if thumb:
             thumbs.append((thumb, video.id))
@@ -78,6 +79,11 @@ def add_videos(videos: list | None, session: S.Session | None, request: gr.Reque
             failed.append(str(err) if name in str(err) else f"{name}: {err}")
     note, table, thumbs, removable = show_gallery(S.MY_GALLERY, session, None)
     status = f"Added {plural(len(added), 'video')}: {', '.join(added)}." if added else "Nothing was added."
+    own = session.gallery.videos
+    damaged = [f"- {video_id}: {own[video_id].damage_note}" for video_id in added
+               if video_id in own and own[video_id].damage_note]
+    if damaged:
+        status += "\n\n**Indexed for what decodes** (a damaged file is kept, not refused):\n" + "\n".join(damaged)
     if failed:
         status += "\n\n" + message("Skipped", "") + "\n" + "\n".join(f"- {line}" for line in failed)
     return session, note, table, thumbs, removable, status, gr.update(value=S.MY_GALLERY), None

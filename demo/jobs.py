@@ -5,7 +5,6 @@ the server calls them through :func:`demo.service.indexer` and :func:`demo.servi
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
 from svmr import video as V
@@ -14,14 +13,10 @@ from svmr.search import query_features
 
 from .extraction import extractor
 from .sessions import Session
+from .temp_files import work_dir
 
 #: the longer side of playable copies and previews, in pixels
 PREVIEW_SIDE = 480
-
-
-def work_dir() -> str:
-    """A new folder for files the app shows (clips, figures' data, results)."""
-    return tempfile.mkdtemp(prefix="svmr_ui_")
 
 
 def index_upload(session_root: str, upload: str, progress=None) -> str:

@@ -13,9 +13,9 @@ from svmr.models.match import FOUND_COPY, FOUND_SIMILAR, NOTHING_CLOSE
 from svmr.trim import trim
 
 from . import service as S
-from .jobs import work_dir
 from .query import message
 from .render import heatmap_figure, timeline_figure
+from .temp_files import work_dir
 
 RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "match", "score", "video match p", "frame match M_C",
                   "boundary fit M_R", "motion match M_V", "similarity"]
@@ -94,6 +94,9 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     status = verdict_line(result) + (f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} — query features "
               f"{t['query_features_s'] * 1000:.0f} ms, stage 1 {t['stage1_s'] * 1000:.0f} ms, stage 2 "
               f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
+    damaged = [f"- {hit.video}: {hit.damage}" for hit in result.videos if hit.damage]
+    if damaged:
+        status += "\n\n**Damaged videos** (searched for what decodes):\n" + "\n".join(damaged)
     if not result.moments:
         status += "\n\nNo moment reaches the score threshold: lower it or ask for more videos."
     json_path = S.result_json(result, gallery_choice, model, os.path.join(work_dir(), "svmr_results.json"))

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 
-from svmr import limits
+from svmr import decodable, limits
 from svmr import video as V
 from svmr.features import ExtractorConfig
 from svmr.features.extractor import file_digest
@@ -72,9 +72,14 @@ class Session:
         path = gallery.videos[video_id].path
         gallery.remove(video_id)
         if os.path.dirname(path) == os.path.join(self.root, "videos") and os.path.exists(path):
+            decodable.remove_copy(path)
             os.remove(path)
 
     def close(self) -> None:
+        """Delete the session: its videos, their decodable copies (:mod:`svmr.decodable`), features."""
+        folder = os.path.join(self.root, "videos")
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            decodable.remove_copy(os.path.join(folder, name))
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ from svmr import limits
 from svmr.data.footage import footage_path
 
 from . import service as S
-from . import sessions
+from . import sessions, temp_files
 from .components import runtime_choices
 from .galleries import GALLERY_COLUMNS, add_videos, play_gallery_video, remove_video, show_gallery
 from .query import (END_FROM_PLAYER_JS, START_FROM_PLAYER_JS, on_analyze, on_query_upload, on_range,
@@ -33,8 +33,11 @@ def _on_unload(request: gr.Request) -> None:
 #: browser and can send them to a Hugging Face bucket; a visitor's videos stay private instead,
 #: and their session files are deleted when the page closes, which would leave it broken links)
 LAUNCH = {"run_history": False, "max_file_size": limits.max_upload_bytes()}
-#: ``(every, older than)`` in seconds for Gradio's cache of uploads and served files
-DELETE_CACHE = (3600, 3600)
+
+
+def _kept_in_cache(app: gr.Blocks) -> set[str]:
+    """The files Gradio keeps in its cache for the server's life (examples, default values)."""
+    return {path for block in app.blocks.values() for path in getattr(block, "keep_in_cache", ())}
 
 
 # ----------------------------------------------------------------------------- layout
@@ -55,8 +58,9 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
     demo = (demo or S.DemoGallery()).ensure()
     example_paths, example_labels = _example_paths(demo)
     S.allow_examples(example_paths)
-    # Gradio's cache of uploaded and served files: every hour, what is older than an hour goes
-    with gr.Blocks(title="svmr — semantic video moments", delete_cache=DELETE_CACHE) as app:
+    # Gradio's cache of uploaded and served files, and the app's own work files: what is older than
+    # an hour goes (demo.temp_files), but for the examples Gradio keeps
+    with gr.Blocks(title="svmr — semantic video moments", delete_cache=temp_files.delete_cache()) as app:
         session = gr.State(None, delete_callback=sessions.close_session)
         results = gr.State(None)
         gr.Markdown(INTRO)
@@ -200,6 +204,7 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
         table.select(row_fn, results, [chooser, timeline, heatmap, clip, clip_file], api_name=False,
                      show_progress_on=[timeline])
         app.unload(_on_unload)
+        temp_files.start_sweeper(keep=lambda: _kept_in_cache(app))
         analyze.click(on_analyze, [query, start, end], [trimmed, plot, analyze_status], api_name="analyze",
                       concurrency_limit=2, show_progress_on=[analyze_status])
     return app

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -47,6 +47,14 @@ class GalleryVideo:
     digest: str
     added: float
     features: str = ""     # its feature file under features/ ("" in older galleries: <id>.npz)
+    #: a damaged file's lost stretches and truncation (:class:`svmr.decodable.Damage` as JSON);
+    #: empty for an intact file
+    damage: dict = field(default_factory=dict)
+
+    @property
+    def damage_note(self) -> str:
+        """One sentence on what of the file could not be decoded ("" for an intact file)."""
+        return V.Damage.from_json(self.damage).describe() if self.damage else ""
 
 
 #: journal lines after which the journal is folded into the snapshot
@@ -262,10 +270,13 @@ class Gallery:
         if existing and existing.digest == digest and self.is_current(video_id):
             return existing
         sequence = extractor.extract(path, progress=progress, info=info)
+        if not info.damage and V.salvaged(path):          # damage found mid-file: read what decodes
+            info = V.probe(path)
         features = f"{video_id}.{digest[:12]}.npz"
         sequence.save(os.path.join(self.root, "features", features), dtype=np.float16)
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
-                             sequence.length, digest, time.time(), features)
+                             sequence.length, digest, time.time(), features,
+                             info.damage.to_json() if info.damage else {})
         with self._locked():
             self.refresh()
             replaced = self.feature_path(video_id) if video_id in self.videos else None

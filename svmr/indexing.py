@@ -92,8 +92,8 @@ def _start_worker(root: str, threads: int, device: str = "auto") -> None:
     torch.set_num_threads(threads)
 
 
-def _index_one(path: str) -> tuple[str, float, str | None, bool]:
-    """``(path, video seconds, error or None, skipped)``."""
+def _index_one(path: str) -> tuple[str, float, str | None, bool, str]:
+    """``(path, video seconds, error or None, skipped, what of a damaged file was lost or "")``."""
     from . import video as V
     from .gallery import safe_id
 
@@ -102,9 +102,9 @@ def _index_one(path: str) -> tuple[str, float, str | None, bool]:
         gallery.refresh()
         before = gallery.videos.get(safe_id(path))
         entry = gallery.add(path, extractor)
-        return path, entry.duration, None, before is not None and before.digest == entry.digest
+        return path, entry.duration, None, before is not None and before.digest == entry.digest, entry.damage_note
     except V.VideoError as err:
-        return path, 0.0, str(err), False
+        return path, 0.0, str(err), False, ""
 
 
 @dataclass
@@ -116,11 +116,12 @@ class Report:
     failed: dict[str, str]
     video_seconds: float           # of the videos added
     wall_seconds: float
+    damaged: dict[str, str] = field(default_factory=dict)   # indexed for what decodes: path → what was lost
 
     def to_json(self) -> dict:
         wall = max(self.wall_seconds, 1e-9)
         return {"gallery": self.gallery, "videos": self.videos, "indexed": self.indexed, "skipped": self.skipped,
-                "failed": self.failed, "wall_s": round(self.wall_seconds, 1),
+                "failed": self.failed, "damaged": self.damaged, "wall_s": round(self.wall_seconds, 1),
                 "videos_per_s": round(self.indexed / wall, 3),
                 "realtime_x": round(self.video_seconds / wall, 2)}
 
@@ -139,12 +140,12 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
 
     resolve_device(device)
     gallery = Gallery(root, config)
-    started, seconds, indexed, skipped, failed = time.perf_counter(), 0.0, 0, 0, {}
+    started, seconds, indexed, skipped, failed, damaged = time.perf_counter(), 0.0, 0, 0, {}, {}
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
 
     def account(result, done):
         nonlocal seconds, indexed, skipped
-        path, duration, error, was_there = result
+        path, duration, error, was_there, damage = result
         if error:
             failed[path] = error
             print(f"skipped: {error}", file=sys.stderr)
@@ -152,6 +153,9 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
             skipped += 1
         else:
             indexed, seconds = indexed + 1, seconds + duration
+        if damage:
+            damaged[path] = damage
+            print(f"indexed what decodes: {os.path.basename(path)}: {damage}", file=sys.stderr)
         if progress:
             progress(done, len(paths), seconds / max(time.perf_counter() - started, 1e-9))
 
@@ -168,4 +172,4 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
             for done, future in enumerate(as_completed(futures), 1):
                 account(future.result(), done)
     gallery.refresh()
-    return Report(root, len(gallery), indexed, skipped, failed, seconds, time.perf_counter() - started)
+    return Report(root, len(gallery), indexed, skipped, failed, seconds, time.perf_counter() - started, damaged)

@@ -51,6 +51,7 @@ class VideoHit:
     m_r: np.ndarray | None = field(default=None, repr=False)
     map_starts: np.ndarray | None = field(default=None, repr=False)     # (S,) seconds
     map_durations: np.ndarray | None = field(default=None, repr=False)  # (D,) seconds
+    damage: str = ""      # a damaged file indexed for what decodes: what was lost ("" when intact)
 
 
 @dataclass
@@ -63,8 +64,8 @@ class SearchResult:
 
     def to_json(self, with_maps: bool = False) -> dict:
         out = {"moments": [asdict(m) for m in self.moments], "timings": self.timings, "query": self.query,
-               "videos": [{"video": h.video, "video_score": h.video_score, "duration": h.duration}
-                          for h in self.videos]}
+               "videos": [{"video": h.video, "video_score": h.video_score, "duration": h.duration,
+                           **({"damage": h.damage} if h.damage else {})} for h in self.videos]}
         if self.verdict:
             out["verdict"] = self.verdict
         if with_maps:
@@ -165,7 +166,7 @@ class Searcher:
             video_moments = [moment for moment in _moments(video.id, video.duration, found, p, weight)
                              if moment.score >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
-                                 found.starts, found.durations))
+                                 found.starts, found.durations, video.damage_note))
         if pipeline.ranking == "best_moment":
             hits = sorted(hits, key=_best_moment_score, reverse=True)[:top_videos]
         moments = [moment for hit in hits for moment in hit.moments]

@@ -23,7 +23,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import limits
+from . import decodable, limits
+from .decodable import Damage, even
 
 #: Frames decoded per decord call when streaming (bounds memory for long ranges).
 DECODE_CHUNK = 64
@@ -47,6 +48,8 @@ class VideoInfo:
     frame_starts: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: end of the last frame (seconds), with ``frame_starts``
     end_time: float | None = field(default=None, compare=False)
+    #: what of a damaged file could not be decoded (it is read for what decodes)
+    damage: Damage = field(default_factory=Damage, compare=False)
 
     @property
     def duration(self) -> float:
@@ -136,90 +139,86 @@ def _container_check(path: str, size: int, mtime_ns: int) -> tuple[str | None, i
                 pass                                  # no first frame: the decoder below says so
             return None, rotation if rotation in (90, 180, 270) else 0
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
-        return unreadable, 0
+        return (_INCOMPLETE if _index_missing(path) else unreadable), 0
 
 
-DECODABLE_DIR = os.path.join(tempfile.gettempdir(), "svmr_decodable")
-COPY_TIME_BASE = Fraction(1, 90000)
+_INCOMPLETE = ("an incomplete MP4/MOV file: its index (the moov box, which cameras write last) is missing, so "
+               "it was cut short or never finished and no picture in it can be placed in time.")
 
 
-@functools.lru_cache(maxsize=64)
-def _decodable_copy(path: str, size: int, mtime_ns: int, rotation: int) -> str:
-    """An H.264 copy (high quality, the same frame times) that VideoReader can read, for a file
-    PyAV decodes but VideoReader cannot use as it is: rotated videos (their pictures turned
-    upright here), animated GIFs, raw streams. Made once per file version and reused."""
-    import hashlib
-
-    import av
-
-    key = hashlib.sha256(f"{os.path.abspath(path)}|{size}|{mtime_ns}".encode()).hexdigest()[:24]
-    copy = os.path.join(DECODABLE_DIR, f"{key}.mp4")
-    if os.path.exists(copy):
-        return copy
-    os.makedirs(DECODABLE_DIR, exist_ok=True)
-    tmp = f"{copy}.{os.getpid()}.part.mp4"
+def _index_missing(path: str) -> bool:
+    """Whether an ISO-BMFF file (MP4, MOV: it starts with an ``ftyp`` box) has no ``moov`` box among
+    its top-level boxes (a recording cut before its end was written)."""
     try:
-        with av.open(path) as source, av.open(tmp, mode="w") as out:
-            stream_in = source.streams.video[0]
-            rate = float(stream_in.average_rate or stream_in.guessed_rate or 25)
-            stream, last = None, -1
-            for index, frame in enumerate(source.decode(stream_in)):
-                picture = np.rot90(frame.to_ndarray(format="rgb24"), k=rotation // 90)
-                if stream is None:
-                    stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
-                    stream.height, stream.width = even(picture.shape[0]), even(picture.shape[1])
-                    stream.pix_fmt, stream.time_base = "yuv420p", COPY_TIME_BASE
-                    stream.options = {"crf": "12", "preset": "veryfast", "bf": "0"}
-                    first = frame.time
-                # the frame's own time when it has one (variable rates stay), else its place in the stream
-                seconds = frame.time - (first or 0.0) if frame.time is not None and first is not None else index / rate
-                upright = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(picture[:stream.height, :stream.width]), format="rgb24")
-                last = max(last + 1, int(round(seconds / COPY_TIME_BASE)))
-                upright.pts, upright.time_base = last, COPY_TIME_BASE
-                for packet in stream.encode(upright):
-                    out.mux(packet)
-            if stream is None:
-                raise VideoError(f"{_name(path)}: the video has no frames.")
-            for packet in stream.encode():
-                out.mux(packet)
-        os.replace(tmp, copy)
-    except (av.error.FFmpegError, ValueError) as err:
-        raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).") from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return copy
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            offset, kinds = 0, []
+            while offset + 8 <= size and len(kinds) < 1000:
+                handle.seek(offset)
+                header = handle.read(16)
+                length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if length == 1 and len(header) == 16:
+                    length = int.from_bytes(header[8:16], "big")
+                kinds.append(kind)
+                if length < 8:
+                    break
+                offset += length
+    except OSError:
+        return False
+    return bool(kinds) and kinds[0] == b"ftyp" and b"moov" not in kinds
 
 
 def _open_reader(path: str, width: int = -1, height: int = -1):
-    """Open a decord VideoReader, turning every failure into a VideoError."""
+    """Open a decord VideoReader on the file, or on its decodable copy (:mod:`svmr.decodable`)
+    when VideoReader cannot use the file as it is; every failure becomes a VideoError."""
     import decord
 
     _quiet_decoder()
-
     path = str(path)
     problem = _file_problem(path)
     if problem:
         raise VideoError(f"{_name(path)}: {problem}")
-    stat = os.stat(path)
-    problem, rotation = _container_check(path, stat.st_size, stat.st_mtime_ns)
-    if problem:
-        raise VideoError(f"{_name(path)}: {problem}")
-    if rotation:
-        path = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, rotation)
-    if _reads_as_is(path, stat.st_size, stat.st_mtime_ns, width, height):
-        return _reader(decord, path, width, height)
-    if os.path.dirname(path) == DECODABLE_DIR:
-        raise VideoError(f"{_name(path)}: not a readable video file (its frames cannot be decoded).")
-    # PyAV reads this file but VideoReader cannot, or returns other than RGB pictures (GIFs, raw
-    # streams, PNG frames): read a decodable copy instead
-    copy = _decodable_copy(path, stat.st_size, stat.st_mtime_ns, 0)
+    copy = decodable.existing_copy(path)
+    if copy is None:
+        stat = os.stat(path)
+        problem, rotation = _container_check(path, stat.st_size, stat.st_mtime_ns)
+        if problem:
+            raise VideoError(f"{_name(path)}: {problem}")
+        if not rotation and _reads_as_is(path, stat.st_size, stat.st_mtime_ns, width, height):
+            return _reader(decord, path, width, height)
+        # rotated, or PyAV reads this file but VideoReader cannot (GIFs, raw streams, PNG frames,
+        # small pictures, damage): read a decodable copy instead
+        copy = _make_copy(path, rotation)
     copy_stat = os.stat(copy)
     if not _reads_as_is(copy, copy_stat.st_size, copy_stat.st_mtime_ns, width, height):
         raise VideoError(f"{_name(path)}: the decoder cannot give pictures of this video at "
                          f"{'its own size' if width < 0 else f'{width}×{height}'}.")
     return _reader(decord, copy, width, height)
+
+
+def _make_copy(path: str, rotation: int = 0) -> str:
+    """The decodable copy of the file's current version (made now if needed)."""
+    stat = os.stat(path)
+    try:
+        return decodable.make_copy(path, stat.st_size, stat.st_mtime_ns, rotation)
+    except decodable.Undecodable as err:
+        raise VideoError(f"{_name(path)}: not a readable video file ({err}).") from err
+
+
+def salvaged(path: str) -> bool:
+    """Whether the file (its current version) is read through a copy that records damage."""
+    copy = decodable.existing_copy(str(path))
+    return copy is not None and bool(decodable.damage_of(copy))
+
+
+def _salvage(path: str) -> bool:
+    """Read a file that failed mid-decode through its tolerant copy from now on; False when it is
+    already read through one (nothing more can be recovered)."""
+    if decodable.existing_copy(path) is not None:
+        return False
+    stat = os.stat(path)
+    _make_copy(path, _container_check(path, stat.st_size, stat.st_mtime_ns)[1])
+    return True
 
 
 @functools.lru_cache(maxsize=512)
@@ -246,22 +245,25 @@ def probe(path: str) -> VideoInfo:
         VideoError: missing, empty, non-video, truncated, zero-length or over-long files.
     """
     reader = _open_reader(path)
+    try:
+        reader[0].asnumpy()
+        reader[len(reader) - 1].asnumpy()
+    except Exception:                   # damaged: read what decodes, through the tolerant copy
+        if _salvage(str(path)):
+            return probe(path)
+        raise VideoError(f"{_name(path)}: the video is truncated or corrupt (its frames cannot be decoded).")
     num_frames = len(reader)
     fps = float(reader.get_avg_fps() or 0.0)
     if num_frames <= 0:
         raise VideoError(f"{_name(path)}: the video has no frames.")
     if not np.isfinite(fps) or fps <= 0:
         raise VideoError(f"{_name(path)}: the video has no usable frame rate.")
-    try:
-        first = reader[0].asnumpy()
-        reader[num_frames - 1].asnumpy()
-    except Exception as err:
-        raise VideoError(f"{_name(path)}: the video is truncated or corrupt "
-                         f"(its frames cannot all be decoded).") from err
-    height, width = first.shape[:2]
-    starts, end_time = _frame_times(reader, num_frames, fps, str(path))
+    height, width = reader[0].shape[:2]
+    copy = decodable.existing_copy(str(path))
+    starts, end_time = _frame_times(reader, num_frames, fps, copy or str(path))
     info = VideoInfo(path=str(path), fps=fps, num_frames=num_frames, width=width, height=height,
-                     frame_starts=starts, end_time=end_time)
+                     frame_starts=starts, end_time=end_time,
+                     damage=decodable.damage_of(copy) if copy else decodable.Damage())
     longest = limits.max_duration_s()
     if info.duration > longest:
         raise VideoError(f"{_name(path)}: the video lasts {limits.describe_seconds(info.duration)}; the limit is "
@@ -354,8 +356,9 @@ def frame_indices(info: VideoInfo, times: Sequence[float]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=512)
-def _seeking_is_exact(path: str, mtime_ns: int, size: int) -> bool:
-    """Whether decord's random access returns the right frames for this file.
+def _seeking_is_exact(path: str, mtime_ns: int, size: int, through_copy: bool) -> bool:
+    """Whether decord's random access returns the right frames for this file (or its decodable
+    copy, ``through_copy``).
 
     Some AVI files (packed B-frames) seek to wrong frames. We decode sequentially up to just past
     the last keyframe among the first 1000 frames and compare with a random access there (once
@@ -383,21 +386,45 @@ def iter_frames(path: str, times: Sequence[float], *, size: tuple[int, int] | No
         uint8 RGB arrays of shape ``(n, H, W, 3)`` with ``n <= chunk``, in time order.
     """
     info = info or probe(path)
+    times = np.asarray(times, dtype=np.float64)
+    done = 0
+    while True:
+        try:
+            for frames in _decode_chunks(path, times[done:], size, info, chunk):
+                done += len(frames)
+                yield frames
+            return
+        except _ChunkFailed as failure:
+            # a corrupt stretch the first and last frames did not show: from here on read what
+            # decodes, through the tolerant copy (the times stay those of the video)
+            if not _salvage(str(path)):
+                raise VideoError(f"{_name(path)}: decoding failed between {failure.start:.1f} and "
+                                 f"{failure.end:.1f} s (corrupt data).") from failure
+            info = probe(path)
+
+
+class _ChunkFailed(Exception):
+    def __init__(self, start: float, end: float):
+        super().__init__(f"{start}–{end} s")
+        self.start, self.end = start, end
+
+
+def _decode_chunks(path: str, times: np.ndarray, size: tuple[int, int] | None, info: VideoInfo,
+                   chunk: int) -> Iterator[np.ndarray]:
+    """:func:`iter_frames`'s decoding; a chunk that fails raises :class:`_ChunkFailed`."""
     width, height = size if size else (-1, -1)
     reader = _open_reader(path, width=width, height=height)
     indices = frame_indices(info, times)
     stat = os.stat(path)
-    forward = None if _seeking_is_exact(str(path), stat.st_mtime_ns, stat.st_size) else _ForwardDecoder(reader, chunk)
+    exact = _seeking_is_exact(str(path), stat.st_mtime_ns, stat.st_size, decodable.existing_copy(str(path)) is not None)
+    forward = None if exact else _ForwardDecoder(reader, chunk)
     for lo in range(0, len(indices), chunk):
         wanted = indices[lo:lo + chunk]
         try:
-            if forward is None:
-                yield reader.get_batch(wanted.tolist()).asnumpy()
-            else:  # this file seeks wrongly: decode every frame from the start instead
-                yield forward.frames(wanted)
-        except Exception as err:
-            raise VideoError(f"{_name(path)}: decoding failed near "
-                             f"{float(np.asarray(times)[lo]):.1f} s (corrupt data).") from err
+            frames = reader.get_batch(wanted.tolist()).asnumpy() if forward is None else forward.frames(wanted)
+        except Exception as err:       # decord raises DECORDError / RuntimeError with C++ traces
+            raise _ChunkFailed(float(times[lo]), float(times[min(lo + chunk, len(times)) - 1])) from err
+        yield frames
 
 
 class _ForwardDecoder:
@@ -460,11 +487,6 @@ def browser_playable(path: str) -> bool:
                     and codec.format is not None and codec.format.name in ("yuv420p", "yuvj420p"))
     except (av.error.FFmpegError, IndexError, OSError, ValueError):
         return False
-
-
-def even(value: int) -> int:
-    """The largest even size ≤ ``value`` (at least 2): H.264 4:2:0 needs even sizes."""
-    return max(2, int(value) // 2 * 2)
 
 
 class ClipWriter:

@@ -3,7 +3,9 @@
 ``build_corpus(folder, source)`` writes the files and returns one :class:`Case` per file: its path
 and what a correct outcome is. ``"ok"``: the file is a usable video and must be handled
 (probed, indexed, searched) correctly; ``"refused"``: it must be refused with a message naming
-it; ``"either"``: a usable result or a message are both right (e.g. a 1-frame video).
+it; ``"either"``: a usable result or a message are both right (e.g. a 1-frame video); ``"damaged"``: a
+damaged file that keeps decodable pictures — it must be indexed for what decodes, its lost stretch
+stated (``Case.lost``: a word the statement holds).
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ import numpy as np
 class Case:
     name: str
     path: str
-    expect: str                    # "ok", "refused" or "either"
+    expect: str                    # "ok", "refused", "either" or "damaged"
     duration: float | None = None  # the true length of a usable file, when known
     note: str = ""
+    lost: str = ""                 # "damaged": what the damage statement must say ("ends at", "could not be decoded")
 
 
 def _pictures(count: int, width: int, height: int, seed: int = 0) -> list[np.ndarray]:
@@ -35,9 +38,9 @@ def _pictures(count: int, width: int, height: int, seed: int = 0) -> list[np.nda
 
 def write_video(path: str, *, codec: str = "libx264", fmt: str | None = None, count: int = 20, fps: int = 10,
                 width: int = 96, height: int = 64, pix_fmt: str = "yuv420p", times: list[float] | None = None,
-                rotation: int = 0, options: dict | None = None) -> str:
+                rotation: int = 0, options: dict | None = None, container_options: dict | None = None) -> str:
     """Encode ``count`` pictures with PyAV; ``times`` (seconds) gives each frame's own time."""
-    with av.open(path, mode="w", format=fmt) as container:
+    with av.open(path, mode="w", format=fmt, options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if options:
@@ -90,8 +93,8 @@ def build_corpus(folder: str, source: str) -> list[Case]:
     def path(name: str) -> str:
         return os.path.join(folder, name)
 
-    def add(name: str, expect: str, duration: float | None = None, note: str = "") -> None:
-        cases.append(Case(name, path(name), expect, duration, note))
+    def add(name: str, expect: str, duration: float | None = None, note: str = "", lost: str = "") -> None:
+        cases.append(Case(name, path(name), expect, duration, note, lost))
 
     rng = np.random.default_rng(7)
     real = open(source, "rb").read()
@@ -132,7 +135,23 @@ def build_corpus(folder: str, source: str) -> list[Case]:
     middle = len(scrambled) // 2
     scrambled[middle: middle + 4000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
     open(path("corrupt_middle.mp4"), "wb").write(bytes(scrambled))
-    add("corrupt_middle.mp4", "either")
+    add("corrupt_middle.mp4", "damaged", lost="could not be decoded")
+
+    # --- damaged camera-style files whose index comes first (as phones and faststart write them): the
+    # pictures before the damage decode, so the file is kept with its lost stretch stated
+    front = bytearray(open(write_video(path("faststart.mp4"), count=120, width=160, height=96, fps=10,
+                                       options={"g": "10"},
+                                       container_options={"movflags": "+faststart"}), "rb").read())
+    os.remove(path("faststart.mp4"))
+    for share in (25, 60, 95):
+        with open(path(f"cut_at_{share}.mp4"), "wb") as handle:
+            handle.write(front[: len(front) * share // 100])
+        add(f"cut_at_{share}.mp4", "damaged", lost="ends at")
+    garbage = bytearray(front)
+    middle = len(garbage) // 2
+    garbage[middle: middle + len(garbage) // 8] = rng.integers(0, 256, len(garbage) // 8, dtype=np.uint8).tobytes()
+    open(path("garbage_middle.mp4"), "wb").write(bytes(garbage))
+    add("garbage_middle.mp4", "damaged", 12.0, lost="could not be decoded")
 
     # --- audio only
     write_audio(path("audio_only.m4a"))
@@ -145,10 +164,9 @@ def build_corpus(folder: str, source: str) -> list[Case]:
     add("one_frame.mp4", "either")
     write_video(path("two_frames.mp4"), count=2)
     add("two_frames.mp4", "either")
-    write_video(path("tiny_8x8.mp4"), width=8, height=8)
-    add("tiny_8x8.mp4", "either", note="too small to describe is a fair refusal")
-    write_video(path("width_48.mp4"), width=48, height=64)
-    add("width_48.mp4", "either", 2.0, note="VideoReader cannot give 48-pixel-wide pictures at their own size")
+    for width, height in ((2, 2), (8, 8), (16, 16), (48, 64)):     # VideoReader refuses these sizes: upscaled
+        write_video(path(f"tiny_{width}x{height}.mp4"), width=width, height=height)
+        add(f"tiny_{width}x{height}.mp4", "ok", 2.0)
     write_video(path("odd_99x77.mp4"), width=99, height=77, pix_fmt="yuv444p")
     add("odd_99x77.mp4", "ok", 2.0)
     write_video(path("huge_7680x4320.mp4"), width=7680, height=4320, count=3, fps=3,
