@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 
+from svmr import clips
 from svmr import video as V
 from svmr.features import FeatureSequence
 from svmr.search import query_features
@@ -42,7 +43,7 @@ def h264_clip(path: str, start: float, end: float | None, progress=None) -> str:
     if key in _CLIPS and os.path.exists(_CLIPS[key]):
         return _CLIPS[key]
     clip = os.path.join(work_dir(), os.path.splitext(os.path.basename(path))[0] + "_playable.mp4")
-    V.write_clip(path, clip, key[3], V.probe(path).duration if end is None else key[4], max_side=PREVIEW_SIDE,
+    clips.write_clip(path, clip, key[3], V.probe(path).duration if end is None else key[4], max_side=PREVIEW_SIDE,
                  progress=progress)
     _CLIPS[key] = clip
     while len(_CLIPS) > CLIPS_KEPT:
@@ -55,7 +56,7 @@ def load_query(path: str, progress=None) -> tuple[V.VideoInfo, str]:
     browser can play it, otherwise an H.264 copy of the whole video (same timeline, so the
     player's position is a time in the original)."""
     info = V.probe(path)
-    return info, path if V.browser_playable(path) else h264_clip(path, 0.0, None, progress)
+    return info, path if clips.browser_playable(path) else h264_clip(path, 0.0, None, progress)
 
 
 def query_clip_features(path: str, start: float, end: float | None, longest: float, progress=None) -> FeatureSequence:
@@ -68,7 +69,7 @@ def analyze(path: str, start: float, end: float, progress=None) -> tuple[str, Fe
     """Trim ``[start, end)`` to a playable clip and extract its features; returns the clip, the
     features, the extraction's seconds and the device it ran on."""
     clip = os.path.join(work_dir(), "clip.mp4")
-    V.write_clip(path, clip, start, end, progress=progress)
+    clips.write_clip(path, clip, start, end, progress=progress)
     started = time.time()
     sequence = extractor().extract(path, start, end, progress=progress)
     return clip, sequence, time.time() - started, str(extractor().device)

@@ -107,11 +107,13 @@ def sweep(older_than_s: float | None = None, keep: Iterable[str] = ()) -> int:
     kept = {os.path.realpath(path) for path in keep}
     kept |= {os.path.dirname(path) for path in kept}
     removed = 0
-    for root in (work_root(), _own_gradio_cache()):
+    # Gradio's copies keep their source's modification time: their age is their change time
+    for root, age_of in ((work_root(), os.path.getmtime),
+                         (_own_gradio_cache(), lambda path: max(os.path.getmtime(path), os.path.getctime(path)))):
         for name in os.listdir(root) if root and os.path.isdir(root) else ():
             path = os.path.join(root, name)
             try:
-                if os.path.realpath(path) in kept or max(os.path.getmtime(path), os.path.getctime(path)) >= limit:
+                if os.path.realpath(path) in kept or age_of(path) >= limit:
                     continue
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, ignore_errors=True)

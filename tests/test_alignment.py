@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from svmr import clips
 from svmr import video as V
 from svmr.cli import main
 from svmr.features import FeatureExtractor
@@ -132,7 +133,7 @@ def test_variable_frame_rate_times_come_from_the_container(tree, tmp_path):
     # a gallery records the real duration, and a clip of its last seconds can be cut
     gallery = Gallery(str(tmp_path / "g"))
     assert gallery.add(tree, FeatureExtractor(gallery.config)).duration == pytest.approx(29.6, abs=0.05)
-    assert V.write_clip(tree, str(tmp_path / "end.mp4"), 25.0, 29.0).duration == pytest.approx(4.0, abs=0.1)
+    assert clips.write_clip(tree, str(tmp_path / "end.mp4"), 25.0, 29.0).duration == pytest.approx(4.0, abs=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_default_search_finds_real_clips(real_gallery, tmp_path, source, start, 
     path = gallery.videos[source].path
     query = str(tmp_path / "clip.mp4")
     info = V.probe(path)
-    V.write_clip(path, query, start, end, max_side=max(info.width, info.height) // 2 if reshare else None,
+    clips.write_clip(path, query, start, end, max_side=max(info.width, info.height) // 2 if reshare else None,
                  fps=12.5 if reshare else None, crf=34 if reshare else 23)
     result = Searcher(gallery, extractor=extractor).search(query, top_videos=3, moments_per_video=3)
     top = result.moments[0]

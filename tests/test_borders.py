@@ -1,6 +1,7 @@
 """Letterbox / pillarbox removal on real frames, and what the extractor makes of a boxed copy."""
 import numpy as np
 
+from svmr import clips
 from svmr import video as V
 from svmr.data.footage_set import letterbox, transform_frame
 from svmr.features import ExtractorConfig, FeatureExtractor
@@ -43,8 +44,8 @@ def test_a_boxed_copy_describes_like_its_source(vtest, tmp_path):
     """Features of a pillarboxed re-encode are much closer to the source's with the bars cut."""
     source = str(tmp_path / "source.mp4")
     boxed = str(tmp_path / "boxed.mp4")
-    V.write_clip(vtest, source, 10.0, 13.0, max_side=384)
-    with V.ClipWriter(boxed, 10.0) as writer:
+    clips.write_clip(vtest, source, 10.0, 13.0, max_side=384)
+    with clips.ClipWriter(boxed, 10.0) as writer:
         for chunk in V.iter_frames(source, V.sample_times(0.0, 3.0, 10.0)):
             for frame in chunk:
                 writer.write(letterbox(frame, (512, 288)))

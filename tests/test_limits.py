@@ -5,6 +5,7 @@ import pytest
 
 from demo.sessions import Session
 from svmr import limits
+from svmr import clips
 from svmr import video as V
 from svmr.trim import trim
 
@@ -29,7 +30,7 @@ def test_pictures_written_are_capped(monkeypatch, bikes, tmp_path):
     monkeypatch.setenv("SVMR_MAX_SIDE", "320")
     kept = trim(bikes, str(tmp_path / "cut.mp4"), 1.0, 2.0)
     assert (kept.width, kept.height) == (320, 136)
-    copy = V.write_clip(bikes, str(tmp_path / "copy.mp4"), 1.0, 2.0, max_side=None)
+    copy = clips.write_clip(bikes, str(tmp_path / "copy.mp4"), 1.0, 2.0, max_side=None)
     assert (copy.width, copy.height) == (320, 136)
 
 

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from svmr import clips
 from svmr import video as V
 from svmr.cli import main
 from svmr.features import FeatureExtractor
@@ -77,7 +78,7 @@ def mixed_gallery(tmp_path_factory, vtest, bikes, sample_video):
     face, megamind = sample_video("feat_wolfgang.mp4"), sample_video("Megamind.avi")
     root = tmp_path_factory.mktemp("mixed")
     first = str(root / "woman.mp4")
-    V.write_clip(face, first, 0.0, 10.0, max_side=None)
+    clips.write_clip(face, first, 0.0, 10.0, max_side=None)
     gallery = Gallery(str(root / "gallery"))
     extractor = FeatureExtractor(gallery.config)
     for path in (vtest, megamind, bikes, first):

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from svmr import clips
 from svmr import video as V
 
 
@@ -52,7 +53,7 @@ def test_files_that_seek_wrongly_are_decoded_forward(megamind):
 
 def test_write_clip_is_h264_of_the_range(bikes, tmp_path):
     out = tmp_path / "clip.mp4"
-    info = V.write_clip(bikes, str(out), 2.0, 5.0, max_side=320)
+    info = clips.write_clip(bikes, str(out), 2.0, 5.0, max_side=320)
     assert (info.width, info.height) == (320, 136)
     assert info.duration == pytest.approx(3.0, abs=0.05)
     import av
@@ -67,7 +68,7 @@ def test_write_clip_is_h264_of_the_range(bikes, tmp_path):
 
 def test_odd_sizes_are_made_even(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (5, 31, 45, 3), dtype=np.uint8)
-    V.write_frames(str(tmp_path / "odd.mp4"), frames, fps=5)
+    clips.write_frames(str(tmp_path / "odd.mp4"), frames, fps=5)
     info = V.probe(str(tmp_path / "odd.mp4"))
     assert (info.width, info.height, info.num_frames) == (44, 30, 5)
 
@@ -130,7 +131,7 @@ def test_bad_ranges(bikes):
 
 def test_writer_refuses_empty_clip(tmp_path):
     with pytest.raises(V.VideoError, match="No frames"):
-        with V.ClipWriter(str(tmp_path / "empty.mp4"), 10):
+        with clips.ClipWriter(str(tmp_path / "empty.mp4"), 10):
             pass
     assert not (tmp_path / "empty.mp4").exists()
 
@@ -156,7 +157,7 @@ def test_rotated_videos_are_read_upright(tmp_path, degrees, corner):
             container.mux(packet)
     info = V.probe(path)
     assert (info.width, info.height) == ((96, 64) if degrees == 180 else (64, 96))
-    assert not V.browser_playable(path)
+    assert not clips.browser_playable(path)
     frames, _ = V.read_frames(path, times=[0.0, 0.5])
     rows, cols = np.nonzero(frames[0].mean(axis=2) > 128)
     vertical = "top" if rows.mean() < frames.shape[1] / 2 else "bottom"

@@ -9,6 +9,7 @@ import pytest
 from demo import jobs
 from demo.sessions import Session
 from demo.workers import Worker
+from svmr import clips
 from svmr import video as V
 
 
@@ -74,7 +75,7 @@ def test_reader_jobs_give_the_query_and_its_features(vtest):
     worker = Worker("svmr-test-reading", lambda: 120.0, "SVMR_READ_BUDGET_S")
     try:
         info, player = worker.call(jobs.load_query, (vtest,), about="vtest.avi")
-        assert info.width == 768 and player != vtest and V.browser_playable(player)      # an AVI: a copy
+        assert info.width == 768 and player != vtest and clips.browser_playable(player)      # an AVI: a copy
         assert V.probe(player).duration == pytest.approx(info.duration, abs=0.1)        # on the same timeline
         assert worker.call(jobs.load_query, (vtest,), about="vtest.avi")[1] == player   # made once
         seen = []

@@ -20,6 +20,7 @@ import os
 import cv2
 import numpy as np
 
+from ..clips import ClipWriter, write_clip
 from .. import video as V
 from .annotations import Segment
 from .benchmark import Benchmark, Piece, Query, Reference
@@ -137,7 +138,7 @@ def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> di
     clips = {qid: (name, start, end) for qid, name, start, end in query_clips}
     queries = []
     for qid, (name, start, end) in clips.items():
-        V.write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=OUT_SIDE)
+        write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=OUT_SIDE)
         queries.append(Query(qid, name, start, end, qid, "test"))
     references, transforms = [], {}
     for rid, host, h_start, h_end, inserted in REFERENCES + (EXTRA_REFERENCES if extended else ()):
@@ -159,7 +160,7 @@ def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> di
             cursor_host = cut
         plan.append(("host", host, cursor_host, h_end, None))
         path = os.path.join(out_dir, "references", f"{rid}.mp4")
-        with V.ClipWriter(path, fps, crf=int(rng.integers(23, 31))) as writer:
+        with ClipWriter(path, fps, crf=int(rng.integers(23, 31))) as writer:
             for kind, name, start, end, params in plan:
                 if end - start <= 0:
                     continue

@@ -21,6 +21,7 @@ import shutil
 
 import numpy as np
 
+from .. import clips
 from .. import video as V
 from .annotations import Segment
 from .benchmark import Benchmark, Piece, Query, Reference
@@ -88,7 +89,7 @@ def _write_joined(path: str, parts) -> list[Piece]:
     from .footage_set import letterbox
 
     pieces, cursor = [], 0.0
-    with V.ClipWriter(path, JOINED_FPS, crf=23) as writer:
+    with clips.ClipWriter(path, JOINED_FPS, crf=23) as writer:
         for (name, start, end), info in zip(parts, infos):
             end = info.duration if end is None else end
             times = V.sample_times(start, end, JOINED_FPS)
@@ -129,10 +130,10 @@ def build_own_clips(out_dir: str, seed: int = 0) -> dict:
             params = {"max_side": int(max(info.width, info.height) * RESHARE["scale"]) // 2 * 2,
                       "fps": float(rng.choice(RESHARE["fps"])),
                       "crf": int(rng.integers(RESHARE["crf"][0], RESHARE["crf"][1] + 1))}
-            V.write_clip(_require(name), dst, start, end, **params)
+            clips.write_clip(_require(name), dst, start, end, **params)
             reshares[cid] = params
         else:
-            V.write_clip(_require(name), dst, start, end, max_side=None)
+            clips.write_clip(_require(name), dst, start, end, max_side=None)
         queries.append(Query(cid, name, start, end, cid, "test"))
         for rid, s, e in clip_truth(name, start, end, references):
             next(r for r in references if r.id == rid).segments.append(Segment(s, e, cid))

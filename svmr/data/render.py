@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import clips
 from .. import video as V
 from .annotations import VideoAnnotation, load_annotations
 from .benchmark import Benchmark, Piece, build_benchmark, source_at
@@ -40,7 +41,7 @@ def render_pieces(renderer: SourceRenderer, pieces: list[Piece], fps: float, pat
     """Render a video made of source pieces to ``path`` (atomically); returns frames written."""
     duration = pieces[-1].end
     tmp = f"{path}.part.mp4"
-    with V.ClipWriter(tmp, fps, crf=20) as writer:
+    with clips.ClipWriter(tmp, fps, crf=20) as writer:
         for t in V.sample_times(0.0, duration, fps):
             video_id, src_t = source_at(pieces, float(t))
             writer.write(renderer.render(video_id, src_t, noise_key))

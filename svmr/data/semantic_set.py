@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..clips import write_clip
 from .. import video as V
 from .annotations import Segment
 from .benchmark import Benchmark, Query, Reference
@@ -96,7 +97,7 @@ def build_semantic_set(out_dir: str, gallery=GALLERY, queries=QUERIES) -> dict:
         references.append(Reference(gid, V.probe(path).duration, pieces, segments, len(pieces)))
     clips = []
     for qid, name, start, end, kind in queries:
-        V.write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=None)
+        write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=None)
         clips.append(Query(qid, name, start, end, kind, "test"))
     kinds = sorted({q.label for q in clips})
     info = {"kind": "similar moments (no copy of any query in the gallery)", "queries": len(clips),
