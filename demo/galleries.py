@@ -25,7 +25,7 @@ def _gallery_view(gallery: Gallery, demo: S.DemoGallery | None):
         truth = demo.truth(video.id) if demo else None
         rows.append([video.id, round(video.duration, 2), f"{video.width}×{video.height}",
                      truth["source"] if truth else "upload", len(truth["segments"]) if truth else "",
-                     video.damage_note])
+                     V.Damage.from_json(video.damage).summary()])
         thumb = gallery.thumbnail(video.id)
         if thumb:
             thumbs.append((thumb, video.id))

@@ -97,7 +97,9 @@ def trim(src: str, dst: str, start: float, end: float | None = None, crf: int = 
             size = V.fit_size(info.width, info.height, limits.max_side())     # None: the source's size
             video.width, video.height = size or (V.even(info.width), V.even(info.height))
             video.pix_fmt = "yuv420p"
-            video.time_base = VIDEO_TIME_BASE
+            # the encoder counts in the same 90 kHz clock (at its default of 1 / the average rate,
+            # two frames of an uneven file could round to one tick: the muxer refuses that)
+            video.time_base = video.codec_context.time_base = VIDEO_TIME_BASE
             video.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}   # no B-frames: uneven frame times mux safely
             audio = None
             if sound is not None:

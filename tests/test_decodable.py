@@ -32,6 +32,7 @@ def test_a_cut_file_is_read_to_where_its_data_ends(camera_file, tmp_path):
     assert info.damage.claimed_s == pytest.approx(SECONDS, abs=0.2)
     assert info.damage.readable_s == pytest.approx(info.duration, abs=0.15)
     assert "ends at" in info.damage.describe() and f"{SECONDS:.1f} s it claims" in info.damage.describe()
+    assert info.damage.summary().startswith("damaged: ends at")
     frames, times = V.read_frames(path, rate=2, size=(64, 64))
     assert len(frames) == len(times) == int(np.ceil(info.duration * 2 - 1e-9))
     assert frames.std() > 5                                     # pictures, not an empty stand-in
@@ -52,6 +53,11 @@ def test_a_corrupt_stretch_is_stated_where_it_is(camera_file, tmp_path):
     # (give or take the second the keyframes are apart, and the frames that depend on lost ones)
     assert 0.3 * SECONDS < start < end < 0.75 * SECONDS and end - start >= 0.5
     assert "could not be decoded" in info.damage.describe()
+    # a trim across the lost stretch: the pictures around it at their times (the stretch frozen)
+    from svmr.trim import trim
+
+    clip = trim(path, str(tmp_path / "across.mp4"), start - 1.0, end + 1.0)
+    assert clip.duration == pytest.approx(end - start + 2.0, abs=0.2)
 
 
 def test_an_intact_file_has_no_damage_and_no_copy(camera_file, tmp_path):
