@@ -179,7 +179,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="svmr_load_")
     stats = {"latency": defaultdict(list), "errors": [], "leaks": []}
     lock = threading.Lock()
-    peak, samples, peaks_by_role, temp_peak = 0.0, [], defaultdict(float), 0.0
+    peak, samples, role_samples, peaks_by_role, temp_peak = 0.0, [], [], defaultdict(float), 0.0
     try:
         wait_for_page(url, server)
         started_mb, temp_start = rss_mb(server.pid), temp_mb(server.pid)
@@ -195,6 +195,7 @@ def main() -> None:
             now = sum(by_role.values())
             peak = max(peak, now)
             samples.append((time.time() - began, now))
+            role_samples.append((time.time() - began, by_role))
             if len(samples) % 20 == 0:
                 temp_peak = max(temp_peak, temp_mb(server.pid))
             time.sleep(0.5)
@@ -216,6 +217,11 @@ def main() -> None:
                # the highest memory within each minute: growth shows as a rising series, a bound as a plateau
                "rss_peak_by_minute_mb": [round(max(m for t, m in samples if int(t // 60) == minute))
                                          for minute in range(int(samples[-1][0] // 60) + 1)] if samples else [],
+               # each process's highest memory in each 5 minutes: which one grows, if any
+               "rss_peak_by_5_minutes_mb": {role: [round(max((r.get(role, 0.0) for t, r in role_samples
+                                                              if int(t // 300) == block), default=0.0))
+                                                   for block in range(int(role_samples[-1][0] // 300) + 1)]
+                                            for role in sorted(peaks_by_role)} if role_samples else {},
                "endpoints": {name: {"calls": len(times), "median_s": round(statistics.median(times), 2),
                                     "p95_s": round(sorted(times)[math.ceil(0.95 * len(times)) - 1], 2)}
                              for name, times in sorted(stats["latency"].items())}}

@@ -132,7 +132,8 @@ def start_sweeper(keep: Callable[[], Iterable[str]] = tuple) -> None:
     """Hand the work folder to worker processes started from now on, and (once per process) sweep
     it every :func:`sweep_every_s` in a daemon thread, with the decodable copies of files that
     are gone (:func:`svmr.decodable.prune`); ``keep()`` names the files never to delete."""
-    os.environ[WORK_ROOT_ENV] = work_root()
+    # the process that builds the app is the server: its own folder, whatever it inherited
+    os.environ[WORK_ROOT_ENV] = os.path.join(WORK_PARENT, str(os.getpid()))
     if _SWEEPER and _SWEEPER[0].is_alive():
         return
 

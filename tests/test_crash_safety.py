@@ -1,4 +1,4 @@
-"""Crash safety: ``python -m svmr index`` killed with SIGKILL at random moments (20 times),
+"""Crash safety: ``python -m svmr index`` killed with SIGKILL at random moments (12 times),
 resumed each time; every listed entry stays consistent, and the finished gallery equals an
 uninterrupted build."""
 import os
@@ -13,7 +13,7 @@ from svmr.features.extractor import file_digest
 from svmr.gallery import Gallery
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KILLS = 20
+KILLS = 12
 
 
 def index(gallery: str, folder: str) -> subprocess.Popen:
