@@ -53,6 +53,9 @@ def on_query_upload(video: str | None):
     copy_note = "" if player == video else " — the player shows a browser-playable copy"
     text = (f"**{os.path.basename(video)}** — {info.duration:.2f} s, {info.num_frames} frames at "
             f"{info.fps:.2f} fps, {info.width}×{info.height}{copy_note}")
+    if info.damage:                     # read for what decodes: say what was lost
+        note = info.damage.describe()
+        text += "\n\n" + note[:1].upper() + note[1:]
     return text, 0.0, duration, player
 
 

@@ -23,6 +23,8 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from svmr.files import process_alive
+
 WORK_PARENT = os.path.join(tempfile.gettempdir(), "svmr_work")
 GRADIO_PARENT = os.path.join(tempfile.gettempdir(), "svmr_gradio")
 #: the environment variable that hands the server's work folder to its worker processes
@@ -58,16 +60,6 @@ def work_dir() -> str:
     return tempfile.mkdtemp(prefix="ui_", dir=work_root())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clear_leftovers() -> list[str]:
     """Delete the work folders and Gradio caches of servers no longer running; returns them."""
     removed = []
@@ -75,7 +67,7 @@ def clear_leftovers() -> list[str]:
         if not os.path.isdir(parent):
             continue
         for name in os.listdir(parent):
-            if name.isdigit() and _alive(int(name)) and int(name) != os.getpid():
+            if name.isdigit() and process_alive(int(name)) and int(name) != os.getpid():
                 continue
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
             removed.append(os.path.join(parent, name))

@@ -1,4 +1,5 @@
-"""Atomic file writes shared by the gallery and the stage-1 indexes."""
+"""Atomic file writes shared by the gallery and the stage-1 indexes, and whether the process that
+wrote a temporary is still running."""
 from __future__ import annotations
 
 import json
@@ -13,3 +14,14 @@ def write_json(path: str, data, indent: int | None = None) -> None:
     with open(tmp, "w") as handle:
         json.dump(data, handle, indent=indent)
     os.replace(tmp, path)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

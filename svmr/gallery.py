@@ -31,7 +31,7 @@ import numpy as np
 from . import video as V
 from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
 from .features.extractor import file_digest
-from .files import write_json
+from .files import process_alive, write_json
 from .models.motion_encoder import bundled_stream
 
 
@@ -87,21 +87,11 @@ def _remove_stale_temporaries(root: str) -> None:
     for dirpath, _, files in os.walk(root):
         for name in files:
             match = _TEMPORARY.search(name)
-            if match and not _process_alive(int(match.group(1))):
+            if match and not process_alive(int(match.group(1))):
                 try:
                     os.remove(os.path.join(dirpath, name))
                 except OSError:
                     pass
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Gallery:
