@@ -15,7 +15,7 @@ from . import sessions
 from .query import message, playable
 from .results import plural
 
-GALLERY_COLUMNS = ["video", "duration (s)", "size", "source", "annotated moments", "note"]
+GALLERY_COLUMNS = ["video", "duration (s)", "size", "source", "annotated moments"]
 
 
 def _gallery_view(gallery: Gallery, demo: S.DemoGallery | None):
@@ -23,9 +23,11 @@ def _gallery_view(gallery: Gallery, demo: S.DemoGallery | None):
     rows, thumbs = [], []
     for video in gallery.list():
         truth = demo.truth(video.id) if demo else None
-        rows.append([video.id, round(video.duration, 2), f"{video.width}×{video.height}",
-                     truth["source"] if truth else "upload", len(truth["segments"]) if truth else "",
-                     V.Damage.from_json(video.damage).summary()])
+        # a damaged upload says so where it says where it came from (the table has no room for more)
+        source = truth["source"] if truth else " — ".join(
+            filter(None, ["upload", V.Damage.from_json(video.damage).summary()]))
+        rows.append([video.id, round(video.duration, 2), f"{video.width}×{video.height}", source,
+                     len(truth["segments"]) if truth else ""])
         thumb = gallery.thumbnail(video.id)
         if thumb:
             thumbs.append((thumb, video.id))

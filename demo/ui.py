@@ -99,8 +99,11 @@ def build_ui(demo: S.DemoGallery | None = None) -> gr.Blocks:
                                     elem_id="gallery_thumbs")
                 gallery_player = gr.Video(label="Gallery video", interactive=False, visible=False,
                                           elem_id="gallery_player", height=240)
+                # fixed widths: a long source (a damaged upload's note) wraps in its cell instead of
+                # squeezing the other columns' headers into letters
                 gallery_table = gr.Dataframe(headers=GALLERY_COLUMNS, interactive=False, elem_id="gallery_table",
-                                             max_height=220, wrap=True, label="Gallery videos")
+                                             max_height=220, wrap=True, label="Gallery videos",
+                                             column_widths=["24%", "14%", "14%", "30%", "18%"])
                 with gr.Accordion("Add or remove your own videos", open=False):
                     uploads = gr.File(label="Videos to add", file_count="multiple",
                                       elem_id="gallery_uploads", height=120)
