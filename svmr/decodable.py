@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -97,6 +98,11 @@ def copy_path(path: str, size: int, mtime_ns: int) -> str:
     return os.path.join(COPIES_DIR, f"{_key(path, size, mtime_ns)}.mp4")
 
 
+def _sidecar(copy: str) -> str:
+    """The JSON file beside a copy: its source, that file's version, and what was lost."""
+    return copy[:-len(".mp4")] + ".json"
+
+
 def existing_copy(path: str) -> str | None:
     """The decodable copy of the file's current version, when one was made (else None)."""
     try:
@@ -110,7 +116,7 @@ def existing_copy(path: str) -> str | None:
 def remove_copy(path: str) -> None:
     """Delete the decodable copy of the file's current version, if any (before the file goes)."""
     copy = existing_copy(path)
-    for stale in ((copy, copy[:-len(".mp4")] + ".json") if copy else ()):
+    for stale in ((copy, _sidecar(copy)) if copy else ()):
         try:
             os.remove(stale)
         except OSError:
@@ -120,7 +126,7 @@ def remove_copy(path: str) -> None:
 def damage_of(copy: str) -> Damage:
     """The damage recorded beside a copy (no damage for a copy of an intact file)."""
     try:
-        with open(copy[:-len(".mp4")] + ".json") as handle:
+        with open(_sidecar(copy)) as handle:
             return Damage.from_json(json.load(handle))
     except (OSError, ValueError):
         return Damage()
@@ -132,17 +138,15 @@ def prune(older_than_s: float = 60.0) -> int:
     than ``older_than_s`` are left alone (a copy may be in the making)."""
     if not os.path.isdir(COPIES_DIR):
         return 0
-    import time
-
     removed, limit = 0, time.time() - older_than_s
     for name in os.listdir(COPIES_DIR):
         path = os.path.join(COPIES_DIR, name)
         if not name.endswith(".mp4") or ".part." in name:
             continue
         try:
-            if os.path.getmtime(path) > limit or _source_current(path[:-len(".mp4")] + ".json"):
+            if os.path.getmtime(path) > limit or _source_current(_sidecar(path)):
                 continue
-            for stale in (path, path[:-len(".mp4")] + ".json"):
+            for stale in (path, _sidecar(path)):
                 if os.path.exists(stale):
                     os.remove(stale)
             removed += 1
@@ -284,7 +288,7 @@ def make_copy(path: str, size: int, mtime_ns: int, rotation: int = 0) -> str:
             for packet in stream.encode():
                 out.mux(packet)
             damage = _damage(decoder, first or 0.0, rate, end, _claimed_seconds(source, stream_in))
-        with open(copy[:-len(".mp4")] + ".json", "w") as handle:
+        with open(_sidecar(copy), "w") as handle:
             json.dump({**damage.to_json(), "source": os.path.abspath(path), "size": size, "mtime_ns": mtime_ns}, handle)
         os.replace(tmp, copy)
     except (av.error.FFmpegError, ValueError) as err:
