@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -134,8 +135,12 @@ def start_sweeper(keep: Callable[[], Iterable[str]] = tuple) -> None:
 
         while True:
             time.sleep(sweep_every_s())
-            sweep(keep=keep())
-            decodable.prune()
+            try:
+                sweep(keep=keep())
+                decodable.prune()
+            except Exception as err:        # noqa: BLE001 — a sweep that fails is tried again next time
+                print(f"svmr: the temp-file sweep failed ({type(err).__name__}: {err}); retrying later",
+                      file=sys.stderr)
 
     _SWEEPER[:] = [threading.Thread(target=run, name="svmr-temp-sweeper", daemon=True)]
     _SWEEPER[0].start()
