@@ -20,7 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from svmr.data.datasets import BenchmarkFeatures  # noqa: E402
-from svmr.models.semantic import SIMILAR_MOTION_WEIGHT  # noqa: E402
+from svmr.models.semantic import RETRIEVAL_MOTION_PARTS, SIMILAR_MOTION_PARTS, SIMILAR_MOTION_WEIGHT  # noqa: E402
 from svmr.pipelines.align import build_align  # noqa: E402
 from svmr.tables import align_proposals, align_retrieval_scores  # noqa: E402
 from svmr.train.stage1 import retrieval_metrics  # noqa: E402
@@ -34,14 +34,20 @@ def main() -> None:
     parser.add_argument("--weights", default="0,0.3", help="stage 1's motion weights, comma-separated")
     parser.add_argument("--similar-weight", type=float, default=SIMILAR_MOTION_WEIGHT,
                         help="the motion weight of the similar moments' similarity (stage 2)")
+    parser.add_argument("--parts", type=int, default=RETRIEVAL_MOTION_PARTS,
+                        help="stage 1's motion parts (svmr.models.semantic.StepSpace)")
+    parser.add_argument("--similar-parts", type=int, default=SIMILAR_MOTION_PARTS,
+                        help="the similar moments' motion parts")
     parser.add_argument("--stage2", action="store_true", help="also the stage-2 proposals (slower)")
     args = parser.parse_args()
     data = BenchmarkFeatures(args.benchmark, splits=(args.split,))
     for weight in (float(w) for w in args.weights.split(",")):
-        pipeline = build_align(retrieval_weight=weight, similar_weight=args.similar_weight)
+        pipeline = build_align(retrieval_weight=weight, similar_weight=args.similar_weight, retrieval_parts=args.parts,
+                              similar_parts=args.similar_parts)
         queries, scores = align_retrieval_scores(data, args.split, pipeline)
         metrics = retrieval_metrics(data, queries, scores)
         row = {"split": args.split, "queries": len(queries), "motion_weight": weight, "similar_weight": args.similar_weight,
+               "parts": args.parts, "similar_parts": args.similar_parts,
                **{k: round(metrics[k], 4) for k in ("HR@1", "HR@10", "mAP@10")}}
         if args.stage2:
             pairs = evaluation_pairs(data, args.split, 3)

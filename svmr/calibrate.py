@@ -30,7 +30,7 @@ import numpy as np
 
 from . import evaluation as E
 from .models.match import MatchCalibration, copy_features, fit_logistic, fit_threshold
-from .models.semantic import RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_WEIGHT
+from .models.semantic import RETRIEVAL_MOTION_PARTS, RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_PARTS, SIMILAR_MOTION_WEIGHT
 
 #: the search each query of a set gets when evidence is gathered
 TOP_VIDEOS, MOMENTS_PER_VIDEO = 5, 3
@@ -46,7 +46,7 @@ def _evidence_searcher(set_dir: str, space):
     from .tables import set_gallery
 
     bench, gallery, extractor = set_gallery(set_dir)
-    pipeline = Pipeline("align-evidence", WindowRetrieval(space=space.with_weight(RETRIEVAL_MOTION_WEIGHT)), FrameAlignment(centre=space.mean), ranking="best_moment",
+    pipeline = Pipeline("align-evidence", WindowRetrieval(space=space.with_weight(RETRIEVAL_MOTION_WEIGHT, RETRIEVAL_MOTION_PARTS)), FrameAlignment(centre=space.mean), ranking="best_moment",
                         rerank_pool=RERANK_POOL)
     return bench, Searcher(gallery, pipeline, extractor=extractor)
 
@@ -98,7 +98,7 @@ def similar_evidence(set_dir: str, space) -> list[dict]:
     gallery = searcher.gallery
     windows = SimilarWindows()
     truth = bench.moments_by_label()
-    space = space.with_weight(SIMILAR_MOTION_WEIGHT)              # the similarity stage 2 shows
+    space = space.with_weight(SIMILAR_MOTION_WEIGHT, SIMILAR_MOTION_PARTS)             # the similarity stage 2 shows
     rows = []
     for query in bench.queries:
         query_steps = space.steps(searcher.query_features(os.path.join(set_dir, "queries", f"{query.id}.mp4")))

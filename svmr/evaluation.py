@@ -47,6 +47,20 @@ def tiou(segments: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- stage 1
 
+def shorter_overlap(segments: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The share of the shorter of each segment and each target that lies in both: ``(N, M)`` in
+    [0, 1] for ``(N, 2)`` and ``(M, 2)`` start/end pairs (1 when one holds the other; zero-length
+    segments give 0)."""
+    seg = np.atleast_2d(np.asarray(segments, dtype=np.float64))
+    tgt = np.atleast_2d(np.asarray(targets, dtype=np.float64))
+    if seg.size == 0 or tgt.size == 0:
+        return np.zeros((seg.shape[0] if seg.size else 0, tgt.shape[0] if tgt.size else 0))
+    inter = (np.minimum(seg[:, None, 1], tgt[None, :, 1])
+             - np.maximum(seg[:, None, 0], tgt[None, :, 0])).clip(min=0)
+    shorter = np.minimum(seg[:, None, 1] - seg[:, None, 0], tgt[None, :, 1] - tgt[None, :, 0])
+    return np.divide(inter, shorter, out=np.zeros_like(inter), where=shorter > 0)
+
+
 def inside_share(start: float, end: float, spans) -> float:
     """The largest share of ``[start, end)`` that lies inside one of ``spans`` ``[[s, e], ...]``
     (0 with none)."""

@@ -8,7 +8,7 @@ from svmr.data.motion_programs import MotionProgram, render_instance
 from svmr.features import FeatureSequence
 from svmr.models.alignment import FrameStatistics, WindowRetrieval
 from svmr.models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of
-from svmr.models.semantic import StepSpace
+from svmr.models.semantic import SimilarWindows, StepSpace
 from svmr.train.motion import class_instances, info_nce, nearest_neighbour_accuracy, probe, train_motion_encoder
 
 
@@ -100,3 +100,34 @@ def test_the_motion_stream_is_stored_and_used_by_stage_1(tmp_path):
     appearance = plain.finalize(plain.reference_vectors(sequence), statistics)
     assert vectors.shape == (len(appearance), 6 + len(motion))
     assert vectors[:, :6] == pytest.approx(np.sqrt(0.6) * appearance, abs=1e-5)
+
+
+def test_motion_parts_make_the_order_of_what_moves_count():
+    """A span's motion cut in k parts: a window whose first half moves like the query's first half
+    and second half like its second matches fully; the same motions in the other order match only
+    as a whole (k = 1) — in stage 1's vectors and in the similar windows alike."""
+    a, b = np.eye(2)
+    rng = np.random.default_rng(0)
+    features = rng.random((3, 24)).astype(np.float32)
+    motion = np.concatenate([np.repeat(a[:, None], 6, 1), np.repeat(b[:, None], 6, 1),       # a then b
+                             np.repeat(b[:, None], 6, 1), np.repeat(a[:, None], 6, 1)], axis=1)  # b then a
+    reference = FeatureSequence(features, np.arange(24) / 4, 4.0, 6.0, {})
+    reference.motion, reference.motion_key = motion, bundled_stream().key
+    query = FeatureSequence(features[:, :12].copy(), np.arange(12) / 4, 4.0, 3.0, {})
+    query.motion, query.motion_key = motion[:, :12].copy(), bundled_stream().key
+    centre = features.mean(axis=1)
+    for parts, reversed_match in ((1, 1.0), (2, 0.0)):
+        space = StepSpace(np.zeros(3), np.zeros(2), motion_weight=1.0, motion_parts=parts)
+        # stage 1: one 3-s window over each half of the reference
+        retriever = WindowRetrieval(seconds=(3.0,), space=space)
+        statistics = FrameStatistics(centre)
+        vectors = retriever.finalize(retriever.reference_vectors(reference), statistics)
+        q = retriever.finalize(retriever.query_vector(query)[None], statistics)[0]
+        assert vectors.shape[1] == 3 + 2 * parts
+        scores = vectors @ q                                      # windows at steps 0, 6, 12
+        assert scores[0] == pytest.approx(1.0, abs=1e-4) and scores[2] == pytest.approx(reversed_match, abs=1e-4)
+        # stage 2: the similar windows' map at the query's own length
+        window, durations = SimilarWindows().window_map(space.steps(query), space.steps(reference))
+        k = list(durations).index(12)
+        assert window[0, k] == pytest.approx(1.0, abs=1e-4) and window[12, k] == pytest.approx(reversed_match, abs=1e-4)
+    assert StepSpace(np.zeros(3), np.zeros(2), 0.5, 2).key != StepSpace(np.zeros(3), np.zeros(2), 0.5, 1).key

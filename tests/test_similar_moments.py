@@ -12,7 +12,7 @@ from svmr.cli import main
 from svmr.features import FeatureExtractor
 from svmr.gallery import Gallery
 from svmr.models.match import MatchCalibration, copy_features, fit_logistic, fit_threshold, verdict
-from svmr.evaluation import tiou
+from svmr.evaluation import shorter_overlap, tiou
 from svmr.models.semantic import SimilarWindows, StepSpace
 from svmr.search import Searcher
 
@@ -38,6 +38,17 @@ def test_windows_find_the_stretch_of_the_query_kind_at_the_query_scale():
     window, durations = SimilarWindows().window_map(query, reference)
     k = list(durations).index(8)
     assert window[16, k] == pytest.approx(1 / np.sqrt(2), abs=1e-5)
+
+
+def test_a_moment_inside_a_better_one_is_not_shown_again():
+    """tIoU lets a short moment inside a long one through (2.5 s in 6.75 s: 0.37); the share of the
+    shorter one does not (1.0), and neighbours overlapping by less than half of the shorter stay."""
+    assert tiou((8.75, 11.25), (4.5, 11.25))[0, 0] == pytest.approx(2.5 / 6.75)
+    assert shorter_overlap((8.75, 11.25), [(4.5, 11.25), (11.25, 15.0), (10.0, 14.0)])[0] == pytest.approx([1.0, 0.0, 0.5])
+    windows = SimilarWindows()
+    assert windows.redundant((8.75, 11.25), np.array([[4.5, 11.25]]))
+    assert not windows.redundant((10.0, 14.0), np.array([[4.5, 11.25]]))       # 1.25 of 4 s shared
+    assert not windows.redundant((0.0, 4.0), np.zeros((0, 2)))
 
 
 def test_step_space_centres_on_its_background():

@@ -104,13 +104,21 @@ def window_means(features: np.ndarray, rate: float, seconds=WINDOW_SECONDS) -> t
     return means.T.astype(np.float32), spans
 
 
+def part_bounds(start, length, parts: int, j: int):
+    """Part ``j`` of ``parts`` of the spans ``[start, start + length)`` (integer steps, arrays
+    allowed): ``(begin, end)``, every part at least one step."""
+    begin = start + (length * j) // parts
+    return begin, np.maximum(start + (length * (j + 1)) // parts, begin + 1)
+
+
 class WindowRetrieval:
     """Stage 1 of the default pipeline (see the module docstring). Vectors are stored raw
     (uncentred) so the gallery's mean can change without recomputing them from features.
 
     With a ``space`` (:class:`~svmr.models.semantic.StepSpace` holding a motion stream), a raw
-    vector is the window's mean appearance feature and mean motion vector joined, ``(C + D,)``,
-    and :meth:`finalize` fuses them as the space does (the appearance centred on the gallery's mean)."""
+    vector is the window's mean appearance feature and its mean motion vector over each of the
+    space's parts joined, ``(C + k·D,)``, and :meth:`finalize` fuses them as the space does (the
+    appearance centred on the gallery's mean)."""
 
     name = "windows"
 
@@ -120,21 +128,28 @@ class WindowRetrieval:
         #: names the stored vectors (a persisted stage-1 index)
         self.key = "windows-" + "-".join(f"{s:g}" for s in self.seconds) + (f"-{self.space.key}" if self.space else "")
 
-    def _stacked(self, sequence) -> np.ndarray:
-        """``(C [+ D], L)``: the features, and the motion stream under them (its background mean —
-        no evidence — where the sequence has none)."""
+    def reference_vectors(self, sequence) -> np.ndarray:
+        """A :class:`~svmr.features.FeatureSequence` → ``(V, C [+ k·D])`` raw window means (with a
+        motion stream: each window's mean motion over each of its k parts after its appearance)."""
+        means, spans = window_means(sequence.features, sequence.rate, self.seconds)
         if self.space is None:
-            return sequence.features
+            return means
+        return np.concatenate([means, self._motion_parts(sequence, spans)], axis=1)
+
+    def _motion_parts(self, sequence, spans: np.ndarray) -> np.ndarray:
+        """``(V, k·D)``: the motion stream's mean over each of the k parts of each span ``(V, 2)``
+        (its background mean — no evidence — where the sequence has none)."""
         from .motion_encoder import motion_of
 
-        motion = motion_of(sequence)
+        motion, parts = motion_of(sequence), self.space.motion_parts
         if motion is None:
-            motion = np.repeat(self.space.motion_mean[:, None], sequence.length, axis=1)
-        return np.concatenate([sequence.features, motion])
-
-    def reference_vectors(self, sequence) -> np.ndarray:
-        """A :class:`~svmr.features.FeatureSequence` → ``(V, C [+ D])`` raw window means."""
-        return window_means(self._stacked(sequence), sequence.rate, self.seconds)[0]
+            return np.tile(self.space.motion_mean, (len(spans), parts)).astype(np.float32)
+        cumulative = np.concatenate([np.zeros((motion.shape[0], 1)), np.cumsum(motion, axis=1, dtype=np.float64)], axis=1)
+        out = []
+        for j in range(parts):
+            begin, end = part_bounds(spans[:, 0], spans[:, 1] - spans[:, 0], parts, j)
+            out.append(((cumulative[:, end] - cumulative[:, begin]) / (end - begin)).T)
+        return np.concatenate(out, axis=1).astype(np.float32)
 
     def estimated_rows(self, steps: int, rate: float) -> int:
         """About how many vectors a video of ``steps`` steps gets (at most one per window length
@@ -146,8 +161,11 @@ class WindowRetrieval:
         return rows
 
     def query_vector(self, sequence) -> np.ndarray:
-        """A query's :class:`~svmr.features.FeatureSequence` → ``(C [+ D],)`` raw mean."""
-        return self._stacked(sequence).mean(axis=1).astype(np.float32)
+        """A query's :class:`~svmr.features.FeatureSequence` → ``(C [+ k·D],)`` raw mean."""
+        mean = sequence.features.mean(axis=1).astype(np.float32)
+        if self.space is None:
+            return mean
+        return np.concatenate([mean, self._motion_parts(sequence, np.array([[0, sequence.length]]))[0]])
 
     def finalize(self, vectors: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
         """Raw vectors ``(N, C [+ D])`` → centred, unit-norm rows (the search matrix)."""

@@ -14,7 +14,8 @@ from ..models.match import MatchCalibration
 from ..models.motion_encoder import bundled_stream
 from ..models.motion import MotionCheck
 from ..evaluation import tiou
-from ..models.semantic import RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_WEIGHT, SimilarWindows, StepSpace
+from ..models.semantic import (RETRIEVAL_MOTION_PARTS, RETRIEVAL_MOTION_WEIGHT, SIMILAR_MOTION_PARTS, SIMILAR_MOTION_WEIGHT,
+                               SimilarWindows, StepSpace)
 from ..postprocess import soft_nms
 from .base import Pipeline, register
 
@@ -93,7 +94,7 @@ class CopyOrSimilar:
         self.space = space or StepSpace.load()
 
     def prepare_query(self, sequence: FeatureSequence, statistics: FrameStatistics) -> tuple:
-        """``(alignment's prepared query, unit fused steps (C [+ D], Lq))``."""
+        """``(alignment's prepared query, the query's :class:`~svmr.models.semantic.Steps`)``."""
         return self.alignment.prepare_query(sequence, statistics), self.space.steps(sequence)
 
     def localize(self, query: tuple, reference: FeatureSequence, duration: float,
@@ -119,7 +120,7 @@ class CopyOrSimilar:
         kept = []
         for k in np.flatnonzero(p_copy >= 0.5):
             start, end, score, confidence, regression = found.moments[k]
-            partial = (end - start) * rate < query_steps.shape[1] / 2
+            partial = (end - start) * rate < query_steps.length / 2
             kept.append((np.array([start, end, max(score, COPY_FLOOR), confidence, regression]),
                          self.calibration.label(p_copy[k], 0.0, partial), float(p_copy[k]),
                          self.windows.similarity(query_steps, steps, start * rate, end * rate), float(found.motion[k])))
@@ -130,21 +131,20 @@ class CopyOrSimilar:
         """At most ``count`` moments that are not copies, by similarity: the similar windows, and the
         alignment's moments at least half as long as the query (where it follows a diagonal, its
         bounds are the better ones); none overlaps a copy, none overlaps a better one by more than
-        the windows' ``overlap``. Each takes ``M_C``, ``M_R``, ``M_V`` and ``P(copy)`` from the
+        the windows' ``overlap`` (:meth:`~svmr.models.semantic.SimilarWindows.redundant`). Each takes ``M_C``, ``M_R``, ``M_V`` and ``P(copy)`` from the
         alignment's moment it is (or the first it overlaps), 0 without one."""
         moments = found.moments
         candidates = [(cosine, start / rate, end / rate, None) for start, end, cosine in
                       self.windows.localize(query_steps, steps, count + len(copies)).moments]
         candidates += [(self.windows.similarity(query_steps, steps, *(moments[k, :2] * rate)), *moments[k, :2], k)
                        for k in range(len(moments))
-                       if p_copy[k] < 0.5 and (moments[k, 1] - moments[k, 0]) * rate >= query_steps.shape[1] / 2]
+                       if p_copy[k] < 0.5 and (moments[k, 1] - moments[k, 0]) * rate >= query_steps.length / 2]
         kept, taken = [], [tuple(c[0][:2]) for c in copies]
         for cosine, start, end, k in sorted(candidates, key=lambda c: -c[0]):
             if len(kept) >= count:
                 break
             span = (start, end)
-            overlaps = tiou(span, taken)[0] if taken else np.zeros(0)
-            if (overlaps[:len(copies)] > 0).any() or (overlaps[len(copies):] > self.windows.overlap).any():
+            if (copies and (tiou(span, taken[:len(copies)])[0] > 0).any()) or self.windows.redundant(span, taken[len(copies):]):
                 continue
             if k is None:
                 touching = np.flatnonzero(tiou(span, moments[:, :2])[0] > 0) if len(moments) else []
@@ -162,19 +162,23 @@ class CopyOrSimilar:
           label="Default: multi-scale windows + frame alignment (best on real footage)",
           menu="Default: copies and similar moments (best on real footage)")
 def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL,
-                retrieval_weight: float = RETRIEVAL_MOTION_WEIGHT, similar_weight: float = SIMILAR_MOTION_WEIGHT) -> Pipeline:
+                retrieval_weight: float = RETRIEVAL_MOTION_WEIGHT, similar_weight: float = SIMILAR_MOTION_WEIGHT,
+                retrieval_parts: int = RETRIEVAL_MOTION_PARTS, similar_parts: int = SIMILAR_MOTION_PARTS) -> Pipeline:
     """Runs on the CPU whatever ``device`` says (NumPy and a small motion network); the weights:
-    the motion stream's share of stage 1's cosine and of the similar moments' similarity."""
+    the motion stream's share of stage 1's cosine and of the similar moments' similarity; the
+    parts: into how many consecutive parts each cuts a span's motion
+    (:class:`~svmr.models.semantic.StepSpace`)."""
     calibration, background = MatchCalibration.load(), StepSpace.load()
-    space = background.with_weight(similar_weight)
-    retriever = WindowRetrieval(space=background.with_weight(retrieval_weight))
+    space = background.with_weight(similar_weight, similar_parts)
+    retriever = WindowRetrieval(space=background.with_weight(retrieval_weight, retrieval_parts))
     aligner, windows = AlignmentLocalizer(), SimilarWindows()
     settings = {"windows_s": list(retriever.seconds), "duration_scales": list(aligner.scales), "trim": aligner.trim,
                 "min_match": aligner.min_match, "order_weight": aligner.order_weight,
                 "duration_tolerance": aligner.duration_tolerance}
     settings.update(similar_scales=list(windows.scales), copy_weights=list(calibration.copy_weights),
                     similar_threshold=calibration.similar_threshold, retrieval_motion_weight=retrieval_weight,
-                    similar_motion_weight=similar_weight, motion_encoder=bundled_stream().key)
+                    similar_motion_weight=similar_weight, retrieval_motion_parts=retrieval_parts,
+                    similar_motion_parts=similar_parts, motion_encoder=bundled_stream().key)
     localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks, centre=space.mean), windows, calibration, space)
     return Pipeline("align", retriever, localizer, ranking="best_moment", rerank_pool=rerank_pool,
                     config={"name": "align", **settings, "rerank_pool": rerank_pool, "motion_checks": motion_checks,
