@@ -18,7 +18,7 @@ from svmr.features import ExtractorConfig
 from svmr.features.extractor import file_digest
 from svmr.gallery import Gallery
 from svmr.pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline, registry
-from svmr.search import SearchResult, Searcher
+from svmr.search import SearchResult, Searcher, query_damage
 
 from . import jobs
 from .extraction import extractor
@@ -171,6 +171,9 @@ def search(gallery_choice: str, model: str, session: Session | None, demo: DemoG
     result = searcher.search(sequence, top_videos=top_videos, moments_per_video=moments_per_video,
                              min_score=min_score)
     result.timings["query_features_s"] = round(reading, 4)
+    damage = query_damage(query)        # found while the worker read the clip: the result says so
+    if damage:
+        result.query["damage"] = damage
     result.timings["total_s"] = round(result.timings["total_s"] + reading, 4)
     return result, searcher.gallery
 

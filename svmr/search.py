@@ -22,7 +22,7 @@ from .models.match import verdict
 from .pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline
 from .stage1_index import Stage1Index
 
-__all__ = ["Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length", "query_features"]
+__all__ = ["Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length", "query_damage", "query_features"]
 
 
 @dataclass
@@ -95,6 +95,12 @@ def query_features(extractor: FeatureExtractor, path: str, start: float, end: fl
     start, end = V.check_range(V.probe(path), start, end)
     check_query_length(end - start, longest, extractor.config.rate)
     return extractor.extract(path, start, end, progress=progress)
+
+
+def query_damage(path: str) -> str:
+    """What a damaged query file lost, as one sentence ("" when it read whole): the damage found
+    while its clip was read (the file is read through its decodable copy from then on)."""
+    return V.probe(path).damage.describe() if V.salvaged(path) else ""
 
 
 class Searcher:
@@ -175,6 +181,9 @@ class Searcher:
         moments.sort(key=lambda m: -m.score)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": pipeline.config}
+        damage = query_damage(query) if isinstance(query, str) else ""
+        if damage:
+            query_info["damage"] = damage
         return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,
                             verdict(labels) if labels is not None else "")
 

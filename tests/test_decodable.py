@@ -1,6 +1,7 @@
 """Decodable copies (``svmr/decodable.py``): damaged files read for what decodes, with the loss
 measured against where the damage was put; tiny pictures upscaled; copies pruned when their file
 goes. And the app's temp-file sweep (``demo/temp_files.py``)."""
+import json
 import os
 import time
 
@@ -104,3 +105,24 @@ def test_the_sweep_deletes_old_work_files_but_kept_ones(tmp_path, monkeypatch):
         os.utime(folder, (hour_ago, hour_ago))
     assert T.sweep(older_than_s=600, keep=[os.path.join(kept, "clip.mp4")]) == 1
     assert not os.path.exists(old) and os.path.exists(young) and os.path.exists(kept)
+
+
+def test_a_damaged_query_says_so_in_the_search_result(camera_file, tmp_path, capsys):
+    """A query whose damage shows only while its clip is read (its first and last pictures decode):
+    the search's JSON names what was lost; an intact query's has no such key."""
+    from svmr.cli import main
+
+    intact, damaged = str(tmp_path / "camera.mp4"), str(tmp_path / "query.mp4")
+    open(intact, "wb").write(camera_file)
+    data = bytearray(camera_file)
+    lo, hi = len(data) * 45 // 100, len(data) * 55 // 100
+    data[lo:hi] = np.random.default_rng(1).integers(0, 256, hi - lo, dtype=np.uint8).tobytes()
+    open(damaged, "wb").write(bytes(data))
+    gallery = str(tmp_path / "g")
+    assert main(["index", "--gallery", gallery, "--size", "96", intact]) == 0
+    capsys.readouterr()
+    for query, expected in ((intact, False), (damaged, True)):
+        assert main(["search", "--gallery", gallery, "--query", query, "--start", "3", "--end", "9", "--json"]) == 0
+        found = json.loads(capsys.readouterr().out)
+        assert ("damage" in found["query"]) == expected
+    assert "could not be decoded" in found["query"]["damage"]
