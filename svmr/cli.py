@@ -129,6 +129,18 @@ def cmd_build_semantic_set(args) -> int:
     return 0
 
 
+def cmd_build_reshare_set(args) -> int:
+    from .data.reshare_set import build_reshare_set, missing_footage
+
+    missing = missing_footage()
+    if missing:
+        raise FileNotFoundError(f"sample videos missing: {', '.join(missing)} — run scripts/fetch_footage.sh and "
+                                "scripts/fetch_semantic_footage.sh")
+    manifest = build_reshare_set(args.out, seed=args.seed)
+    print(json.dumps({k: v for k, v in manifest["info"].items() if k != "transforms"}, indent=1))
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
@@ -213,13 +225,13 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .tables import evaluate_all
 
-    if not (args.benchmark or args.footage or args.own_clips or args.semantic):
-        raise ValueError("give --benchmark, --footage, --own-clips or --semantic (or several)")
+    if not (args.benchmark or args.footage or args.own_clips or args.semantic or args.reshare):
+        raise ValueError("give --benchmark, --footage, --own-clips, --semantic or --reshare (or several)")
     from .postprocess import BMN_GATE, PostProcessing
 
     post = PostProcessing(gate=BMN_GATE if args.soft_nms == "bmn" else None, boundary_filter=args.boundary_filter)
     report = evaluate_all(args.benchmark, args.checkpoints, args.features_key, args.split, args.footage,
-                          args.own_clips, tious=args.tious, post=post, semantic=args.semantic)
+                          args.own_clips, tious=args.tious, post=post, semantic=args.semantic, reshare=args.reshare)
     print(report)
     if args.out:
         with open(args.out, "w") as handle:
@@ -357,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_build_semantic_set)
 
+    p = sub.add_parser("build-reshare-set", help="re-shared copies set: 28 real clips, each transformed by one family "
+                                                 "of VSC 2022's transforms (picture-in-picture, captions, mirror, "
+                                                 "speed, …) in real hosts (needs scripts/fetch_semantic_footage.sh)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_build_reshare_set)
+
     p = sub.add_parser("calibrate", help="fit the default's copy / similar / nothing-close labels on the three "
                                          "real-footage sets")
     p.add_argument("--own-clips", required=True, help="build-own-clips folder")
@@ -419,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--footage", help="a real-footage set (build-footage-set --extended)")
     p.add_argument("--own-clips", help="a 'clip from my own video' set (build-own-clips)")
     p.add_argument("--semantic", help="a similar-moments set (build-semantic-set)")
+    p.add_argument("--reshare", help="a re-shared copies set (build-reshare-set); reported family by family too")
     p.add_argument("--tious", default="activitynet", choices=("activitynet", "seed000"),
                    help="tIoU thresholds AR@N averages over: 0.5:0.05:0.95 (ActivityNet, BMN; default) or 0.5:0.1:0.9 "
                         "(seed 000's text); the tables give the AUC over the other set too")

@@ -244,7 +244,7 @@ def real_footage_graph_table(set_dir: str, directory: str, config=None) -> str:
 
 def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, split: str = "test",
                  footage: str | None = None, own_clips: str | None = None, tious: str = "activitynet",
-                 post: PostProcessing = PostProcessing(), semantic: str | None = None) -> str:
+                 post: PostProcessing = PostProcessing(), semantic: str | None = None, reshare: str | None = None) -> str:
     """Real-footage tables first (every set given), then the paper's tables on ``benchmark``."""
     real = []
     config = features_config(benchmark, key) if benchmark else None
@@ -253,6 +253,9 @@ def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, 
                                  ("Moments like mine (no copy in the gallery)", semantic, SIMILAR_SET_KEYS)):
         if set_dir:
             real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory, keys))
+    if reshare:
+        real.append("**Re-shared copies (VSC 2022's transform families).** "
+                    + real_footage_table(reshare, config, directory, COPY_SET_KEYS, by_family=True))
     if semantic:
         real.append(nothing_close_line(semantic, config))
     if footage:
@@ -320,7 +323,7 @@ def _query_cells(result, moments: dict[str, list]) -> dict:
             "copy": top.match in (COPY, PARTIAL_COPY) if top.match else None, **cells}
 
 
-def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
+def real_footage_scores(set_dir: str, searchers: dict, groups: dict[str, str] | None = None) -> dict[str, dict]:
     """Every query of a real-footage set (Benchmark format) searched with each ``name → Searcher``.
 
     A query's moments are the spans labelled with its label (its own id in the copy sets, its kind
@@ -331,6 +334,8 @@ def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     than half the query and not labelled a partial copy), labelled copy (the share of top moments
     labelled copy or partial copy; None for models that do not label), nothing close (the share
     of searches saying so) and the median search time.
+
+    ``groups`` (query id → group name): also one row per method and group, keyed ``(name, group)``.
     """
     from .data.benchmark import Benchmark
 
@@ -338,20 +343,27 @@ def real_footage_scores(set_dir: str, searchers: dict) -> dict[str, dict]:
     truth = bench.moments_by_label()
     rows = {}
     for name, searcher in searchers.items():
-        cells = {key: [] for key in ("hit", "tiou", "inside", "ratio", "short", "copy", "nothing", "seconds")}
+        cells = []
         for query in bench.queries:
             result = searcher.search(os.path.join(set_dir, "queries", f"{query.id}.mp4"), top_videos=3,
                                      moments_per_video=5)
-            for key, value in _query_cells(result, truth.get(query.label, {})).items():
-                cells[key].append(value)
-        labelled = [c for c in cells["copy"] if c is not None]
-        rows[name] = {"HR@1": float(np.mean(cells["hit"])), "top tIoU ≥ 0.5": float(np.mean(np.array(cells["tiou"]) >= 0.5)),
-                      "mean top tIoU": float(np.mean(cells["tiou"])), "top inside": float(np.mean(cells["inside"])),
-                      "length / query": float(np.median(cells["ratio"])), "short": float(np.mean(cells["short"])),
-                      "labelled copy": float(np.mean(labelled)) if labelled else None,
-                      "nothing close": float(np.mean(cells["nothing"])),
-                      "median s / search": float(np.median(cells["seconds"]))}
+            cells.append((query.id, _query_cells(result, truth.get(query.label, {}))))
+        rows[name] = _summary([c for _, c in cells])
+        for group in sorted(set((groups or {}).values())):
+            rows[name, group] = _summary([c for query, c in cells if groups.get(query) == group])
     return rows
+
+
+def _summary(cells: list[dict]) -> dict:
+    """:func:`real_footage_scores`' row from its searches' :func:`_query_cells`."""
+    column = {key: [c[key] for c in cells] for key in cells[0]}
+    labelled = [c for c in column["copy"] if c is not None]
+    return {"HR@1": float(np.mean(column["hit"])), "top tIoU ≥ 0.5": float(np.mean(np.array(column["tiou"]) >= 0.5)),
+            "mean top tIoU": float(np.mean(column["tiou"])), "top inside": float(np.mean(column["inside"])),
+            "length / query": float(np.median(column["ratio"])), "short": float(np.mean(column["short"])),
+            "labelled copy": float(np.mean(labelled)) if labelled else None,
+            "nothing close": float(np.mean(column["nothing"])),
+            "median s / search": float(np.median(column["seconds"]))}
 
 
 #: the columns of each kind of real-footage set
@@ -401,19 +413,28 @@ def nothing_close_line(set_dir: str, config=None) -> str:
             f"similar for {similar:.4f}.")
 
 
-def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints", keys: list[str] = COPY_SET_KEYS) -> str:
+def real_footage_table(set_dir: str, config=None, directory: str = "checkpoints", keys: list[str] = COPY_SET_KEYS,
+                       by_family: bool = False) -> str:
     """:func:`real_footage_scores` for every registry model (:mod:`svmr.pipelines`) on one set,
-    its references indexed into ``<set>/gallery-<extractor key>`` on first use."""
-    from .pipelines import registry
+    its references indexed into ``<set>/gallery-<extractor key>`` on first use. ``by_family``: a
+    set whose manifest names each query's family (the re-share set) also gets one row per family
+    for the default model."""
+    from .pipelines import DEFAULT_PIPELINE, registry
     from .search import Searcher
 
     bench, gallery, extractor = set_gallery(set_dir, config)
     specs = registry()
     searchers = {name: Searcher(gallery, spec.build(**spec.checkpoint_paths(directory)), extractor=extractor)
                  for name, spec in specs.items() if spec.available(directory)}
-    rows = real_footage_scores(set_dir, searchers)
+    families = bench.info.get("families") if by_family else None
+    rows = real_footage_scores(set_dir, searchers, families)
     annotated = sum(len(r.segments) for r in bench.references)
-    return (f"{bench.info.get('kind', 'real footage')}: {len(bench.queries)} real query clips, "
-            f"{len(bench.references)} real gallery videos, {annotated} annotated moments.\n\n"
-            + _markdown([(f"{name} ({specs[name].summary.split(':')[0]})" if name == "align" else name, rows[name])
-                         for name in searchers], keys))
+    table = (f"{bench.info.get('kind', 'real footage')}: {len(bench.queries)} real query clips, "
+             f"{len(bench.references)} real gallery videos, {annotated} annotated moments.\n\n"
+             + _markdown([(f"{name} ({specs[name].summary.split(':')[0]})" if name == "align" else name, rows[name])
+                          for name in searchers], keys))
+    if families and DEFAULT_PIPELINE in searchers:
+        order = list(dict.fromkeys(families.values()))
+        table += (f"\n\nBy family ({DEFAULT_PIPELINE}, {len(bench.queries) // len(order)} queries each):\n\n"
+                  + _markdown([(family, rows[DEFAULT_PIPELINE, family]) for family in order], keys))
+    return table

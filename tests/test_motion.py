@@ -70,6 +70,19 @@ def test_a_transformed_copy_moves_like_its_query_and_a_look_alike_does_not():
     assert cosine(small_frames(query), look_alike) > cosine(small_frames(query), copy)
 
 
+def test_a_mirrored_copy_moves_like_its_query_mirrored():
+    """A re-share flipped left to right: its motion matches the query's only when the check also
+    tries the query mirrored — and the look-alike stays apart either way."""
+    rng = np.random.default_rng(2)
+    texture = rng.integers(40, 220, (8, 8, 3)).repeat(16, 0).repeat(16, 1).astype(np.uint8)
+    query = _walk(lambda t: (0.15 + 0.5 * t, 0.2 + 0.5 * t * t), texture)
+    mirrored = small_frames(np.ascontiguousarray(_transformed(query)[:, :, ::-1]))
+    look_alike = small_frames(_walk(lambda t: (0.8 - 0.5 * t, 0.6), texture))
+    assert MotionCheck(small_frames(query)).score(mirrored, 0, 24) > 0.8
+    assert MotionCheck(small_frames(query), mirrored=False).score(mirrored, 0, 24) < 0.5
+    assert MotionCheck(small_frames(query)).score(look_alike, 0, 24) < 0.5
+
+
 def test_a_still_or_short_query_is_not_checked():
     still = np.full((24, 32, 32), 90, np.uint8)
     assert MotionCheck(still).score(np.random.default_rng(0).integers(0, 255, (40, 32, 32), dtype=np.uint8), 0, 24) == 0

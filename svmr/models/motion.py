@@ -15,7 +15,9 @@ with the moment's, over the query's steps mapped onto the moment's, maximized ov
 
 * crop boxes of either clip (scales 1, 0.9, 0.8 of each side at three positions: a copy cut
   from the query, or a query cut from a wider video), each resized to :data:`COMPARE_SIZE`;
-* shifts of the moment by up to :data:`MAX_SHIFT` steps (the alignment's start can be a step off).
+* shifts of the moment by up to :data:`MAX_SHIFT` steps (the alignment's start can be a step off);
+* the query as it is and mirrored left to right (a re-share flips the picture; frame features
+  barely tell a flipped picture from the original, so only this check would see the difference).
 
 Measured on the demo's ``vtest_a`` (6 s): the copy 0.88, the best moments of the same street at
 other times 0.12–0.36.
@@ -110,13 +112,16 @@ class MotionCheck:
         query_frames: uint8 ``(Lq, S, S)``.
     """
 
-    def __init__(self, query_frames: np.ndarray, boxes: np.ndarray | None = None, shift: int = MAX_SHIFT):
+    def __init__(self, query_frames: np.ndarray, boxes: np.ndarray | None = None, shift: int = MAX_SHIFT,
+                 mirrored: bool = True):
         self.steps = len(query_frames)
         self.boxes = crop_boxes() if boxes is None else boxes
         self.shift = shift
         maps = motion_maps(query_frames)
-        # (B, Lq·c·c): every crop of the query, the whole picture first
-        self.query_crops = _unit(crop_resize(maps, self.boxes).reshape(len(self.boxes), -1))
+        # per view of the query (as it is, then mirrored): (B, Lq·c·c) every crop, the whole picture first
+        views = (maps, maps[:, :, ::-1]) if mirrored else (maps,)
+        self.query_views = [_unit(crop_resize(np.ascontiguousarray(view), self.boxes).reshape(len(self.boxes), -1))
+                            for view in views]
         self.usable = self.steps >= MIN_STEPS and bool(maps.max() > 0)
 
     def score(self, reference_frames: np.ndarray, start: float, end: float) -> float:
@@ -143,11 +148,14 @@ class MotionCheck:
         total = frames.sum(-1)[:, index].sum(-1)                                 # (B, H)
         squares = (frames ** 2).sum(-1)[:, index].sum(-1)
         spread = np.sqrt(np.maximum(squares - total ** 2 / size, 0)) + 1e-6
-        query = self.query_crops.reshape(len(self.boxes), self.steps, -1)       # (B, Lq, c·c)
-        # the whole reference against every crop of the query: (R, B, Lq) → (H, B)
-        per_frame = (frames[0] @ query.reshape(-1, query.shape[-1]).T).reshape(len(frames[0]), *query.shape[:2])
-        query_cropped = per_frame[index, :, steps].sum(1) / spread[0][:, None]
-        # every crop of the reference against the whole query: (B, R, Lq) → (B, H)
-        per_frame = frames @ query[0].T
-        reference_cropped = per_frame[:, index, steps].sum(-1) / spread
-        return float(max(query_cropped.max(), reference_cropped[1:].max()))
+        best = -1.0
+        for view in self.query_views:
+            query = view.reshape(len(self.boxes), self.steps, -1)                # (B, Lq, c·c)
+            # the whole reference against every crop of the query: (R, B, Lq) → (H, B)
+            per_frame = (frames[0] @ query.reshape(-1, query.shape[-1]).T).reshape(len(frames[0]), *query.shape[:2])
+            query_cropped = per_frame[index, :, steps].sum(1) / spread[0][:, None]
+            # every crop of the reference against the whole query: (B, R, Lq) → (B, H)
+            per_frame = frames @ query[0].T
+            reference_cropped = per_frame[:, index, steps].sum(-1) / spread
+            best = max(best, float(query_cropped.max()), float(reference_cropped[1:].max()))
+        return best
