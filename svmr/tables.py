@@ -253,11 +253,11 @@ def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, 
                                  ("Moments like mine (no copy in the gallery)", semantic, SIMILAR_SET_KEYS)):
         if set_dir:
             real.append(f"**{title}.** " + real_footage_table(set_dir, config, directory, keys))
+    if semantic:
+        real.append(nothing_close_line(semantic, config))
     if reshare:
         real.append("**Re-shared copies (VSC 2022's transform families).** "
                     + real_footage_table(reshare, config, directory, COPY_SET_KEYS, by_family=True))
-    if semantic:
-        real.append(nothing_close_line(semantic, config))
     if footage:
         real.append("**Seed 001's Table 1 on the real-footage set** (each query with every reference holding it; "
                     "models trained on procedural video only).\n\n" + real_footage_graph_table(footage, directory, config))

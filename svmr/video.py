@@ -27,6 +27,9 @@ from .decodable import Damage, even
 
 #: Frames decoded per decord call when streaming (bounds memory for long ranges).
 DECODE_CHUNK = 64
+#: the most bytes of pictures one decoded chunk holds: a chunk of large pictures (a trim at the
+#: source's resolution) has fewer frames, so a server's memory does not jump by hundreds of MiB
+CHUNK_BYTES = 32 * 2**20
 
 
 class VideoError(ValueError):
@@ -382,10 +385,13 @@ def iter_frames(path: str, times: Sequence[float], *, size: tuple[int, int] | No
     Args:
         size: ``(width, height)`` to resize to while decoding, or None for the original size.
     Yields:
-        uint8 RGB arrays of shape ``(n, H, W, 3)`` with ``n <= chunk``, in time order.
+        uint8 RGB arrays of shape ``(n, H, W, 3)`` with ``n <= chunk`` (and at most
+        :data:`CHUNK_BYTES` of pictures), in time order.
     """
     info = info or probe(path)
     times = np.asarray(times, dtype=np.float64)
+    width, height = size if size else (info.width, info.height)
+    chunk = max(1, min(chunk, CHUNK_BYTES // max(1, width * height * 3)))
     done = 0
     while True:
         try:

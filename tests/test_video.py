@@ -15,6 +15,18 @@ def test_probe_real_video(bikes):
     assert info.duration == pytest.approx(10.0)
 
 
+def test_chunks_of_large_pictures_hold_fewer_frames(bikes, monkeypatch):
+    """A chunk holds at most CHUNK_BYTES of pictures: at the source's size (a trim) fewer frames
+    than resized for features, and every frame still comes, in order."""
+    monkeypatch.setattr(V, "CHUNK_BYTES", 640 * 272 * 3 * 5)            # five of bikes' pictures
+    times = V.sample_times(0.0, 2.0, 25.0)
+    full = list(V.iter_frames(bikes, times))
+    assert [len(c) for c in full] == [5] * 10 and full[0].shape[1:] == (272, 640, 3)
+    small = list(V.iter_frames(bikes, times, size=(64, 64)))
+    assert [len(c) for c in small] == [50]                                  # DECODE_CHUNK caps it first
+    np.testing.assert_array_equal(np.concatenate(full)[7], V.read_frames(bikes, times=[times[7]])[0][0])
+
+
 def test_sample_times_and_indices(bikes):
     np.testing.assert_allclose(V.sample_times(2.0, 3.0, 4.0), [2.0, 2.25, 2.5, 2.75])
     assert len(V.sample_times(0.0, 0.01, 4.0)) == 1
