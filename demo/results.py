@@ -95,7 +95,8 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
               f"{t['query_features_s'] * 1000:.0f} ms, stage 1 {t['stage1_s'] * 1000:.0f} ms, stage 2 "
               f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
     if result.query.get("damage"):
-        status += f"\n\n**The query file is damaged** (searched for what decodes): {result.query['damage']}"
+        lost = result.query["damage"].removeprefix("damaged: ")
+        status += f"\n\n**The query file is damaged**, searched for what decodes: {lost}"
     damaged = [f"- {hit.video}: {hit.damage}" for hit in result.videos if hit.damage]
     if damaged:
         status += "\n\n**Damaged videos** (searched for what decodes):\n" + "\n".join(damaged)
