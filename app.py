@@ -10,10 +10,15 @@ import signal
 from demo.prepare import DEFAULT_ROOT
 from demo.service import DemoGallery
 from demo import temp_files
+from demo.memory import limit_malloc_arenas, start_trimming, trace_growth
 from demo.sessions import clear_sessions
 from demo.ui import LAUNCH, build_ui
 
 if __name__ == "__main__":
+    limit_malloc_arenas()          # memory stays level over hours (demo.memory)
+    start_trimming()
+    if os.environ.get("SVMR_TRACEMALLOC_DIR"):     # profiling runs: where the server's memory grows
+        trace_growth(os.environ["SVMR_TRACEMALLOC_DIR"])
     # a stop request (Spaces and service managers send SIGTERM) stops the server as Ctrl-C does, so
     # the worker processes and their queues are closed instead of leaked
     signal.signal(signal.SIGTERM, signal.default_int_handler)

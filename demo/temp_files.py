@@ -100,9 +100,7 @@ def sweep(older_than_s: float | None = None, keep: Iterable[str] = ()) -> int:
     kept = {os.path.realpath(path) for path in keep}
     kept |= {os.path.dirname(path) for path in kept}
     removed = 0
-    # Gradio's copies keep their source's modification time: their age is their change time
-    for root, age_of in ((work_root(), os.path.getmtime),
-                         (_own_gradio_cache(), lambda path: max(os.path.getmtime(path), os.path.getctime(path)))):
+    for root, age_of in ((work_root(), os.path.getmtime), (_own_gradio_cache(), _cache_entry_time)):
         for name in os.listdir(root) if root and os.path.isdir(root) else ():
             path = os.path.join(root, name)
             try:
@@ -116,6 +114,19 @@ def sweep(older_than_s: float | None = None, keep: Iterable[str] = ()) -> int:
             except OSError:
                 continue
     return removed
+
+
+def _cache_entry_time(path: str) -> float:
+    """When an entry of Gradio's cache (a folder named by a file's hash, holding its copy) was last
+    written or handed out: Gradio's copies keep their source's modification time, so their age is
+    their change time; and Gradio touches a copy when it hands it out again (a gallery listed
+    anew), not its folder — so a folder is as young as the youngest file in it."""
+    times = [os.path.getmtime(path), os.path.getctime(path)]
+    if os.path.isdir(path) and not os.path.islink(path):
+        for entry in os.scandir(path):
+            stat = entry.stat(follow_symlinks=False)
+            times += [stat.st_mtime, stat.st_ctime]
+    return max(times)
 
 
 _SWEEPER: list[threading.Thread] = []

@@ -107,6 +107,25 @@ def test_the_sweep_deletes_old_work_files_but_kept_ones(tmp_path, monkeypatch):
     assert not os.path.exists(old) and os.path.exists(young) and os.path.exists(kept)
 
 
+def test_a_cached_copy_handed_out_again_is_young(tmp_path, monkeypatch):
+    """Gradio touches a cached copy when it hands it out again (a gallery's thumbnail listed anew),
+    not the folder it sits in: the sweep must age the folder by its youngest file, or a visitor
+    fetches a thumbnail deleted under them (a 403 seen in a 30-minute load run)."""
+    from demo import temp_files as T
+
+    monkeypatch.setattr(T, "GRADIO_PARENT", str(tmp_path / "gradio"))
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    cache = T.own_gradio_cache()
+    listed, forgotten = (os.path.join(cache, digest) for digest in ("a1", "b2"))
+    for folder in (listed, forgotten):
+        os.makedirs(folder)
+        open(os.path.join(folder, "visitor_video.jpg"), "wb").close()
+    time.sleep(1.2)
+    os.utime(os.path.join(listed, "visitor_video.jpg"))       # what Gradio does when it reuses a copy
+    assert T.sweep(older_than_s=1.0) == 1
+    assert os.path.exists(listed) and not os.path.exists(forgotten)
+
+
 def test_a_damaged_query_says_so_in_the_search_result(camera_file, tmp_path, capsys):
     """A query whose damage shows only while its clip is read (its first and last pictures decode):
     the search's JSON names what was lost; an intact query's has no such key."""
