@@ -77,6 +77,8 @@ def trace_growth(folder: str, every_s: float = 120.0, depth: int = 6, top: int =
         first = tracemalloc.take_snapshot()
         while True:
             time.sleep(every_s)
+            if not tracemalloc.is_tracing():          # stopped elsewhere: nothing more to write
+                return
             snapshot = tracemalloc.take_snapshot()
             current, peak = tracemalloc.get_traced_memory()
             lines = [f"traced now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB"]
