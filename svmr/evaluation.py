@@ -35,14 +35,18 @@ def tiou(segments: np.ndarray, targets: np.ndarray) -> np.ndarray:
     Returns:
         ``(N, M)`` array in [0, 1]; zero-length unions give 0.
     """
-    seg = np.atleast_2d(np.asarray(segments, dtype=np.float64))
-    tgt = np.atleast_2d(np.asarray(targets, dtype=np.float64))
-    if seg.size == 0 or tgt.size == 0:
-        return np.zeros((seg.shape[0] if seg.size else 0, tgt.shape[0] if tgt.size else 0))
-    inter = (np.minimum(seg[:, None, 1], tgt[None, :, 1])
-             - np.maximum(seg[:, None, 0], tgt[None, :, 0])).clip(min=0)
+    seg, tgt, inter = _intersections(segments, targets)
     union = (seg[:, None, 1] - seg[:, None, 0]) + (tgt[None, :, 1] - tgt[None, :, 0]) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _intersections(segments, targets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, 2)`` segments, ``(M, 2)`` targets and the ``(N, M)`` lengths they share."""
+    seg = np.atleast_2d(np.asarray(segments, dtype=np.float64)).reshape(-1, 2)
+    tgt = np.atleast_2d(np.asarray(targets, dtype=np.float64)).reshape(-1, 2)
+    inter = (np.minimum(seg[:, None, 1], tgt[None, :, 1])
+             - np.maximum(seg[:, None, 0], tgt[None, :, 0])).clip(min=0)
+    return seg, tgt, inter
 
 
 # ----------------------------------------------------------------------------- stage 1
@@ -51,12 +55,7 @@ def shorter_overlap(segments: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """The share of the shorter of each segment and each target that lies in both: ``(N, M)`` in
     [0, 1] for ``(N, 2)`` and ``(M, 2)`` start/end pairs (1 when one holds the other; zero-length
     segments give 0)."""
-    seg = np.atleast_2d(np.asarray(segments, dtype=np.float64))
-    tgt = np.atleast_2d(np.asarray(targets, dtype=np.float64))
-    if seg.size == 0 or tgt.size == 0:
-        return np.zeros((seg.shape[0] if seg.size else 0, tgt.shape[0] if tgt.size else 0))
-    inter = (np.minimum(seg[:, None, 1], tgt[None, :, 1])
-             - np.maximum(seg[:, None, 0], tgt[None, :, 0])).clip(min=0)
+    seg, tgt, inter = _intersections(segments, targets)
     shorter = np.minimum(seg[:, None, 1] - seg[:, None, 0], tgt[None, :, 1] - tgt[None, :, 0])
     return np.divide(inter, shorter, out=np.zeros_like(inter), where=shorter > 0)
 
