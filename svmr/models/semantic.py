@@ -246,9 +246,11 @@ class SimilarWindows:
                 q_begin, q_end = part_bounds(0, lq, parts, j)
                 projected = _unit_rows(query_block[:, q_begin:q_end].mean(axis=1)) @ cumulative   # (Lr + 1,)
                 for k, d in enumerate(durations):
-                    begin, end = part_bounds(np.arange(lr - d + 1), d, parts, j)
-                    sums = cumulative[:, end] - cumulative[:, begin]                  # (C, S) part sums
-                    total[k] += weight / parts * (projected[end] - projected[begin]) / (np.linalg.norm(sums, axis=0) + 1e-6)
+                    count = lr - d + 1                                                # starts
+                    begin, end = (int(v) for v in part_bounds(0, d, parts, j))        # the part, from each start
+                    sums = cumulative[:, end:end + count] - cumulative[:, begin:begin + count]    # (C, S) part sums
+                    total[k] += (weight / parts * (projected[end:end + count] - projected[begin:begin + count])
+                                 / (np.linalg.norm(sums, axis=0) + 1e-6))
         for k, d in enumerate(durations):
             out[:lr - d + 1, k] = total[k]
         return out, durations
