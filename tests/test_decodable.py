@@ -115,6 +115,7 @@ def test_a_cached_copy_handed_out_again_is_young(tmp_path, monkeypatch):
 
     monkeypatch.setattr(T, "GRADIO_PARENT", str(tmp_path / "gradio"))
     monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    monkeypatch.setenv(T.WORK_ROOT_ENV, str(tmp_path / "work"))   # the sweep reads this process's work folder too
     cache = T.own_gradio_cache()
     listed, forgotten = (os.path.join(cache, digest) for digest in ("a1", "b2"))
     for folder in (listed, forgotten):
