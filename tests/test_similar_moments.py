@@ -42,12 +42,16 @@ def test_windows_find_the_stretch_of_the_query_kind_at_the_query_scale():
 
 def test_a_moment_inside_a_better_one_is_not_shown_again():
     """tIoU lets a short moment inside a long one through (2.5 s in 6.75 s: 0.37); the share of the
-    shorter one does not (1.0), and neighbours overlapping by less than half of the shorter stay."""
+    shorter one does not (1.0), and a neighbour overlapping by less than four fifths of the
+    shorter one and by tIoU below one half stays."""
     assert tiou((8.75, 11.25), (4.5, 11.25))[0, 0] == pytest.approx(2.5 / 6.75)
     assert shorter_overlap((8.75, 11.25), [(4.5, 11.25), (11.25, 15.0), (10.0, 14.0)])[0] == pytest.approx([1.0, 0.0, 0.5])
     windows = SimilarWindows()
     assert windows.redundant((8.75, 11.25), np.array([[4.5, 11.25]]))
     assert not windows.redundant((10.0, 14.0), np.array([[4.5, 11.25]]))       # 1.25 of 4 s shared
+    assert windows.redundant((5.0, 11.0), np.array([[4.5, 10.5]]))             # tIoU 0.85, 0.92 of the shorter
+    assert windows.redundant((0.0, 4.0), np.array([[1.0, 5.0]]))               # tIoU 0.6
+    assert not windows.redundant((0.0, 4.0), np.array([[2.0, 6.0]]))           # tIoU 0.33, half the shorter
     assert not windows.redundant((0.0, 4.0), np.zeros((0, 2)))
 
 

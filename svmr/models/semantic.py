@@ -20,8 +20,8 @@ taken as a whole. This localizer compares **sets** of steps:
 * Each start keeps its best duration, durations within :attr:`SimilarWindows.duration_tolerance`
   of the best counting as ties broken towards the query's own length; the local maxima of that
   profile (one per half query) are the moments, so a moment lasts 0.5–2× the query and never
-  shrinks to a sliver; one sharing more than half of the shorter one's length with a better one
-  is dropped.
+  shrinks to a sliver; one overlapping a better one (tIoU above one half) or lying mostly inside
+  it (four fifths of the shorter one) is dropped.
 
 A moment's ``similarity`` is ``W`` there (a cosine in [−1, 1]); what counts as "similar" and what
 as "nothing close" is decided from calibrated thresholds (:mod:`svmr.models.match`), not here.
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import checkpoints as C
-from ..evaluation import shorter_overlap
+from ..evaluation import shorter_overlap, tiou
 from .alignment import DURATION_SCALES, _unit_columns, part_bounds
 from .motion_encoder import bundled_stream, motion_of
 
@@ -215,18 +215,24 @@ class SimilarWindows:
 
     name = "similar-windows"
 
-    def __init__(self, scales=DURATION_SCALES, duration_tolerance: float = 0.02, overlap: float = 0.5):
+    def __init__(self, scales=DURATION_SCALES, duration_tolerance: float = 0.02, overlap: float = 0.5,
+                 containment: float = 0.8):
         self.scales = tuple(scales)
         #: windows whose cosine is this close to a start's best count as ties, broken towards the
         #: query's own length (a uniform scene matches as well at half the length as at its own)
         self.duration_tolerance = duration_tolerance
-        #: a moment sharing more than this share of the shorter one's length with a better one is
-        #: dropped (so a moment inside another is not shown twice)
+        #: a moment overlapping a better one by more than this (tIoU) is dropped
         self.overlap = overlap
+        #: so is one sharing more than this share of the shorter one's length with a better one (a
+        #: moment inside another is not shown twice)
+        self.containment = containment
 
     def redundant(self, span: tuple[float, float], taken) -> bool:
-        """Whether ``span`` repeats one of the ``taken`` spans ``(K, 2)`` (:attr:`overlap`)."""
-        return len(taken) > 0 and bool(shorter_overlap(span, taken).max() > self.overlap)
+        """Whether ``span`` repeats one of the ``taken`` spans ``(K, 2)`` (:attr:`overlap`,
+        :attr:`containment`)."""
+        if not len(taken):
+            return False
+        return bool(tiou(span, taken).max() > self.overlap or shorter_overlap(span, taken).max() > self.containment)
 
     def window_map(self, query, steps) -> tuple[np.ndarray, np.ndarray]:
         """``W (Lr, D)`` and the durations ``(D,)`` in steps, for the query's and the reference's
