@@ -168,7 +168,7 @@ class WindowRetrieval:
         return np.concatenate([mean, self._motion_parts(sequence, np.array([[0, sequence.length]]))[0]])
 
     def finalize(self, vectors: np.ndarray, statistics: FrameStatistics) -> np.ndarray:
-        """Raw vectors ``(N, C [+ D])`` → centred, unit-norm rows (the search matrix)."""
+        """Raw vectors ``(N, C [+ k·D])`` → centred, unit-norm rows (the search matrix)."""
         if self.space is None:
             centred = vectors - statistics.mean[None]
             return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-6)

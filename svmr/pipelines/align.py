@@ -130,9 +130,9 @@ class CopyOrSimilar:
                  rate: float, copies: list[tuple], count: int) -> list[tuple]:
         """At most ``count`` moments that are not copies, by similarity: the similar windows, and the
         alignment's moments at least half as long as the query (where it follows a diagonal, its
-        bounds are the better ones); none overlaps a copy, none overlaps a better one by more than
-        the windows' ``overlap`` (:meth:`~svmr.models.semantic.SimilarWindows.redundant`). Each takes ``M_C``, ``M_R``, ``M_V`` and ``P(copy)`` from the
-        alignment's moment it is (or the first it overlaps), 0 without one."""
+        bounds are the better ones); none overlaps a copy, none repeats a better one
+        (:meth:`~svmr.models.semantic.SimilarWindows.redundant`). Each takes ``M_C``, ``M_R``, ``M_V``
+        and ``P(copy)`` from the alignment's moment it is (or the first it overlaps), 0 without one."""
         moments = found.moments
         candidates = [(cosine, start / rate, end / rate, None) for start, end, cosine in
                       self.windows.localize(query_steps, steps, count + len(copies)).moments]
@@ -144,7 +144,8 @@ class CopyOrSimilar:
             if len(kept) >= count:
                 break
             span = (start, end)
-            if (copies and (tiou(span, taken[:len(copies)])[0] > 0).any()) or self.windows.redundant(span, taken[len(copies):]):
+            touches_copy = bool(copies) and bool((tiou(span, taken[:len(copies)])[0] > 0).any())
+            if touches_copy or self.windows.redundant(span, taken[len(copies):]):
                 continue
             if k is None:
                 touching = np.flatnonzero(tiou(span, moments[:, :2])[0] > 0) if len(moments) else []
