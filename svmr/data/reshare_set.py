@@ -308,9 +308,10 @@ def build_reshare_set(out_dir: str, seed: int = 0) -> dict:
             times = copy_times(query.start, query.end, params)
             at = len(frames) / OUT_FPS
             beneath = hosts.frames(len(times), at, pieces)          # the host plays on (behind a pip)
-            source = [f for chunk in V.iter_frames(_require(query.video), np.unique(times)) for f in chunk]
-            position = {t: f for t, f in zip(np.unique(times), source)}
-            frames += [transform_frame(position[t], host, params, i) for i, (t, host) in enumerate(zip(times, beneath))]
+            # each source time decoded once (a dropped frame repeats the one before)
+            distinct, which = np.unique(times, return_inverse=True)
+            source = [f for chunk in V.iter_frames(_require(query.video), distinct) for f in chunk]
+            frames += [transform_frame(source[k], host, params, i) for i, (k, host) in enumerate(zip(which, beneath))]
             pieces.append(Piece(query.video, query.start, query.end, round(at, 3)))
             segments.append(Segment(round(at, 3), round(len(frames) / OUT_FPS, 3), qid))
         path = os.path.join(out_dir, "references", f"{rid}.mp4")
