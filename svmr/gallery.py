@@ -5,6 +5,7 @@ Layout of a gallery folder::
     gallery.json           extractor configuration and one entry per video (a snapshot, atomic)
     journal.jsonl          changes since the snapshot, one JSON line each: {"add": entry} / {"remove": id}
     features/<id>.<digest>.npz   the video's feature sequence, float16 (written atomically)
+    features/<id>.<digest>.r<k>.npz   the k-th picture found inside its pictures, described apart
     index/                 persisted stage-1 indexes (:mod:`svmr.stage1_index`)
 
 Adding a video extracts its features, then appends one line to the journal under an
@@ -31,6 +32,7 @@ import numpy as np
 from . import video as V
 from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
 from .features.extractor import file_digest
+from .features.regions import RegionTracker
 from .files import process_alive, write_json
 from .models.motion_encoder import bundled_stream
 
@@ -50,6 +52,16 @@ class GalleryVideo:
     #: a damaged file's lost stretches and truncation (:class:`svmr.decodable.Damage` as JSON);
     #: empty for an intact file
     damage: dict = field(default_factory=dict)
+    #: pictures found inside the video's pictures (:mod:`svmr.features.regions`), each described
+    #: apart: ``{"start", "end", "box": [top, bottom, left, right], "features": file}``; None in
+    #: entries indexed before they were looked for
+    regions: list | None = None
+
+    @property
+    def version(self) -> str:
+        """Names what is indexed of the video: its content digest, and how many regions were
+        described apart when there are any (stage 1 re-reads a video whose version changed)."""
+        return f"{self.digest}+{len(self.regions)}r" if self.regions else self.digest
 
     @property
     def damage_note(self) -> str:
@@ -227,6 +239,16 @@ class Gallery:
     def features(self, video_id: str) -> FeatureSequence:
         return FeatureSequence.load(self.feature_path(video_id))
 
+    def region_paths(self, video_id: str) -> list[str]:
+        """The feature files of the pictures found inside a listed video's pictures."""
+        entry = self.videos.get(video_id)
+        return [os.path.join(self.root, "features", region["features"]) for region in (entry.regions or [])] if entry else []
+
+    def views(self, video_id: str) -> list[FeatureSequence]:
+        """The video's feature sequence, then one for each picture found inside its pictures (its
+        ``times`` the video's: a view of a stretch starts at that stretch)."""
+        return [self.features(video_id)] + [FeatureSequence.load(path) for path in self.region_paths(video_id)]
+
     def __len__(self) -> int:
         return len(self.videos)
 
@@ -243,9 +265,11 @@ class Gallery:
         return self._longest[1]
 
     def add(self, path: str, extractor: FeatureExtractor, video_id: str | None = None,
-            progress: Callable[[int, int], None] | None = None) -> GalleryVideo:
+            progress: Callable[[int, int], None] | None = None, regions: bool = True) -> GalleryVideo:
         """Index one video (skipped when the same file is already in under this id, with small
-        frames and the motion stream: a video indexed before they existed is indexed again).
+        frames, the motion stream and its regions looked for: a video indexed before they existed
+        is indexed again). ``regions``: look for pictures inside its pictures
+        (:mod:`svmr.features.regions`) and describe each apart.
 
         Raises:
             VideoError: the file cannot be used (nothing is changed then).
@@ -259,28 +283,56 @@ class Gallery:
         existing = self.videos.get(video_id)
         if existing and existing.digest == digest and self.is_current(video_id):
             return existing
-        sequence = extractor.extract(path, progress=progress, info=info)
+        tracker = RegionTracker(extractor.config.rate) if regions else None
+        sequence = extractor.extract(path, progress=progress, info=info, regions=tracker)
         if not info.damage and V.salvaged(path):          # damage found mid-file: read what decodes
             info = V.probe(path)
         features = f"{video_id}.{digest[:12]}.npz"
         sequence.save(os.path.join(self.root, "features", features), dtype=np.float16)
+        found = self._describe_regions(path, extractor, info, tracker, features[:-len(".npz")]) if tracker else []
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
                              sequence.length, digest, time.time(), features,
-                             info.damage.to_json() if info.damage else {})
+                             info.damage.to_json() if info.damage else {}, found)
         with self._locked():
             self.refresh()
-            replaced = self.feature_path(video_id) if video_id in self.videos else None
+            replaced = self._files_of(video_id) if video_id in self.videos else []
             self._commit({"add": asdict(entry)})
-        if replaced and replaced != self.feature_path(video_id):
-            for stale in (replaced, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
-                if os.path.exists(stale):
+        if replaced and replaced[0] != self.feature_path(video_id):     # another version: its files and thumbnail go
+            kept = set(self._files_of(video_id)[:-1])
+            for stale in replaced:
+                if stale not in kept and os.path.exists(stale):
                     os.remove(stale)
         return entry
 
+    def _describe_regions(self, path: str, extractor: FeatureExtractor, info: V.VideoInfo, tracker: RegionTracker,
+                          stem: str) -> list[dict]:
+        """Each of ``tracker``'s tracks described apart and saved as ``<stem>.r<k>.npz``; their entries."""
+        found = []
+        for k, track in enumerate(tracker.tracks()):
+            end = min(track.end, info.duration)
+            if end - track.start < 1 / extractor.config.rate:
+                continue
+            try:
+                view = extractor.extract_region(path, track.start, end, track.box, info)
+            except V.VideoError:            # a stretch that no longer decodes: the video is kept without it
+                continue
+            name = f"{stem}.r{k}.npz"
+            view.save(os.path.join(self.root, "features", name), dtype=np.float16)
+            found.append({"start": round(track.start, 3), "end": round(end, 3),
+                          "box": [round(x, 4) for x in track.box], "features": name})
+        return found
+
+    def _files_of(self, video_id: str) -> list[str]:
+        """A listed video's files: features, regions' features, thumbnail."""
+        return [self.feature_path(video_id), *self.region_paths(video_id),
+                os.path.join(self.root, "thumbs", f"{video_id}.jpg")]
+
     def is_current(self, video_id: str) -> bool:
-        """Whether the video is in with a feature file that holds small frames and the motion stream
-        (one indexed before they existed is not: adding it again re-indexes it)."""
+        """Whether the video is in with a feature file that holds small frames and the motion stream,
+        and its regions looked for (one indexed before they existed is not: adding it again
+        re-indexes it)."""
         return video_id in self.videos and os.path.exists(self.feature_path(video_id)) \
+            and self.videos[video_id].regions is not None \
             and FeatureSequence.is_complete(self.feature_path(video_id), bundled_stream().key)
 
     def thumbnail(self, video_id: str, width: int = 160) -> str | None:
@@ -309,8 +361,8 @@ class Gallery:
             self.refresh()
             if video_id not in self.videos:
                 raise KeyError(f"{video_id} is not in the gallery")
-            features = self.feature_path(video_id)
+            files = self._files_of(video_id)
             self._commit({"remove": video_id})
-        for path in (features, os.path.join(self.root, "thumbs", f"{video_id}.jpg")):
+        for path in files:
             if os.path.exists(path):
                 os.remove(path)

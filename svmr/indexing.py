@@ -79,7 +79,7 @@ def in_shard(path: str, index: int, count: int) -> bool:
 _WORKER: dict = {}
 
 
-def _start_worker(root: str, threads: int, device: str = "auto") -> None:
+def _start_worker(root: str, threads: int, device: str = "auto", regions: bool = True) -> None:
     import torch
 
     from .device import resolve_device
@@ -88,6 +88,7 @@ def _start_worker(root: str, threads: int, device: str = "auto") -> None:
 
     gallery = Gallery(root)
     _WORKER["gallery"] = gallery
+    _WORKER["regions"] = regions
     _WORKER["extractor"] = FeatureExtractor(gallery.config, device=resolve_device(device))
     torch.set_num_threads(threads)
 
@@ -101,8 +102,8 @@ def _index_one(path: str) -> tuple[str, float, str | None, bool, str]:
     try:
         gallery.refresh()
         before = gallery.videos.get(safe_id(path))
-        entry = gallery.add(path, extractor)
-        return path, entry.duration, None, before is not None and before.digest == entry.digest, entry.damage_note
+        entry = gallery.add(path, extractor, regions=_WORKER["regions"])
+        return path, entry.duration, None, before == entry, entry.damage_note
     except V.VideoError as err:
         return path, 0.0, str(err), False, ""
 
@@ -127,10 +128,11 @@ class Report:
 
 
 def index_files(root: str, paths: list[str], config, workers: int = 1, progress=None,
-                device: str = "auto") -> Report:
+                device: str = "auto", regions: bool = True) -> Report:
     """Index ``paths`` into the gallery at ``root`` (created with ``config`` if new) with
     ``workers`` processes, extracting on ``device`` (:func:`~svmr.device.resolve_device`);
-    ``progress(done, total, realtime_x)`` after each file.
+    ``progress(done, total, realtime_x)`` after each file; ``regions``: look for pictures inside
+    the videos' pictures and describe them apart (:meth:`~svmr.gallery.Gallery.add`).
 
     Raises:
         ValueError: ``device`` names a GPU this machine does not have (before anything is read).
@@ -160,14 +162,14 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
             progress(done, len(paths), seconds / max(time.perf_counter() - started, 1e-9))
 
     if workers <= 1:
-        _start_worker(root, threads, device)
+        _start_worker(root, threads, device, regions)
         for done, path in enumerate(paths, 1):
             account(_index_one(path), done)
     else:
         import multiprocessing
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(root, threads, device)) as pool:
+                                 initializer=_start_worker, initargs=(root, threads, device, regions)) as pool:
             futures = [pool.submit(_index_one, path) for path in paths]
             for done, future in enumerate(as_completed(futures), 1):
                 account(future.result(), done)

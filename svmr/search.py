@@ -17,6 +17,7 @@ import numpy as np
 
 from . import video as V
 from .features import FeatureExtractor, FeatureSequence
+from .features.regions import picture_regions
 from .gallery import Gallery
 from .models.match import verdict
 from .pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline
@@ -119,7 +120,7 @@ class Searcher:
         self.gallery = gallery
         self.pipeline = build_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         self._extractor = extractor
-        self.index = Stage1Index(gallery, self.pipeline.retriever, backend, milvus_uri)
+        self.index = Stage1Index(gallery, self.pipeline.retriever, backend, milvus_uri, self.pipeline.regions)
 
     @property
     def extractor(self) -> FeatureExtractor:
@@ -135,6 +136,22 @@ class Searcher:
             return query
         return query_features(self.extractor, query, start, end, self.gallery.longest_s())
 
+    def _localize(self, prepared, video, statistics, top_k: int):
+        """Stage 2 on one video: on its whole pictures, then, with a pipeline that searches regions
+        and no copy found in them, on each picture found inside them (:meth:`Gallery.views`); a
+        region's moments replace the whole pictures' when it holds a copy (a clip inside another
+        video is a copy there, while the whole picture shows the host too)."""
+        localizer = self.pipeline.localizer
+        best = localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics, top_k)
+        if not self.pipeline.regions or _copy_score(best) >= 0:
+            return best
+        for path in self.gallery.region_paths(video.id):
+            view = FeatureSequence.load(path)
+            found = _offset(localizer.localize(prepared, view, video.duration, statistics, top_k), float(view.times[0]))
+            if _copy_score(found) > max(_copy_score(best), -0.5):
+                best = found
+        return best
+
     def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
                top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0) -> SearchResult:
         """Find the gallery videos most similar to the query clip and localize the moments.
@@ -146,12 +163,44 @@ class Searcher:
         """
         if not len(self.gallery):
             raise ValueError("The gallery is empty: add videos before searching.")
-        timings = {}
         started = time.perf_counter()
         sequence = self.query_features(query, start, end)
-        timings["query_features_s"] = time.perf_counter() - started
+        timings = {"query_features_s": time.perf_counter() - started}
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
+        moments, hits, labels = self._search(sequence, top_videos, moments_per_video, min_score, timings)
+        query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
+                      "steps": sequence.length, "pipeline": self.pipeline.config}
+        if isinstance(query, str) and self.pipeline.regions and _best_copy(moments) < 0:
+            mark = time.perf_counter()
+            for region in self._query_regions(query, float(sequence.times[0]), query_info["end"]):
+                view = self.extractor.extract_region(query, float(sequence.times[0]), query_info["end"], region)
+                found = self._search(view, top_videos, moments_per_video, min_score, {})
+                if _best_copy(found[0]) > max(_best_copy(moments), -0.5):   # the clip inside the query is the copy
+                    moments, hits, labels = found
+                    query_info["region"] = [round(x, 4) for x in region]
+            timings["query_regions_s"] = time.perf_counter() - mark
+        timings["total_s"] = time.perf_counter() - started
+        damage = query_damage(query) if isinstance(query, str) else ""
+        if damage:
+            query_info["damage"] = damage
+        return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,
+                            verdict(labels) if labels is not None else "")
 
+    def _query_regions(self, path: str, start: float, end: float) -> list[tuple[float, float, float, float]]:
+        """The pictures found inside the query clip's pictures (:func:`~svmr.features.regions.picture_regions`
+        on :data:`QUERY_LOOKS` frames spread over it, decoded as the extractor decodes them)."""
+        side = 2 * self.gallery.config.size
+        times = np.linspace(start, end, QUERY_LOOKS, endpoint=False)
+        try:
+            frames = np.concatenate(list(V.iter_frames(path, times, size=(side, side))))
+        except V.VideoError:        # a damaged stretch: the clip is searched whole, as read
+            return []
+        return picture_regions(frames)
+
+    def _search(self, sequence: FeatureSequence, top_videos: int, moments_per_video: int, min_score: float,
+                timings: dict) -> tuple[list[Moment], list[VideoHit], list[str] | None]:
+        """Stages 1 and 2 for a query clip's features: ``(moments best first, videos, every localized
+        moment's label or None)``; adds the stages' seconds to ``timings``."""
         pipeline = self.pipeline
         mark = time.perf_counter()
         ids, cosines, statistics = self.index.search(sequence, pipeline.candidates(top_videos))
@@ -163,8 +212,7 @@ class Searcher:
         prepared = pipeline.localizer.prepare_query(sequence, statistics)
         for video_id, score in zip(ids, scores):
             video = self.gallery.videos[video_id]
-            found = pipeline.localizer.localize(prepared, self.gallery.features(video.id), video.duration,
-                                                statistics, moments_per_video)
+            found = self._localize(prepared, video, statistics, moments_per_video)
             if found.matches is not None:
                 labels = (labels or []) + list(found.matches)
             p = float(score)
@@ -175,17 +223,34 @@ class Searcher:
                                  found.starts, found.durations, video.damage_note))
         if pipeline.ranking == "best_moment":
             hits = sorted(hits, key=_best_moment_score, reverse=True)[:top_videos]
-        moments = [moment for hit in hits for moment in hit.moments]
+        moments = sorted((moment for hit in hits for moment in hit.moments), key=lambda m: -m.score)
         timings["stage2_s"] = time.perf_counter() - mark
-        timings["total_s"] = time.perf_counter() - started
-        moments.sort(key=lambda m: -m.score)
-        query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
-                      "steps": sequence.length, "pipeline": pipeline.config}
-        damage = query_damage(query) if isinstance(query, str) else ""
-        if damage:
-            query_info["damage"] = damage
-        return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,
-                            verdict(labels) if labels is not None else "")
+        return moments, hits, labels
+
+
+#: frames of the query looked at for pictures inside its pictures
+QUERY_LOOKS = 12
+
+
+def _best_copy(moments: list[Moment]) -> float:
+    """The best score among moments labelled copies (−1 with none)."""
+    return max((m.score for m in moments if m.copy_probability >= 0.5), default=-1.0)
+
+
+def _offset(found, seconds: float):
+    """A localizer's output for a view starting ``seconds`` into its video, moved to the video's time."""
+    if seconds:
+        found.moments[:, :2] += seconds
+        found.starts = found.starts + seconds
+    return found
+
+
+def _copy_score(found) -> float:
+    """The best score among a localizer's moments labelled copies (−1 with none, or no labels)."""
+    if found.copy_probability is None or not len(found.moments):
+        return -1.0
+    copies = found.copy_probability >= 0.5
+    return float(found.moments[copies, 2].max()) if copies.any() else -1.0
 
 
 def inside_video(start: float, end: float, duration: float) -> tuple[float, float]:

@@ -59,10 +59,12 @@ def load_choice(root: str) -> dict:
 
 class Stage1Index:
     """The stage-1 backend of ``gallery`` for ``retriever`` (``backend``: a name of
-    :data:`svmr.backends.BACKENDS`; ``auto`` picks by the gallery's size)."""
+    :data:`svmr.backends.BACKENDS`; ``auto`` picks by the gallery's size; ``regions``: a video's
+    rows include those of the pictures found inside its pictures, :meth:`Gallery.views`)."""
 
-    def __init__(self, gallery: Gallery, retriever, backend: str = "auto", milvus_uri: str | None = None):
-        self.gallery, self.retriever = gallery, retriever
+    def __init__(self, gallery: Gallery, retriever, backend: str = "auto", milvus_uri: str | None = None,
+                 regions: bool = False):
+        self.gallery, self.retriever, self.regions = gallery, retriever, regions
         if backend == "auto":
             chosen = load_choice(gallery.root)
             backend, milvus_uri = chosen.get("backend", "auto"), milvus_uri or chosen.get("milvus_uri")
@@ -129,10 +131,10 @@ class Stage1Index:
         videos = self.gallery.list()
         for video in videos:
             cached = self._vectors.get(video.id)
-            if cached is None or cached[0] != video.digest:
-                sequence = self.gallery.features(video.id)
-                self._vectors[video.id] = (video.digest, self.retriever.reference_vectors(sequence),
-                                           sequence.features.sum(axis=1, dtype=np.float64), sequence.length)
+            if cached is None or cached[0] != self._version(video):
+                views = self._views(video.id)
+                self._vectors[video.id] = (self._version(video), self._reference_vectors(views),
+                                           views[0].features.sum(axis=1, dtype=np.float64), views[0].length)
         ids = [v.id for v in videos]
         for stale in set(self._vectors) - set(ids):
             del self._vectors[stale]
@@ -167,7 +169,7 @@ class Stage1Index:
             self._backend = self._open(self._dimension())
         stored: dict[str, str] = state["videos"]
         self._stored = stored
-        wanted = {v.id: v.digest for v in self.gallery.list()}
+        wanted = {v.id: self._version(v) for v in self.gallery.list()}
         gone = [video for video in stored if video not in wanted]
         for video in gone:
             self._backend.remove(video)
@@ -179,12 +181,23 @@ class Stage1Index:
             batch = changed[start:start + SYNC_BATCH]
             vectors = []
             for video in batch:
-                sequence = self.gallery.features(video)
-                raw = self.retriever.reference_vectors(sequence)
+                raw = self._reference_vectors(self._views(video))
                 vectors.append(self.retriever.finalize(raw, self._statistics).astype(np.float32))
             self._backend.add_many(batch, vectors)
             stored.update({video: wanted[video] for video in batch})
             self._commit(state)
+
+    def _version(self, video) -> str:
+        """What this index stores of a video is current while this stays the same."""
+        return video.version if self.regions else video.digest
+
+    def _views(self, video_id: str) -> list:
+        """The feature sequences a video's rows come from: its own, and its regions' when searched."""
+        return self.gallery.views(video_id) if self.regions else [self.gallery.features(video_id)]
+
+    def _reference_vectors(self, views: list) -> np.ndarray:
+        """One video's raw stage-1 rows: its whole pictures' and each region's (:meth:`Gallery.views`)."""
+        return np.concatenate([self.retriever.reference_vectors(view) for view in views])
 
     def _commit(self, state: dict) -> None:
         """Backend first, then the state naming what it holds (a kill between the two re-adds a

@@ -258,6 +258,8 @@ def evaluate_all(benchmark: str | None, directory: str, key: str | None = None, 
     if reshare:
         real.append("**Re-shared copies (VSC 2022's transform families).** "
                     + real_footage_table(reshare, config, directory, COPY_SET_KEYS, by_family=True))
+        real.append("**The same copies searched the other way round** (a re-share as the query, the originals in "
+                    "the gallery). " + reversed_reshare_table(reshare, config))
     if footage:
         real.append("**Seed 001's Table 1 on the real-footage set** (each query with every reference holding it; "
                     "models trained on procedural video only).\n\n" + real_footage_graph_table(footage, directory, config))
@@ -341,17 +343,49 @@ def real_footage_scores(set_dir: str, searchers: dict, groups: dict[str, str] | 
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
     truth = bench.moments_by_label()
+    queries = [(query.id, os.path.join(set_dir, "queries", f"{query.id}.mp4"), 0.0, None, truth.get(query.label, {}))
+               for query in bench.queries]
+    return query_scores(searchers, queries, groups)
+
+
+def query_scores(searchers: dict, queries: list[tuple], groups: dict[str, str] | None = None) -> dict[str, dict]:
+    """:func:`real_footage_scores`' rows for ``queries``: each ``(id, file, start, end, {video id:
+    [[start, end], ...]})``, the clip ``[start, end)`` of the file searched (top 3 videos, 5
+    moments each) and scored against its moments."""
     rows = {}
     for name, searcher in searchers.items():
         cells = []
-        for query in bench.queries:
-            result = searcher.search(os.path.join(set_dir, "queries", f"{query.id}.mp4"), top_videos=3,
-                                     moments_per_video=5)
-            cells.append((query.id, _query_cells(result, truth.get(query.label, {}))))
+        for query_id, path, start, end, moments in queries:
+            result = searcher.search(path, start, end, top_videos=3, moments_per_video=5)
+            cells.append((query_id, _query_cells(result, moments)))
         rows[name] = _summary([c for _, c in cells])
         for group in sorted(set((groups or {}).values())):
             rows[name, group] = _summary([c for query, c in cells if groups.get(query) == group])
     return rows
+
+
+def reversed_reshare_table(set_dir: str, config=None) -> str:
+    """The re-share set searched the other way round with the default model
+    (:func:`~svmr.data.reshare_set.reversed_queries`): each re-shared copy as the query, in a gallery
+    of the source files (indexed into ``<set>/gallery-sources-<extractor key>`` on first use); all
+    copies, then family by family."""
+    from .data.reshare_set import reversed_queries
+    from .features import ExtractorConfig, FeatureExtractor
+    from .gallery import Gallery
+    from .search import Searcher
+
+    files, queries = reversed_queries(set_dir)
+    config = config or ExtractorConfig()
+    gallery = Gallery(os.path.join(set_dir, f"gallery-sources-{config.key()}"), config)
+    extractor = FeatureExtractor(gallery.config)
+    for path in files:
+        gallery.add(path, extractor)
+    families = Benchmark.load(os.path.join(set_dir, "manifest.json")).info["families"]
+    rows = query_scores({"align": Searcher(gallery, extractor=extractor)}, queries, families)
+    order = list(dict.fromkeys(families.values()))
+    return (f"{len(queries)} re-shared copies as queries, a gallery of their {len(files)} source files "
+            f"(the default model):\n\n"
+            + _markdown([("all", rows["align"])] + [(family, rows["align", family]) for family in order], COPY_SET_KEYS))
 
 
 def _summary(cells: list[dict]) -> dict:

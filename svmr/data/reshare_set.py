@@ -325,3 +325,22 @@ def build_reshare_set(out_dir: str, seed: int = 0) -> dict:
     bench.save(os.path.join(out_dir, "manifest.json"))
     with open(os.path.join(out_dir, "manifest.json")) as handle:
         return json.load(handle)
+
+
+def reversed_queries(set_dir: str) -> tuple[list[str], list[tuple[str, str, float, float, dict]]]:
+    """The set searched the other way round: each re-shared copy (its stretch of its reference) as
+    the query, in a gallery of the queries' source files, whole. Returns ``(source files, queries)``;
+    a query is ``(its query id, reference file, start, end, {source video id: [[start, end]]})``,
+    the source id being the file's stem as :func:`~svmr.gallery.safe_id` makes it."""
+    from ..gallery import safe_id
+
+    bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
+    sources = {query.id: (query.video, query.start, query.end) for query in bench.queries}
+    queries = []
+    for reference in bench.references:
+        for segment in reference.segments:
+            video, start, end = sources[segment.label]
+            queries.append((segment.label, os.path.join(set_dir, "references", f"{reference.id}.mp4"),
+                            segment.start, segment.end, {safe_id(video): [[start, end]]}))
+    files = sorted({_require(video) for video, _, _ in sources.values()})
+    return files, sorted(queries)

@@ -34,6 +34,7 @@ import torch
 from .. import video as V
 from ..models.motion import SMALL_FRAME_SIZE, small_frames
 from .borders import crop_borders
+from .regions import RegionTracker, crop_region
 from .temporal_shift import TemporalShift, set_num_segments
 
 BACKBONES = ("efficientnet_lite0", "resnet50_tsm")
@@ -348,10 +349,12 @@ class FeatureExtractor:
         return os.path.join(self.cache_dir, key[:2], key + ".npz")
 
     def extract(self, path: str, start: float = 0.0, end: float | None = None,
-                progress: Callable[[int, int], None] | None = None, info: V.VideoInfo | None = None) -> FeatureSequence:
+                progress: Callable[[int, int], None] | None = None, info: V.VideoInfo | None = None,
+                regions: "RegionTracker | None" = None) -> FeatureSequence:
         """Features of ``[start, end)`` of a video file (cached when ``cache_dir`` is set);
         ``info``: the file's :func:`~svmr.video.probe` when the caller has it (probing decodes
-        the first and last frames).
+        the first and last frames); ``regions``: a tracker fed every decoded frame
+        (:class:`~svmr.features.regions.RegionTracker`; not fed when the features come from the cache).
 
         Raises:
             VideoError: the file cannot be used or the range is outside it.
@@ -365,17 +368,56 @@ class FeatureExtractor:
             except (OSError, ValueError, KeyError):
                 os.remove(cache_path)  # unreadable cache entry: recompute
         times = V.sample_times(start, end, self.config.rate)
-        size = (self.config.size, self.config.size)
         scale = 2 if self.config.crop_borders else 1       # bars are found at twice the size
-        chunks = V.iter_frames(path, times, size=(scale * size[0], scale * size[1]), info=info, chunk=self.window)
-        if self.config.crop_borders:
-            chunks = (crop_borders(chunk, size) for chunk in chunks)
-        small = []                                          # each chunk's small frames, in order
-        chunks = _prefetch(_tapped(chunks, lambda chunk: small.append(small_frames(chunk))))
-        features = self._run(chunks, len(times), progress)
-        result = self._with_motion(FeatureSequence(features, times, self.config.rate, info.duration,
-                                                   asdict(self.config), np.concatenate(small) if small else None))
+        side = scale * self.config.size
+        chunks = V.iter_frames(path, times, size=(side, side), info=info, chunk=self.window)
+        if regions is not None:
+            chunks = _tapped(chunks, regions.feed)
+        result = self._from_chunks(chunks, times, info, progress)
         if cache_path:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)
             result.save(cache_path)
         return result
+
+    def extract_region(self, path: str, start: float, end: float, box: tuple[float, float, float, float],
+                       info: V.VideoInfo | None = None) -> FeatureSequence:
+        """Features of ``[start, end)`` of a video file seen only inside ``box`` ``(top, bottom, left,
+        right)`` (fractions of the frame): a picture inside the picture
+        (:mod:`svmr.features.regions`), decoded large enough for the box to hold about twice
+        ``size`` pixels a side (at most 4 × ``size``). Its ``times`` are the video's.
+
+        Raises:
+            VideoError: the file cannot be used or the range is outside it.
+        """
+        info = info or V.probe(path)
+        start, end = V.check_range(info, start, end)
+        times = V.sample_times(start, end, self.config.rate)
+        narrowest = max(0.05, min(box[1] - box[0], box[3] - box[2]))
+        side = int(min(4 * self.config.size, np.ceil(2 * self.config.size / narrowest / 16) * 16))
+        chunks = (np.ascontiguousarray(crop_region(chunk, box))
+                  for chunk in V.iter_frames(path, times, size=(side, side), info=info, chunk=self.window))
+        return self._from_chunks(chunks, times, info, None)
+
+    def _from_chunks(self, chunks: Iterator[np.ndarray], times: np.ndarray, info: V.VideoInfo,
+                     progress: Callable[[int, int], None] | None) -> FeatureSequence:
+        """The :class:`FeatureSequence` of decoded frames (chunks ``(n, H, W, 3)`` at ``times``):
+        bars cut (when configured) and resized to ``size``, described, small frames and motion added."""
+        size = (self.config.size, self.config.size)
+        if self.config.crop_borders:
+            chunks = (crop_borders(chunk, size) for chunk in chunks)
+        else:
+            chunks = (_resized(chunk, size) for chunk in chunks)
+        small = []                                          # each chunk's small frames, in order
+        chunks = _prefetch(_tapped(chunks, lambda chunk: small.append(small_frames(chunk))))
+        features = self._run(chunks, len(times), progress)
+        return self._with_motion(FeatureSequence(features, times, self.config.rate, info.duration,
+                                                 asdict(self.config), np.concatenate(small) if small else None))
+
+
+def _resized(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 ``(n, H, W, 3)`` → ``(n, size[1], size[0], 3)`` (unchanged when already that size)."""
+    if frames.shape[1:3] == (size[1], size[0]):
+        return frames
+    import cv2
+
+    return np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in frames])

@@ -164,11 +164,13 @@ class CopyOrSimilar:
           menu="Default: copies and similar moments (best on real footage)")
 def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: int = RERANK_POOL,
                 retrieval_weight: float = RETRIEVAL_MOTION_WEIGHT, similar_weight: float = SIMILAR_MOTION_WEIGHT,
-                retrieval_parts: int = RETRIEVAL_MOTION_PARTS, similar_parts: int = SIMILAR_MOTION_PARTS) -> Pipeline:
+                retrieval_parts: int = RETRIEVAL_MOTION_PARTS, similar_parts: int = SIMILAR_MOTION_PARTS,
+                regions: bool = True) -> Pipeline:
     """Runs on the CPU whatever ``device`` says (NumPy and a small motion network); the weights:
     the motion stream's share of stage 1's cosine and of the similar moments' similarity; the
     parts: into how many consecutive parts each cuts a span's motion
-    (:class:`~svmr.models.semantic.StepSpace`)."""
+    (:class:`~svmr.models.semantic.StepSpace`); ``regions``: search the pictures found inside the
+    gallery's pictures too (:class:`~svmr.pipelines.Pipeline`)."""
     calibration, background = MatchCalibration.load(), StepSpace.load()
     space = background.with_weight(similar_weight, similar_parts)
     retriever = WindowRetrieval(space=background.with_weight(retrieval_weight, retrieval_parts))
@@ -183,4 +185,4 @@ def build_align(device="cpu", motion_checks: int = MOTION_CHECKS, rerank_pool: i
     localizer = CopyOrSimilar(FrameAlignment(aligner, motion_checks, centre=space.mean), windows, calibration, space)
     return Pipeline("align", retriever, localizer, ranking="best_moment", rerank_pool=rerank_pool,
                     config={"name": "align", **settings, "rerank_pool": rerank_pool, "motion_checks": motion_checks,
-                            "device": "cpu"})
+                            "regions": regions, "device": "cpu"}, regions=regions)

@@ -75,6 +75,9 @@ class Pipeline:
             number of videos asked for).
         config: what built it (the pipeline's name, its checkpoints, its settings), recorded with
             every result (``SearchResult.query["pipeline"]``).
+        regions: search the pictures found inside gallery videos' pictures too
+            (:meth:`~svmr.gallery.Gallery.views`): stage 1 stores their vectors with their video's,
+            stage 2 localizes in each and keeps a region's moments where they are a better copy.
     """
 
     name: str
@@ -83,6 +86,7 @@ class Pipeline:
     ranking: Ranking = "stage1"
     rerank_pool: int = 0
     config: dict = field(default_factory=dict)
+    regions: bool = False
 
     def __post_init__(self):
         if self.ranking not in ("stage1", "best_moment"):
