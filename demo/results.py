@@ -21,7 +21,9 @@ RESULT_COLUMNS = ["rank", "video", "start (s)", "end (s)", "match", "score", "vi
                   "boundary fit M_R", "motion match M_V", "similarity"]
 SCORES_NOTE = """**match** (default model) — what the moment is: **copy**, the query's own footage (re-shared,
 cropped, recoloured… — a calibrated probability of at least one half from the frame, boundary and
-motion evidence); **partial copy**, a copy of less than half the query; **similar**, other footage
+motion evidence); **partial copy**, a copy of less than half the query; **…, in part of the picture**:
+a copy playing inside part of the video's picture (picture-in-picture, one half of a split screen,
+above a caption bar), found there because that part was also described alone; **similar**, other footage
 showing the same kind of moment (its **similarity** — the cosine of the moment's mean picture content
 with the query's — at or above a threshold fitted on pairs of real videos); **weak**, neither. When
 every moment is weak the search says *nothing close*. Each score is in 0–1. **score** ranks the
@@ -52,11 +54,25 @@ def moment_choices(result) -> list[tuple[str, int]]:
 
 def result_rows(result) -> list[list] | None:
     """The results table: one row per moment, ranked from 1."""
-    rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), m.match or "–", round(m.score, 4),
+    rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), _match_text(m), round(m.score, 4),
              round(m.video_score, 4), round(m.confidence, 4), round(m.regression, 4), round(m.motion, 4),
              round(m.similarity, 4) if m.match else "–"]
             for rank, m in enumerate(result.moments, 1)]
     return rows or None
+
+
+def _match_text(moment) -> str:
+    """A moment's match as the table shows it, saying when it plays in part of its video's picture."""
+    if not moment.match:
+        return "–"
+    return f"{moment.match}, in part of the picture" if moment.region else moment.match
+
+
+def region_line(box: list[float]) -> str:
+    """Where in a picture a part of it lies, in words (``box``: top, bottom, left, right fractions)."""
+    top, bottom, left, right = box
+    return (f"{(right - left) * 100:.0f} % × {(bottom - top) * 100:.0f} % of the picture, from "
+            f"{left * 100:.0f} % across and {top * 100:.0f} % down")
 
 
 #: what a search's verdict tells the user (the default model)
@@ -94,6 +110,13 @@ def run_search(query: str | None, start: float, end: float, gallery_choice: str,
     status = verdict_line(result) + (f"{plural(len(result.moments), 'moment')} in {plural(len(result.videos), 'video')} — query features "
               f"{t['query_features_s'] * 1000:.0f} ms, stage 1 {t['stage1_s'] * 1000:.0f} ms, stage 2 "
               f"{t['stage2_s'] * 1000:.0f} ms, total {t['total_s'] * 1000:.0f} ms ({S.model_name(model)})")
+    if result.query.get("region"):
+        status += ("\n\n**The copy plays in part of the query's picture** (picture-in-picture, split screen or a "
+                   f"caption bar): searched there, {region_line(result.query['region'])}.")
+    inside = [f"- #{rank} {m.video}: {region_line(m.region)}" for rank, m in enumerate(result.moments, 1) if m.region][:3]
+    if inside:
+        status += "\n\n**Found in part of a video's picture** (picture-in-picture, split screen or a caption bar):\n" \
+                  + "\n".join(inside)
     if result.query.get("damage"):
         lost = result.query["damage"].removeprefix("damaged: ")
         status += f"\n\n**The query file is damaged**, searched for what decodes: {lost}"

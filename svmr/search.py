@@ -40,6 +40,9 @@ class Moment:
     match: str = ""       # what matched (the default): copy, partial copy, similar or weak; "" for the other models
     copy_probability: float = 0.0   # the default's calibrated P(same footage)
     similarity: float = 0.0         # the default's content similarity (cosine of mean gallery-centred features)
+    #: found inside part of its video's picture (picture-in-picture, split screen, caption bar): that
+    #: part as (top, bottom, left, right) fractions of the frame; empty for the whole picture
+    region: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -140,17 +143,19 @@ class Searcher:
         """Stage 2 on one video: on its whole pictures, then, with a pipeline that searches regions
         and no copy found in them, on each picture found inside them (:meth:`Gallery.views`); a
         region's moments replace the whole pictures' when it holds a copy (a clip inside another
-        video is a copy there, while the whole picture shows the host too)."""
+        video is a copy there, while the whole picture shows the host too). Returns the localizer's
+        output and the region it came from (``[]``: the whole picture)."""
         localizer = self.pipeline.localizer
         best = localizer.localize(prepared, self.gallery.features(video.id), video.duration, statistics, top_k)
+        region: list[float] = []
         if not self.pipeline.regions or _copy_score(best) >= 0:
-            return best
-        for path in self.gallery.region_paths(video.id):
+            return best, region
+        for entry, path in zip(video.regions or [], self.gallery.region_paths(video.id)):
             view = FeatureSequence.load(path)
             found = _offset(localizer.localize(prepared, view, video.duration, statistics, top_k), float(view.times[0]))
             if _copy_score(found) > max(_copy_score(best), -0.5):
-                best = found
-        return best
+                best, region = found, list(entry["box"])
+        return best, region
 
     def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
                top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0) -> SearchResult:
@@ -212,12 +217,12 @@ class Searcher:
         prepared = pipeline.localizer.prepare_query(sequence, statistics)
         for video_id, score in zip(ids, scores):
             video = self.gallery.videos[video_id]
-            found = self._localize(prepared, video, statistics, moments_per_video)
+            found, region = self._localize(prepared, video, statistics, moments_per_video)
             if found.matches is not None:
                 labels = (labels or []) + list(found.matches)
             p = float(score)
             weight = pipeline.moment_weight(p)
-            video_moments = [moment for moment in _moments(video.id, video.duration, found, p, weight)
+            video_moments = [moment for moment in _moments(video.id, video.duration, found, p, weight, region)
                              if moment.score >= min_score]
             hits.append(VideoHit(video.id, p, video.duration, video_moments, found.m_c, found.m_r,
                                  found.starts, found.durations, video.damage_note))
@@ -261,7 +266,7 @@ def inside_video(start: float, end: float, duration: float) -> tuple[float, floa
     return max(0.0, start - over), min(end, duration)
 
 
-def _moments(video_id: str, duration: float, found, p: float, weight: float) -> list[Moment]:
+def _moments(video_id: str, duration: float, found, p: float, weight: float, region: list[float]) -> list[Moment]:
     """A localizer's rows for one video as :class:`Moment` objects (moved inside the video)."""
     count = len(found.moments)
     motion = found.motion if found.motion is not None else np.zeros(count)
@@ -269,7 +274,7 @@ def _moments(video_id: str, duration: float, found, p: float, weight: float) -> 
     probability = found.copy_probability if found.copy_probability is not None else np.zeros(count)
     similarity = found.similarity if found.similarity is not None else np.zeros(count)
     return [Moment(video_id, *map(float, inside_video(s, e, duration)), weight * float(sc), p, float(c), float(r),
-                   float(motion[k]), matches[k], float(probability[k]), float(similarity[k]))
+                   float(motion[k]), matches[k], float(probability[k]), float(similarity[k]), list(region))
             for k, (s, e, sc, c, r) in enumerate(found.moments)]
 
 

@@ -45,6 +45,16 @@ def test_a_clip_put_inside_other_footage_is_found_where_it_was_put(host, clip):
     assert any(np.allclose(region, (0.0, 1.0, 0.0, 0.5), atol=0.02) for region in picture_regions(split))
 
 
+def test_a_split_screens_dark_letterboxed_half_is_the_other_half_of_an_outlined_one(megamind, bikes):
+    frames = np.zeros((8, SIDE, SIDE, 3), np.uint8)
+    half = SIDE // 2
+    frames[:, 64:192, :half] = _frames(bikes, 1.0, 8)[:, ::2, ::2][:, :128]      # the host, bright, letterboxed
+    dark = (_frames(megamind, 5.0, 8)[:, ::2, ::2][:, :128] * 0.5).astype(np.uint8)
+    frames[:, 64:192, half:] = dark                                              # the clip, dark: no outline of its own
+    regions = picture_regions(frames)
+    assert any(np.allclose(region, (0.0, 1.0, 0.5, 1.0), atol=0.02) for region in regions), regions
+
+
 def test_whole_frames_and_letterbox_bars_give_no_region(host, clip, carphone):
     # (a still scene's own straight lines can outline a rectangle: Megamind's table and candle at
     # 1-3 s do; that costs a region's description at indexing, never a wrong match)
@@ -117,6 +127,7 @@ def test_a_clip_shown_inside_a_gallery_video_is_found_there_as_a_copy(pip_galler
     assert any(np.allclose(r["box"], INSET, atol=0.03) and r["start"] <= 4.5 and r["end"] >= 7.5 for r in entry.regions)
     top = Searcher(gallery, extractor=extractor).search(megamind, 1.0, 5.0, top_videos=2).moments[0]
     assert top.video == "reshared" and top.match == "copy"
+    np.testing.assert_allclose(top.region, INSET, atol=0.03)            # said in the result and its JSON
     assert tiou((top.start, top.end), [(4.0, 8.0)])[0][0] >= 0.5
     # the same gallery searched without its regions: the host's whole pictures hide the copy
     whole = Searcher(gallery, build_align(regions=False), extractor=extractor).search(megamind, 1.0, 5.0, top_videos=2)

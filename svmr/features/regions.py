@@ -154,8 +154,28 @@ def regions_of(vertical: np.ndarray, horizontal: np.ndarray, change: np.ndarray,
             regions.append(box)
         if len(regions) == MOST:
             break
+    for other in [_other_half(box, height, width) for box in regions]:
+        if other and all(_overlap(other, kept) < 0.5 for kept in regions):
+            regions.append(other)
     return [((top / height, bottom / height, left / width, right / width), _mean_inside(change, (top, bottom, left, right), height, width))
             for top, bottom, left, right in regions]
+
+
+def _other_half(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int] | None:
+    """A split screen's other picture: when ``box`` lies in one half of the frame, reaching its
+    outer edge and the middle (within 2 % of the frame), the other half whole (its own outline may
+    be missing: a dark picture letterboxed inside its half has no edge against the bars); else None."""
+    top, bottom, left, right = box
+    near = lambda a, b, size: abs(a - b) <= 0.02 * size       # noqa: E731
+    if near(left, 0, width) and near(right, width / 2, width):
+        return 0, height, right, width
+    if near(left, width / 2, width) and near(right, width, width):
+        return 0, height, 0, left
+    if near(top, 0, height) and near(bottom, height / 2, height):
+        return bottom, height, 0, width
+    if near(top, height / 2, height) and near(bottom, height, height):
+        return 0, top, 0, width
+    return None
 
 
 def _bars_around(grey: np.ndarray, box: tuple[int, int, int, int], height: int, width: int) -> bool:
