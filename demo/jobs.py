@@ -65,6 +65,12 @@ def query_clip_features(path: str, start: float, end: float | None, longest: flo
     return query_features(extractor(), path, start, end, longest, progress=progress)
 
 
+def query_region_features(path: str, start: float, end: float, box: tuple[float, float, float, float]) -> FeatureSequence:
+    """The features of ``[start, end)`` of the query file seen inside ``box`` (a picture inside its
+    pictures: :meth:`~svmr.features.FeatureExtractor.extract_region`)."""
+    return extractor().extract_region(path, start, end, box)
+
+
 def analyze(path: str, start: float, end: float, progress=None) -> tuple[str, FeatureSequence, float, str]:
     """Trim ``[start, end)`` to a playable clip and extract its features; returns the clip, the
     features, the extraction's seconds and the device it ran on."""

@@ -169,7 +169,9 @@ def search(gallery_choice: str, model: str, session: Session | None, demo: DemoG
                              about=os.path.basename(query), progress=progress)
     reading = time.perf_counter() - started
     result = searcher.search(sequence, top_videos=top_videos, moments_per_video=moments_per_video,
-                             min_score=min_score)
+                             min_score=min_score, source=query,
+                             read_region=lambda *args: reader().call(jobs.query_region_features, args,
+                                                                     about=os.path.basename(query)))
     result.timings["query_features_s"] = round(reading, 4)
     damage = query_damage(query)        # found while the worker read the clip: the result says so
     if damage:

@@ -158,11 +158,17 @@ class Searcher:
         return best, region
 
     def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
-               top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0) -> SearchResult:
+               top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0,
+               source: str | None = None, read_region=None) -> SearchResult:
         """Find the gallery videos most similar to the query clip and localize the moments.
 
         Args:
             query: a video file (its ``[start, end)`` is the query clip) or precomputed features.
+            source: the file precomputed features were read from (a file query is its own): with a
+                pipeline that searches regions, its pictures are looked at for a picture inside
+                them when the whole clip finds no copy.
+            read_region: ``(path, start, end, box) → FeatureSequence``, how such a region is read
+                (default: this searcher's extractor; the app reads it in its worker process).
         Raises:
             VideoError: unusable query file or range; ValueError: empty gallery.
         """
@@ -175,10 +181,12 @@ class Searcher:
         moments, hits, labels = self._search(sequence, top_videos, moments_per_video, min_score, timings)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": self.pipeline.config}
-        if isinstance(query, str) and self.pipeline.regions and _best_copy(moments) < 0:
+        path = query if isinstance(query, str) else source
+        if path and self.pipeline.regions and _best_copy(moments) < 0:
             mark = time.perf_counter()
-            for region in self._query_regions(query, float(sequence.times[0]), query_info["end"]):
-                view = self.extractor.extract_region(query, float(sequence.times[0]), query_info["end"], region)
+            read = read_region or self.extractor.extract_region
+            for region in self._query_regions(path, float(sequence.times[0]), query_info["end"]):
+                view = read(path, float(sequence.times[0]), query_info["end"], region)
                 found = self._search(view, top_videos, moments_per_video, min_score, {})
                 if _best_copy(found[0]) > max(_best_copy(moments), -0.5):   # the clip inside the query is the copy
                     moments, hits, labels = found

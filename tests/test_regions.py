@@ -149,6 +149,17 @@ def test_a_query_showing_the_clip_inside_other_footage_finds_the_original(pip_ga
     np.testing.assert_allclose(result.query["region"], INSET, atol=0.03)
     whole = Searcher(originals, build_align(regions=False), extractor=extractor).search(reshared, 4.0, 8.0, top_videos=2)
     assert whole.moments[0].match != "copy" and "region" not in whole.query
+    # as the app searches: features read elsewhere, the file named as their source, regions read by a callable
+    asked = []
+
+    def read_region(*args):
+        asked.append(args)
+        return extractor.extract_region(*args)
+
+    features = extractor.extract(reshared, 4.0, 8.0)
+    again = Searcher(originals, extractor=extractor).search(features, top_videos=2, source=reshared, read_region=read_region)
+    assert len(asked) == 1 and asked[0][0] == reshared and again.moments[0].match == "copy"
+    assert again.query["region"] == result.query["region"]
 
 
 def test_a_videos_region_files_go_with_it(pip_gallery):
