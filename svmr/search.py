@@ -7,6 +7,11 @@ Which retriever and localizer: a :class:`~svmr.pipelines.Pipeline` (``align`` by
 pipeline ranked by best moment (``align``) changes the last steps: stage 2 aligns its
 ``rerank_pool`` stage-1 candidates, a moment's score is its own ``M_R · M_C``, raised by its motion
 match ``M_V`` to ``1 − (1 − M_R · M_C)(1 − M_V)``, and the videos are ranked by their best moment.
+
+A pipeline that searches regions (``align``) also looks inside pictures (:mod:`svmr.features.regions`):
+where a candidate's whole picture holds no copy, each picture found inside it at indexing is aligned
+too; where the whole query finds no copy, each picture found inside the query is searched as a
+query of its own. A copy found so says where it plays (``Moment.region``, ``query["region"]``).
 """
 from __future__ import annotations
 
