@@ -189,7 +189,7 @@ def test_cli_search_models(real_gallery, capsys, bikes):
         # the default adds what matched; the keys every model has stay
         assert set(result) == {"moments", "videos", "timings", "query"} | ({"verdict"} if model == "align" else set())
         assert set(result["moments"][0]) == {"video", "start", "end", "score", "video_score", "confidence",
-                                             "regression", "motion", "match", "copy_probability", "similarity"}
+                                             "regression", "motion", "match", "copy_probability", "similarity", "region"}
         assert (result["moments"][0]["match"] != "") == (model == "align")
     with pytest.raises(SystemExit):
         main(["search", "--help"])
