@@ -172,3 +172,16 @@ def test_a_videos_region_files_go_with_it(pip_gallery):
     assert len(views) == len(paths) + 1 and all(v.times[0] > 0 for v in views[1:])
     gallery.remove("reshared")
     assert not any(os.path.exists(p) for p in paths)
+
+
+def test_index_no_regions_keeps_the_whole_pictures_only(tmp_path, pip_gallery, capsys):
+    import json
+
+    from svmr.cli import main
+    from svmr.gallery import Gallery
+
+    reshared = pip_gallery[2]
+    assert main(["index", "--gallery", str(tmp_path / "g"), "--no-regions", reshared]) == 0
+    assert json.loads(capsys.readouterr().out)["indexed"] == 1
+    entry = Gallery(str(tmp_path / "g")).videos["reshared"]
+    assert entry.regions == [] and Gallery(str(tmp_path / "g")).region_paths("reshared") == []
