@@ -5,9 +5,14 @@ split screen, above or below a caption bar, inside a blurred fill of itself. A g
 the whole frame then describes the host as much as the clip. What gives the clip's place away is
 its outline: a straight, axis-aligned edge that stays at the same place in every frame while the
 pictures on both sides change. :func:`picture_regions` finds rectangles whose every side not on
-the frame's border is such an edge, over a few sampled frames of the query; the search then also
-describes the query inside each rectangle (:meth:`~svmr.features.FeatureExtractor.extract`
-``region``) and keeps what matches best (:class:`~svmr.search.Searcher`).
+the frame's border is such an edge, over a few frames; a split screen's other half comes with the
+half that is outlined.
+
+* In the gallery, a :class:`RegionTracker` is fed the frames the extractor decodes and joins its
+  looks into tracks; each track is described apart
+  (:meth:`~svmr.features.FeatureExtractor.extract_region`, :meth:`~svmr.gallery.Gallery.add`).
+* For a query, the search looks at a few frames spread over the clip and, when the whole clip finds
+  no copy, searches each rectangle as a query of its own (:class:`~svmr.search.Searcher`).
 
 A region is ``(top, bottom, left, right)`` as fractions of the frame's height and width.
 """
@@ -253,6 +258,8 @@ class RegionTracker:
 
     def feed(self, frames: np.ndarray) -> None:
         """Take the next uint8 RGB frames ``(n, H, W, 3)``."""
+        if not len(frames):
+            return
         for frame, grey in zip(frames, small_grey(frames)):
             self._edges.append(edge_counts(frame[None]))
             self._grey.append(grey)
