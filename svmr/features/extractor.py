@@ -354,7 +354,7 @@ class FeatureExtractor:
         """Features of ``[start, end)`` of a video file (cached when ``cache_dir`` is set);
         ``info``: the file's :func:`~svmr.video.probe` when the caller has it (probing decodes
         the first and last frames); ``regions``: a tracker fed every decoded frame
-        (:class:`~svmr.features.regions.RegionTracker`; not fed when the features come from the cache).
+        (:class:`~svmr.features.regions.RegionTracker`; the cache is not read then, the frames must be decoded).
 
         Raises:
             VideoError: the file cannot be used or the range is outside it.
@@ -362,7 +362,7 @@ class FeatureExtractor:
         info = info or V.probe(path)
         start, end = V.check_range(info, start, end)
         cache_path = self._cache_path(path, start, end)
-        if cache_path and os.path.exists(cache_path):
+        if cache_path and regions is None and os.path.exists(cache_path):
             try:
                 return self._with_motion(FeatureSequence.load(cache_path))
             except (OSError, ValueError, KeyError):
