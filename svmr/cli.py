@@ -476,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     f"cuda:N (default auto: the GPU when there is one)")
     p.add_argument("--no-regions", action="store_true",
                    help="do not look for pictures inside the videos' pictures (picture-in-picture, split screen, "
-                        "caption bars): indexing about a third faster, such re-shares found less often")
+                        "caption bars): indexing takes about 30 %% less time, such re-shares are found less often")
     backend_args(p, "to build and make the gallery's default")
     p.add_argument("--model", choices=tuple(pipelines), help=f"whose stage-1 vectors --backend indexes "
                                                              f"(default {DEFAULT_PIPELINE})")

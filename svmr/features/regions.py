@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..models.motion import small_frames
 from .borders import DARKEST_BAR, TOLERANCE
 
 #: grey levels: the smallest step across an outline, in a frame
@@ -58,9 +59,9 @@ def edge_counts(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def small_grey(frames: np.ndarray) -> np.ndarray:
-    """uint8 RGB ``(n, H, W, 3)`` → float32 ``(n, CHANGE_SIDE, CHANGE_SIDE)`` grey pictures."""
-    return np.stack([cv2.resize(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY), (CHANGE_SIDE, CHANGE_SIDE),
-                                interpolation=cv2.INTER_AREA) for frame in frames]).astype(np.float32)
+    """uint8 RGB ``(n, H, W, 3)`` → float32 ``(n, CHANGE_SIDE, CHANGE_SIDE)`` grey pictures (the
+    motion check's small frames, at this side)."""
+    return small_frames(frames, CHANGE_SIDE).astype(np.float32)
 
 
 def change_map(grey: np.ndarray) -> np.ndarray:
