@@ -251,7 +251,7 @@ def cmd_index(args) -> int:
     bar = _progress("index")
     report = index_files(args.gallery, paths, ExtractorConfig(size=args.size, rate=args.rate),
                          workers=args.workers, progress=lambda done, total, speed: bar(done, total),
-                         device=args.device, regions=not args.no_regions)
+                         device=args.device, regions=not args.no_regions, feature_precision=args.feature_precision)
     out = report.to_json()
     out["failed"] = {**inputs.problems, **out["failed"]}
     if args.backend != "auto" or args.rebuild_index:
@@ -451,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     from .backends import BACKENDS
+    from .gallery import FEATURE_PRECISIONS
     from .device import DEVICE_CHOICES
     from .pipelines import DEFAULT_PIPELINE, registry
 
@@ -477,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-regions", action="store_true",
                    help="do not look for pictures inside the videos' pictures (picture-in-picture, split screen, "
                         "caption bars): indexing takes about 30 %% less time, such re-shares are found less often")
+    p.add_argument("--feature-precision", choices=tuple(FEATURE_PRECISIONS),
+                   help="how a new gallery stores features: float16 (default) or int8, 8 bits a number over each "
+                        "step's range (a third less disk; the real-footage tables unchanged, docs/scaling.md)")
     backend_args(p, "to build and make the gallery's default")
     p.add_argument("--model", choices=tuple(pipelines), help=f"whose stage-1 vectors --backend indexes "
                                                              f"(default {DEFAULT_PIPELINE})")

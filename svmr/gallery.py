@@ -4,7 +4,7 @@ Layout of a gallery folder::
 
     gallery.json           extractor configuration and one entry per video (a snapshot, atomic)
     journal.jsonl          changes since the snapshot, one JSON line each: {"add": entry} / {"remove": id}
-    features/<id>.<digest>.npz   the video's feature sequence, float16 (written atomically)
+    features/<id>.<digest>.npz   the video's feature sequence, float16 or 8-bit (written atomically)
     features/<id>.<digest>.r<k>.npz   the k-th picture found inside its pictures, described apart
     index/                 persisted stage-1 indexes (:mod:`svmr.stage1_index`)
 
@@ -106,15 +106,25 @@ def _remove_stale_temporaries(root: str) -> None:
                     pass
 
 
+#: how a gallery stores its features (``index --feature-precision``): float16, or 8 bits a number over
+#: each step's range (:func:`~svmr.features.extractor.quantize_steps`; 8.8 instead of 17.6 KiB a
+#: second of video at the defaults, a third of a gallery's bytes; tables in docs/scaling.md)
+FEATURE_PRECISIONS = {"float16": np.float16, "int8": np.uint8}
+
+
 class Gallery:
     """An on-disk collection of indexed videos (thread-safe for one process).
 
     Args:
         root: the gallery folder (created if missing).
         config: extractor configuration for new galleries (an existing gallery keeps its own).
+        feature_precision: how a new gallery stores features, a key of :data:`FEATURE_PRECISIONS`
+            (an existing gallery keeps its own; None: float16).
     """
 
-    def __init__(self, root: str, config: ExtractorConfig | None = None):
+    def __init__(self, root: str, config: ExtractorConfig | None = None, feature_precision: str | None = None):
+        if feature_precision is not None and feature_precision not in FEATURE_PRECISIONS:
+            raise ValueError(f"unknown feature precision {feature_precision!r}: {', '.join(FEATURE_PRECISIONS)}")
         self.root = root
         os.makedirs(os.path.join(root, "features"), exist_ok=True)
         _remove_stale_temporaries(root)
@@ -129,6 +139,7 @@ class Gallery:
         with self._locked():
             if not os.path.exists(self._manifest):
                 self.config = config or ExtractorConfig()
+                self.feature_precision = feature_precision or "float16"
                 self._write_snapshot()
             self._reload()
 
@@ -156,6 +167,7 @@ class Gallery:
             data = json.load(handle)
             stat = os.fstat(handle.fileno())
         self.config = ExtractorConfig.from_dict(data["extractor"])
+        self.feature_precision = data.get("storage", {}).get("features", "float16")
         self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
         self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
         self._journal_offset, self._journal_lines = 0, 0
@@ -216,7 +228,7 @@ class Gallery:
     def _write_snapshot(self) -> None:
         """Fold everything into ``gallery.json`` and empty the journal (replaying a journal over a
         snapshot that already holds it changes nothing, so a kill between the two is harmless)."""
-        write_json(self._manifest, {"extractor": asdict(self.config),
+        write_json(self._manifest, {"extractor": asdict(self.config), "storage": {"features": self.feature_precision},
                                     "videos": {k: asdict(v) for k, v in self.videos.items()}}, indent=1)
         if os.path.exists(self._journal):
             os.truncate(self._journal, 0)
@@ -288,7 +300,7 @@ class Gallery:
         if not info.damage and V.salvaged(path):          # damage found mid-file: read what decodes
             info = V.probe(path)
         features = f"{video_id}.{digest[:12]}.npz"
-        sequence.save(os.path.join(self.root, "features", features), dtype=np.float16)
+        sequence.save(os.path.join(self.root, "features", features), dtype=FEATURE_PRECISIONS[self.feature_precision])
         found = self._describe_regions(path, extractor, info, tracker, features[:-len(".npz")]) if tracker else []
         entry = GalleryVideo(video_id, os.path.abspath(path), info.duration, info.fps, info.width, info.height,
                              sequence.length, digest, time.time(), features,
@@ -317,7 +329,7 @@ class Gallery:
             except V.VideoError:            # a stretch that no longer decodes: the video is kept without it
                 continue
             name = f"{stem}.r{k}.npz"
-            view.save(os.path.join(self.root, "features", name), dtype=np.float16)
+            view.save(os.path.join(self.root, "features", name), dtype=FEATURE_PRECISIONS[self.feature_precision])
             found.append({"start": round(track.start, 3), "end": round(end, 3),
                           "box": [round(x, 4) for x in track.box], "features": name})
         return found

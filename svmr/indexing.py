@@ -128,8 +128,9 @@ class Report:
 
 
 def index_files(root: str, paths: list[str], config, workers: int = 1, progress=None,
-                device: str = "auto", regions: bool = True) -> Report:
-    """Index ``paths`` into the gallery at ``root`` (created with ``config`` if new) with
+                device: str = "auto", regions: bool = True, feature_precision: str | None = None) -> Report:
+    """Index ``paths`` into the gallery at ``root`` (created with ``config`` and
+    ``feature_precision`` if new: :data:`~svmr.gallery.FEATURE_PRECISIONS`) with
     ``workers`` processes, extracting on ``device`` (:func:`~svmr.device.resolve_device`);
     ``progress(done, total, realtime_x)`` after each file; ``regions``: look for pictures inside
     the videos' pictures and describe them apart (:meth:`~svmr.gallery.Gallery.add`).
@@ -141,7 +142,10 @@ def index_files(root: str, paths: list[str], config, workers: int = 1, progress=
     from .gallery import Gallery
 
     resolve_device(device)
-    gallery = Gallery(root, config)
+    gallery = Gallery(root, config, feature_precision)
+    if feature_precision and gallery.feature_precision != feature_precision:
+        print(f"note: this gallery stores features as {gallery.feature_precision}; --feature-precision applies "
+              f"to new galleries", file=sys.stderr)
     started, seconds, indexed, skipped, failed, damaged = time.perf_counter(), 0.0, 0, 0, {}, {}
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
 

@@ -406,16 +406,18 @@ SIMILAR_SET_KEYS = ["HR@1", "top inside", "length / query", "short", "labelled c
                     "median s / search"]
 
 
-def set_gallery(set_dir: str, config=None):
+def set_gallery(set_dir: str, config=None, feature_precision: str = "float16"):
     """A real-footage set's ``(Benchmark, Gallery, FeatureExtractor)``: its references indexed into
-    ``<set>/gallery-<extractor key>`` on first use."""
+    ``<set>/gallery-<extractor key>`` on first use (``-<precision>`` after it for features stored
+    otherwise than float16: :data:`~svmr.gallery.FEATURE_PRECISIONS`)."""
     from .data.benchmark import Benchmark
     from .features import ExtractorConfig, FeatureExtractor
     from .gallery import Gallery
 
     bench = Benchmark.load(os.path.join(set_dir, "manifest.json"))
     config = config or ExtractorConfig()
-    gallery = Gallery(os.path.join(set_dir, f"gallery-{config.key()}"), config)
+    suffix = "" if feature_precision == "float16" else f"-{feature_precision}"
+    gallery = Gallery(os.path.join(set_dir, f"gallery-{config.key()}{suffix}"), config, feature_precision)
     extractor = FeatureExtractor(gallery.config)
     for ref in bench.references:
         gallery.add(reference_path(set_dir, ref.id), extractor, video_id=ref.id)

@@ -3,8 +3,10 @@ writers; sharded indexing builds the same gallery as one run."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -77,6 +79,62 @@ def test_faiss_finds_the_exact_top_videos_and_survives_reopening(tmp_path, monke
     assert rebuilt.search(queries[3], 5)[0] == exact.search(queries[3], 5)[0]
 
 
+def test_the_compact_store_keeps_rotated_rows_only_and_survives_reopening_and_growth(tmp_path, monkeypatch):
+    monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 4000)
+    videos, per_video, dim = 1500, 4, 600                     # rows longer than REDUCE_ABOVE: compact
+    rng = np.random.default_rng(2)
+    basis = np.linalg.qr(rng.standard_normal((dim, 64)))[0].T   # the rows live in 64 of the 600 directions,
+    x = clustered(videos, per_video, 64) @ basis.astype(np.float32)   # so a rotation to 256 keeps them exactly
+    ids = [f"v{i}" for i in range(videos)]
+    blocks = [x[i * per_video:(i + 1) * per_video] for i in range(videos)]
+    exact = ExactBackend()
+    exact.add_many(ids, blocks)
+    folder = str(tmp_path / "faiss")
+    faiss = open_backend("faiss", folder, dim)
+    faiss.add_many(ids[:900], blocks[:900])
+    assert faiss.rotation is None and os.path.exists(os.path.join(folder, "vectors.f16"))   # exact, full rows
+    faiss.add_many(ids[900:1200], blocks[900:1200])           # 4,800 rows: trained, the store rotated
+    assert faiss.rotation.shape == (dim, faiss_ivf.REDUCED_DIM) and faiss.width == faiss_ivf.REDUCED_DIM
+    assert os.path.exists(os.path.join(folder, "vectors.f16"))      # until a save commits the rotated store
+    faiss.save()
+    assert not os.path.exists(os.path.join(folder, "vectors.f16"))
+    assert os.path.getsize(os.path.join(folder, "reduced.f16")) == 1200 * per_video * faiss_ivf.REDUCED_DIM * 2
+    assert faiss.describe()["stored"] == "rotated to 256"
+
+    again = open_backend("faiss", folder, dim)                 # reopened: the rotated rows, the same answers
+    assert again.rotation is not None and len(again) == 1200
+    again.add_many(ids[1200:], blocks[1200:])                  # rows added later are stored rotated too
+    again.save()
+    assert os.path.getsize(os.path.join(folder, "reduced.f16")) == videos * per_video * faiss_ivf.REDUCED_DIM * 2
+    queries = x[rng.integers(0, len(x), 30)] + 0.05 * rng.standard_normal((30, dim)).astype(np.float32) / 8
+    recall = np.mean([len(set(exact.search(q, 10)[0]) & set(again.search(q, 10)[0])) / 10 for q in queries])
+    assert recall >= 0.95
+    found, scores = again.search(queries[0], 10)
+    assert np.allclose(scores, exact.scores(queries[0])[1][[ids.index(i) for i in found]], atol=3e-3)
+
+    monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 1000)          # a retrain (16× the trained rows) keeps the rotation
+    rotation = again.rotation.copy()
+    again.parameters["trained_rows"] = 300
+    again.add_many(["extra"], [blocks[0]])
+    assert np.array_equal(again.rotation, rotation) and again.parameters["trained_rows"] == videos * per_video + per_video
+    assert again.search(x[5], 1)[0][0] in ("v1", "extra")
+
+
+def test_a_killed_rotation_leaves_the_full_rows_in_use(tmp_path, monkeypatch):
+    """Rotated rows written but the state naming them never committed: the full rows are read."""
+    monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 3000)
+    dim, x = 600, clustered(1000, 4, 600)
+    folder = str(tmp_path / "faiss")
+    faiss = open_backend("faiss", folder, dim)
+    faiss.add_many([f"v{i}" for i in range(500)], [x[i * 4:(i + 1) * 4] for i in range(500)])
+    faiss.save()                                              # 2,000 rows: full, committed
+    faiss.add_many([f"v{i}" for i in range(500, 1000)], [x[i * 4:(i + 1) * 4] for i in range(500, 1000)])
+    assert faiss.rotation is not None                          # rotated in memory, never saved: a kill here
+    again = open_backend("faiss", folder, dim)
+    assert again.rotation is None and len(again) == 500 and again.index is None
+    assert again.search(x[4 * 7], 1)[0] == ["v7"]
+
+
 def test_auto_backend_follows_the_gallery_size():
     assert resolve_backend("auto", 10 ** 6) == "exact" and resolve_backend("auto", 10 ** 9) == "faiss"
     with pytest.raises(ValueError, match="choose one of"):
@@ -123,6 +181,73 @@ def test_milvus_lite_returns_the_same_top_videos_as_exact_on_real_footage(demo_c
     demo_copy.remove(gone)
     assert gone not in [h.video for h in milvus.search(queries[0], top_videos=10).videos]
     assert gone not in [h.video for h in faiss.search(queries[0], top_videos=10).videos]
+
+
+def test_the_compact_store_forced_on_real_footage_ranks_as_exact(demo_copy, monkeypatch):
+    """A gallery far below the training size, indexed with the compact store anyway: the same top
+    videos as exact, scores within the rotation's loss (how small galleries and large ones rank alike)."""
+    monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 256)
+    queries = _queries(demo_copy)
+    exact = Searcher(demo_copy, backend="exact").index
+    compact = Searcher(demo_copy, backend="faiss").index
+    backend, _ = compact.current()
+    assert backend.index is not None and backend.rotation is not None and backend.width == faiss_ivf.REDUCED_DIM
+    for query in queries:
+        want, want_scores, _ = exact.search(query, 5)
+        got, got_scores, _ = compact.search(query, 5)
+        assert got[:3] == want[:3]
+        assert np.allclose(got_scores, want_scores, atol=0.01)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, server: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stdout.read()
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"no Milvus server on port {port} after {seconds} s")
+
+
+def test_a_milvus_server_indexes_and_searches_real_footage_and_keeps_it_across_a_restart(demo_copy, tmp_path):
+    """milvus-lite's gRPC server (the scale-out path: a Milvus standalone or cluster takes the same
+    URI) started and stopped here: indexed by URI, the same top videos as exact, still there after
+    the server restarts."""
+    port, data = _free_port(), str(tmp_path / "milvus-server")
+    command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", data, "--host", "127.0.0.1",
+               "--port", str(port)]
+    uri = f"http://127.0.0.1:{port}"
+    queries = _queries(demo_copy)
+    exact = Searcher(demo_copy, backend="exact")
+    wanted = [[h.video for h in exact.search(q, top_videos=3).videos] for q in queries]
+    stored = None
+    for attempt in ("first", "after a restart"):
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait_for_port(port, server)
+            if stored:                                           # what the server kept, before anything is added
+                assert len(open_backend("milvus", None, *stored)) == len(demo_copy.list())
+            searcher = Searcher(demo_copy, backend="milvus", milvus_uri=uri)
+            backend, _ = searcher.index.current()
+            assert backend.name == "milvus" and len(backend) == len(demo_copy.list()), attempt
+            stored = (backend.dim, uri, backend.collection)
+            for query, want in zip(queries, wanted):
+                got = [h.video for h in searcher.search(query, top_videos=3).videos]
+                assert got[0] == want[0], attempt                # the clip's own video first
+                assert set(got) & set(want[1:]) or len(want) == 1, attempt
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        assert server.returncode is not None
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0        # stopped
 
 
 def test_gallery_journal_takes_writers_from_several_objects_and_ignores_a_torn_line(demo_copy):

@@ -123,20 +123,28 @@ class FeatureSequence:
 
     def save(self, path: str, dtype=np.float32) -> None:
         """Write atomically (a crash never leaves a half-written file under ``path``); ``dtype``
-        float16 halves the file (galleries; read back as float32)."""
+        float16 halves the file (galleries; read back as float32); uint8 quarters the features
+        (:func:`quantize_steps`: 8 bits a number, each step's own range; the motion stream float16)."""
         tmp = f"{path}.{os.getpid()}.tmp"
         extra = {} if self.small_frames is None else {"small_frames": self.small_frames}
+        numbers = np.float16 if dtype == np.uint8 else dtype
         if self.motion is not None:
-            extra.update(motion=self.motion.astype(dtype, copy=False), motion_key=self.motion_key)
+            extra.update(motion=self.motion.astype(numbers, copy=False), motion_key=self.motion_key)
+        if dtype == np.uint8:
+            extra.update(quantize_steps(self.features))
+        else:
+            extra["features"] = self.features.astype(dtype, copy=False)
         with open(tmp, "wb") as handle:
-            np.savez(handle, features=self.features.astype(dtype, copy=False), times=self.times, rate=self.rate,
-                     duration=self.duration, config=json.dumps(self.config), **extra)
+            np.savez(handle, times=self.times, rate=self.rate, duration=self.duration, config=json.dumps(self.config),
+                     **extra)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str) -> "FeatureSequence":
         with np.load(path, allow_pickle=False) as data:
-            return cls(features=data["features"].astype(np.float32, copy=False), times=data["times"],
+            features = (data["features"].astype(np.float32, copy=False) if "features" in data.files
+                        else dequantize_steps(data["features_u8"], data["features_low"], data["features_step"]))
+            return cls(features=features, times=data["times"],
                        rate=float(data["rate"]),
                        duration=float(data["duration"]), config=json.loads(str(data["config"])),
                        small_frames=data["small_frames"] if "small_frames" in data.files else None,
@@ -152,6 +160,21 @@ class FeatureSequence:
                 return "small_frames" in data.files and "motion_key" in data.files and str(data["motion_key"]) == motion_key
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             return False
+
+
+def quantize_steps(features: np.ndarray) -> dict[str, np.ndarray]:
+    """``(C, L)`` features → 8 bits a number, each step (column) over its own range:
+    ``features_u8`` ``(C, L)`` uint8, ``features_low`` and ``features_step`` ``(L,)`` float32 (the
+    error is at most half a step: 1/510 of the column's range)."""
+    low = features.min(axis=0).astype(np.float32)
+    step = np.maximum(features.max(axis=0) - low, 1e-12).astype(np.float32) / 255
+    codes = np.clip(np.rint((features - low) / step), 0, 255).astype(np.uint8)
+    return {"features_u8": codes, "features_low": low, "features_step": step}
+
+
+def dequantize_steps(codes: np.ndarray, low: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """:func:`quantize_steps`' arrays → ``(C, L)`` float32 features."""
+    return (codes.astype(np.float32) * step[None] + low[None]).astype(np.float32)
 
 
 def file_digest(path: str, chunk: int = 1 << 20) -> str:
