@@ -30,6 +30,18 @@ def clustered(videos: int, per_video: int, dim: int, seed: int = 0) -> np.ndarra
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def _exact_and_faiss(x: np.ndarray, per_video: int, dim: int, tmp_path):
+    """Videos of ``per_video`` rows of ``x`` each: their ids and blocks, an exact backend holding
+    them all, an empty faiss backend and its folder."""
+    videos = len(x) // per_video
+    ids = [f"v{i}" for i in range(videos)]
+    blocks = [x[i * per_video:(i + 1) * per_video] for i in range(videos)]
+    exact = ExactBackend()
+    exact.add_many(ids, blocks)
+    folder = str(tmp_path / "faiss")
+    return ids, blocks, exact, open_backend("faiss", folder, dim), folder
+
+
 def test_exact_backend_takes_the_max_over_each_videos_vectors():
     backend = ExactBackend()
     backend.add("a", np.array([[1, 0], [0, 1]], np.float32))
@@ -47,12 +59,7 @@ def test_faiss_finds_the_exact_top_videos_and_survives_reopening(tmp_path, monke
     monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 6000)
     videos, per_video, dim = 3000, 4, 32
     x = clustered(videos, per_video, dim)
-    ids = [f"v{i}" for i in range(videos)]
-    blocks = [x[i * per_video:(i + 1) * per_video] for i in range(videos)]
-    exact = ExactBackend()
-    exact.add_many(ids, blocks)
-    folder = str(tmp_path / "faiss")
-    faiss = open_backend("faiss", folder, dim)
+    ids, blocks, exact, faiss, folder = _exact_and_faiss(x, per_video, dim, tmp_path)
     faiss.add_many(ids[:1000], blocks[:1000])          # below the training size: exact over its rows
     assert faiss.index is None
     faiss.add_many(ids[1000:], blocks[1000:])          # trained now
@@ -85,12 +92,7 @@ def test_the_compact_store_keeps_rotated_rows_only_and_survives_reopening_and_gr
     rng = np.random.default_rng(2)
     basis = np.linalg.qr(rng.standard_normal((dim, 64)))[0].T   # the rows live in 64 of the 600 directions,
     x = clustered(videos, per_video, 64) @ basis.astype(np.float32)   # so a rotation to 256 keeps them exactly
-    ids = [f"v{i}" for i in range(videos)]
-    blocks = [x[i * per_video:(i + 1) * per_video] for i in range(videos)]
-    exact = ExactBackend()
-    exact.add_many(ids, blocks)
-    folder = str(tmp_path / "faiss")
-    faiss = open_backend("faiss", folder, dim)
+    ids, blocks, exact, faiss, folder = _exact_and_faiss(x, per_video, dim, tmp_path)
     faiss.add_many(ids[:900], blocks[:900])
     assert faiss.rotation is None and os.path.exists(os.path.join(folder, "vectors.f16"))   # exact, full rows
     faiss.add_many(ids[900:1200], blocks[900:1200])           # 4,800 rows: trained, the store rotated
@@ -114,9 +116,11 @@ def test_the_compact_store_keeps_rotated_rows_only_and_survives_reopening_and_gr
 
     monkeypatch.setattr(faiss_ivf, "TRAIN_ROWS", 1000)          # a retrain (16× the trained rows) keeps the rotation
     rotation = again.rotation.copy()
-    again.parameters["trained_rows"] = 300
+    again.parameters.update(trained_rows=300, fetch=1234)     # a fetch tuned by hand
     again.add_many(["extra"], [blocks[0]])
     assert np.array_equal(again.rotation, rotation) and again.parameters["trained_rows"] == videos * per_video + per_video
+    sized = faiss_ivf.default_parameters(videos * per_video + per_video, dim)
+    assert again.parameters["fetch"] == 1234 and again.parameters["nlist"] == sized["nlist"]   # kept; resized
     assert again.search(x[5], 1)[0][0] in ("v1", "extra")
 
 

@@ -250,7 +250,11 @@ class FaissBackend(SearchBackend):
 
         live = np.flatnonzero(self._owner() >= 0)
         chosen = default_parameters(len(live), self.dim)
-        chosen.update({k: v for k, v in self.parameters.items() if k in ("nprobe", "fetch")})
+        if "trained_rows" in self.parameters:           # retrained: values tuned by hand are kept, defaults follow the size
+            before = default_parameters(self.parameters["trained_rows"], self.dim)
+            chosen.update({k: v for k, v in self.parameters.items() if k in ("nprobe", "fetch") and v != before[k]})
+        else:
+            chosen.update({k: v for k, v in self.parameters.items() if k in ("nprobe", "fetch")})
         size = min(len(live), max(SAMPLE_PER_CELL * chosen["nlist"], 39 * 2 ** chosen["nbits"]))  # IVF's and PQ's needs
         sample = np.sort(np.random.default_rng(0).choice(live, size, replace=False))
         if chosen["reduce"] and self.rotation is None:
