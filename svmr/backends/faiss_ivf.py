@@ -264,6 +264,7 @@ class FaissBackend(SearchBackend):
         index = faiss.index_factory(self.width, f"{quantizer},PQ{chosen['m']}x{chosen['nbits']}",
                                     faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = chosen["niter"]
+        faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training = False  # factory default: slow, unused
         index.train(np.asarray(self._vectors()[sample], np.float32))
         self.index = index
         for start in range(0, len(live), 100_000):
