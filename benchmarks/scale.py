@@ -190,7 +190,7 @@ def run_windows(args, log) -> dict:
     building, build_s = build_s is None, build_s or 0.0
     answers = os.path.join(folder, f"exact-{len(queries)}.npz")     # exact's answers, kept with the index
     if not building and os.path.exists(answers):
-        with np.load(answers) as saved:
+        with np.load(answers, allow_pickle=False) as saved:
             exact, exact_s, vectors = saved["exact"], saved["seconds"], int(saved["vectors"])
         log(f"reusing exact's answers in {answers}")
     else:

@@ -133,7 +133,8 @@ class FaissBackend(SearchBackend):
             self.rows, self.parameters = meta["rows"], meta["parameters"] or self.parameters
             self.where = {video: n for n, video in enumerate(self.ids) if video}
             if meta.get("stored") == "reduced":
-                self.rotation = np.load(self._path("rotation.npy"), allow_pickle=False)
+                rotation = self._path("rotation.npy")
+                self.rotation = np.load(rotation, allow_pickle=False)
                 self._drop_full_rows()
         row_bytes = 2 * self.width
         if os.path.exists(self._store()) and os.path.getsize(self._store()) != self.rows * row_bytes:
