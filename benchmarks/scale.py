@@ -202,6 +202,7 @@ def run_windows(args, log) -> dict:
     kinds = np.array([a["kind"] for a in about])
     hits = np.array([len({int(v) for v in got} & want) / 10 for got, want in zip(found, truth)])
     first_right = [int(got[0]) == a["video"] for got, a in zip(found, about) if a["kind"] == "copy" and got]
+    exact_first = [int(np.argmax(exact[:, q])) == a["video"] for q, a in enumerate(about) if a["kind"] == "copy"]
     ms = time_queries(lambda q: backend.search(q, 10), queries)
     exact_ms = exact_s * 1000
     held = in_memory_bytes(backend, folder)
@@ -212,6 +213,7 @@ def run_windows(args, log) -> dict:
             "recall_at_10_copies": round(float(hits[kinds == "copy"].mean()), 4),
             "recall_at_10_similar": round(float(hits[kinds == "similar"].mean()), 4),
             "copy_source_first": round(float(np.mean(first_right)), 4),
+            "copy_source_first_exact": round(float(np.mean(exact_first)), 4),
             "exact_median_ms": round(float(np.median(exact_ms)), 1),
             "speedup": round(float(np.median(exact_ms) / np.median(ms)), 1), "build_s": round(build_s, 1),
             "ram_bytes": int(held), "rerank_bytes": int(rerank), "disk_bytes": folder_bytes(folder),

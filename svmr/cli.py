@@ -480,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "caption bars): indexing takes about 30 %% less time, such re-shares are found less often")
     p.add_argument("--feature-precision", choices=tuple(FEATURE_PRECISIONS),
                    help="how a new gallery stores features: float16 (default) or int8, 8 bits a number over each "
-                        "step's range (a third less disk; the real-footage tables unchanged, docs/scaling.md)")
+                        "step's range (galleries about 40 %% smaller, the real-footage tables as before: docs/scaling.md)")
     backend_args(p, "to build and make the gallery's default")
     p.add_argument("--model", choices=tuple(pipelines), help=f"whose stage-1 vectors --backend indexes "
                                                              f"(default {DEFAULT_PIPELINE})")

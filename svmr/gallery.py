@@ -107,8 +107,8 @@ def _remove_stale_temporaries(root: str) -> None:
 
 
 #: how a gallery stores its features (``index --feature-precision``): float16, or 8 bits a number over
-#: each step's range (:func:`~svmr.features.extractor.quantize_steps`; 8.8 instead of 17.6 KiB a
-#: second of video at the defaults, a third of a gallery's bytes; tables in docs/scaling.md)
+#: each step's range (:func:`~svmr.features.extractor.quantize_steps`): 5 instead of 10 KiB a second
+#: of video at the defaults, galleries 38–40 % smaller (``benchmarks/feature_precision.py``, docs/scaling.md)
 FEATURE_PRECISIONS = {"float16": np.float16, "int8": np.uint8}
 
 
