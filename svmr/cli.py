@@ -158,18 +158,31 @@ def cmd_calibrate(args) -> int:
 def cmd_train_motion(args) -> int:
     import torch
 
-    from .train.motion import class_instances, probe_classes, program_instances, train_motion_encoder
+    from .models.motion_encoder import MotionStream
+    from .train.motion import (class_instances, probe_classes, program_instances, train_motion_encoder,
+                               training_classes)
 
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     torch.manual_seed(args.seed)
     programs = program_instances(args.programs, args.instances, args.seed, args.cache, workers=args.workers)
     probe_set = class_instances(probe_classes(), args.probe_instances, seed=args.seed + 1)
+    learned = training_classes() if args.class_instances else []
+    classes = class_instances(learned, args.class_instances, seed=args.seed + 2) if learned else None
+    counted = list(range(len(learned), len(probe_set))) if learned else None
+    init = MotionStream.load(args.init).encoder if args.init else None
     stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
-                                          log=log)
+                                          log=log, classes=classes, class_share=args.class_share,
+                                          probe_counted=counted, init=init, lr=args.lr, parts=args.parts)
+    probed = (f"the {len(probe_set) - len(learned)} validation classes' instances, each against all "
+              f"{len(probe_set)} training and validation classes'" if learned else
+              f"the procedural benchmark's {len(probe_set)} training and validation classes")
     record = {"command": "python -m svmr " + " ".join(sys.argv[1:]), "data_seed": args.seed,
               "programs": args.programs, "instances": args.instances, "steps": args.steps, "batch": args.batch,
-              "probe": f"clip-level 1-NN, {args.probe_instances} instances of each of the procedural benchmark's "
-                       f"{len(probe_set)} training and validation classes (never its test classes)", **record}
+              "lr": args.lr, "parts": args.parts, "init": os.path.basename(args.init) if args.init else None,
+              "class_instances": args.class_instances, "class_share": args.class_share if learned else 0.0,
+              "learned_classes": learned,
+              "probe": f"clip-level 1-NN, {args.probe_instances} instances of each class; counted over {probed} "
+                       "(never its test classes)", **record}
     stream.save(args.out, record)
     print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
     return 0
@@ -394,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default="data/motion-pretrain", help="rendered instances are kept here")
     p.add_argument("--workers", type=int, default=2, help="render processes")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one cycle)")
+    p.add_argument("--class-instances", type=int, default=0,
+                   help="also learn the benchmark's training classes from this many instances of each (0: not)")
+    p.add_argument("--class-share", type=float, default=0.5, help="the share of a batch's groups that are classes")
+    p.add_argument("--init", default=None, help="start from this encoder (.safetensors) instead of random weights")
+    p.add_argument("--parts", type=int, default=1,
+                   help="a window's vector: the means of this many consecutive parts (as stage 1 compares spans)")
     p.set_defaults(func=cmd_train_motion)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")

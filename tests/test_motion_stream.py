@@ -7,9 +7,11 @@ import torch
 from svmr.data.motion_programs import MotionProgram, render_instance
 from svmr.features import FeatureSequence
 from svmr.models.alignment import FrameStatistics, WindowRetrieval
-from svmr.models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of
+from svmr.models.motion_encoder import (MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of,
+                                        use_encoder)
 from svmr.models.semantic import SimilarWindows, StepSpace
-from svmr.train.motion import class_instances, info_nce, nearest_neighbour_accuracy, probe, train_motion_encoder
+from svmr.train.motion import (class_instances, info_nce, nearest_neighbour_accuracy, part_means, probe,
+                               train_motion_encoder, training_classes, trainable_copy)
 
 
 def test_programs_and_instances_are_drawn_from_their_seeds():
@@ -66,10 +68,61 @@ def test_training_learns_to_match_instances_of_a_program():
     assert record["history"][-1]["step"] == 40 and record["history"][-1]["weights_moved"] > 0
 
 
+def test_fine_tuning_starts_from_its_encoder_and_learns_labelled_classes_beside_the_programs():
+    """``--init`` and ``--class-instances``: the record's step 0 is the start's own probe, the
+    training classes are sampled beside the programs, and the weights move from the start's."""
+    config = MotionEncoderConfig(channels=(8, 8, 16, 16), dim=16)
+    torch.manual_seed(1)
+    start = MotionEncoder(config)
+    programs = [[render_instance(MotionProgram.draw(k), 100 * k + i) for i in range(2)] for k in range(4)]
+    learned = class_instances(training_classes()[:4], 2, seed=3)
+    probe_set = learned[:2] + class_instances(["hop+steady", "fall+grow"], 2, seed=4)
+    before, kept = probe(MotionStream(start), probe_set, counted=[2, 3], parts=2), trainable_copy(start)
+    _, record = train_motion_encoder(programs, probe_set, steps=6, batch=6, window=(8, 8), probe_every=6,
+                                           log=lambda _: None, classes=learned, class_share=0.5,
+                                           probe_counted=[2, 3], init=start, parts=2)
+    assert record["history"][0] == {"step": 0, "probe_1nn": round(before, 4)}
+    assert record["history"][-1]["step"] == 6 and record["history"][-1]["weights_moved"] > 0
+    # the start's weights are copied, not trained in place
+    assert all(torch.equal(kept[name], value) for name, value in trainable_copy(start).items())
+
+
+def test_part_means_by_hand():
+    steps = torch.tensor([[[1.0, 3.0, 0.0, 0.0], [0.0, 0.0, 2.0, 2.0]]])       # (1, D=2, L=4)
+    # parts [0, 2) and [2, 4): unit means (1, 0) and (0, 1), joined, over √2
+    assert part_means(steps, 2)[0].tolist() == pytest.approx([2 ** -0.5, 0, 0, 2 ** -0.5])
+    # one part: the unit mean of all four steps, (4, 4) / 4 → (1, 1) / √2
+    assert part_means(steps, 1)[0].tolist() == pytest.approx([2 ** -0.5, 2 ** -0.5])
+
+
+def test_a_candidate_encoder_stands_in_for_the_bundled_one_and_gives_it_back(tmp_path):
+    bundled = bundled_stream().key
+    torch.manual_seed(2)
+    path = str(tmp_path / "candidate.safetensors")
+    MotionStream(MotionEncoder(MotionEncoderConfig(channels=(8, 8, 16, 16), dim=16))).save(path, {})
+    space = StepSpace(np.zeros(4, np.float32), np.zeros(16, np.float32), 0.5)
+    bundled_space_key = StepSpace(np.zeros(4, np.float32), np.zeros(16, np.float32), 0.5).key
+    try:
+        candidate = use_encoder(path)
+        assert bundled_stream() is candidate and candidate.key != bundled and candidate.dim == 16
+        # what is made with it is named by it: stage-1 vectors of another encoder are not mixed in
+        assert space.key != bundled_space_key
+        frames = np.random.default_rng(0).integers(0, 255, (12, 32, 32), dtype=np.uint8)
+        sequence = FeatureSequence(np.zeros((4, 12), np.float32), np.arange(12) / 4.0, 4.0, 3.0, small_frames=frames)
+        assert motion_of(sequence).shape == (16, 12) and sequence.motion_key == candidate.key
+    finally:
+        use_encoder(None)
+    assert bundled_stream().key == bundled
+
+
 def test_nearest_neighbour_accuracy_by_hand():
     vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.8, 0.2]])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert nearest_neighbour_accuracy(vectors, np.array([0, 0, 1, 1, 1])) == pytest.approx(4 / 5)
+    # counted over class 1 only (the last row's neighbour is row 1, of class 0): 2 of 3; every row
+    # stays a possible neighbour
+    counted = np.array([False, False, True, True, True])
+    assert nearest_neighbour_accuracy(vectors, np.array([0, 0, 1, 1, 1]), counted) == pytest.approx(2 / 3)
 
 
 def test_fused_cosine_is_the_weighted_sum_of_the_two_cosines():

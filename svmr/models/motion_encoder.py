@@ -127,9 +127,27 @@ class MotionStream:
         return cls(encoder, device=device, key=C.sha256(path)[:16])
 
 
-@functools.lru_cache(maxsize=4)
+#: an encoder standing in for the bundled one in this process (:func:`use_encoder`)
+_stand_in: MotionStream | None = None
+
+
+def use_encoder(path: str | None) -> MotionStream:
+    """Make the encoder in ``path`` (None: the bundled one again) the one this process encodes with:
+    benchmarks compare a candidate before it is bundled. Its key differs, so stored streams and
+    stage-1 vectors made with another encoder are recomputed, never mixed in. Returns it."""
+    global _stand_in
+    _stand_in = MotionStream.load(path) if path else None
+    return bundled_stream()
+
+
 def bundled_stream(device: str = "cpu") -> MotionStream:
-    """The bundled encoder, loaded once per process and device."""
+    """The bundled encoder (or the one :func:`use_encoder` put in its place), loaded once per
+    process and device."""
+    return _stand_in if _stand_in is not None else _load_bundled(device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bundled(device: str) -> MotionStream:
     return MotionStream.load(device=device)
 
 

@@ -11,6 +11,14 @@ The probe that selects the checkpoint is **clip-level 1-NN among motion classes 
 saw**: instances of the procedural benchmark's training and validation classes (never its test
 classes), rendered in the same kind of scenes. The benchmark's own test classes are measured only
 afterwards, on the benchmark's videos (``python -m svmr evaluate --benchmark``).
+
+With ``--class-instances N`` the encoder also learns the benchmark's **training** classes, as the
+paper's models do (seed 000 trains on 80 % of the classes): ``N`` fresh instances of each are
+rendered and make up ``--class-share`` of every batch, a pair of instances of one class being a
+positive pair. The probe then counts only instances of the **validation** classes (never trained
+on), each looking for its nearest neighbour among instances of all 45 training and validation
+classes — an unseen motion must not be taken for a learned one. ``--init`` starts from an encoder
+(the bundled one: fine-tuning).
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ import torch.nn.functional as F
 from ..data.benchmark import split_classes
 from ..data.motion_programs import render_clip, render_program
 from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
+from ..models.alignment import part_bounds
 from ..models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream
 from .loop import trainable_copy, weights_moved
 
@@ -73,6 +82,11 @@ def probe_classes() -> list[str]:
     return split["train"] + split["val"]
 
 
+def training_classes() -> list[str]:
+    """The benchmark's classes an encoder may learn: its training classes."""
+    return split_classes(CLASS_ORDER)["train"]
+
+
 def _windows(clips: list[np.ndarray], length: int, rng: np.random.Generator) -> torch.Tensor:
     """A random window of ``length`` steps of each clip (a shorter clip repeats its last step)."""
     out = np.empty((len(clips), length) + clips[0].shape[1:], np.uint8)
@@ -84,23 +98,37 @@ def _windows(clips: list[np.ndarray], length: int, rng: np.random.Generator) -> 
     return torch.from_numpy(out)
 
 
-def clip_vectors(stream: MotionStream, clips: list[np.ndarray]) -> np.ndarray:
-    """Unit mean vector of each clip: ``(N, D)``."""
-    vectors = np.stack([stream.encode(clip).mean(axis=1) for clip in clips])
-    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-6)
+def part_means(steps: torch.Tensor, parts: int) -> torch.Tensor:
+    """``(N, D, L)`` step vectors → ``(N, parts·D)``: the unit mean of each of ``parts`` consecutive
+    equal parts, joined and scaled to unit norm (as :class:`~svmr.models.semantic.StepSpace` compares
+    spans cut in parts; every part at least one step)."""
+    length = steps.shape[2]
+    means = [F.normalize(steps[:, :, begin:end].mean(dim=2), dim=1)
+             for begin, end in (part_bounds(0, length, parts, j) for j in range(parts))]
+    return torch.cat(means, dim=1) / parts ** 0.5
 
 
-def nearest_neighbour_accuracy(vectors: np.ndarray, labels: np.ndarray) -> float:
-    """Leave-one-out 1-NN accuracy of unit ``(N, D)`` vectors."""
+def clip_vectors(stream: MotionStream, clips: list[np.ndarray], parts: int = 1) -> np.ndarray:
+    """Unit vector of each clip: ``(N, parts·D)`` (:func:`part_means` of its steps)."""
+    return np.concatenate([part_means(torch.from_numpy(stream.encode(clip))[None], parts).numpy() for clip in clips])
+
+
+def nearest_neighbour_accuracy(vectors: np.ndarray, labels: np.ndarray, counted: np.ndarray | None = None) -> float:
+    """Leave-one-out 1-NN accuracy of unit ``(N, D)`` vectors, over the rows ``counted`` (a boolean
+    ``(N,)`` mask; None: all) — every row is a possible neighbour."""
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, -np.inf)
-    return float(np.mean(labels[similarity.argmax(axis=1)] == labels))
+    right = labels[similarity.argmax(axis=1)] == labels
+    return float(np.mean(right if counted is None else right[counted]))
 
 
-def probe(stream: MotionStream, probe_set: list[list[np.ndarray]]) -> float:
+def probe(stream: MotionStream, probe_set: list[list[np.ndarray]], counted: list[int] | None = None,
+          parts: int = 1) -> float:
+    """1-NN among all the probe's clips (each cut in ``parts``), counted over the groups ``counted`` (None: all)."""
     clips = [clip for group in probe_set for clip in group]
     labels = np.repeat(np.arange(len(probe_set)), [len(g) for g in probe_set])
-    return nearest_neighbour_accuracy(clip_vectors(stream, clips), labels)
+    return nearest_neighbour_accuracy(clip_vectors(stream, clips, parts), labels,
+                                      None if counted is None else np.isin(labels, counted))
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -113,31 +141,51 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tens
 def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[np.ndarray]], steps: int = 1500,
                          batch: int = 64, window: tuple[int, int] = (8, 16), lr: float = 2e-3,
                          temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig = MotionEncoderConfig(),
-                         probe_every: int = 250, log=print) -> tuple[MotionStream, dict]:
-    """Contrastive training; returns the encoder at its best probe and the training record."""
+                         probe_every: int = 250, log=print, classes: list[list[np.ndarray]] | None = None,
+                         class_share: float = 0.5, probe_counted: list[int] | None = None,
+                         init: MotionEncoder | None = None, parts: int = 1) -> tuple[MotionStream, dict]:
+    """Contrastive training; returns the encoder at its best probe and the training record.
+
+    ``classes``: instances of labelled classes, sampled as groups beside the programs so that they
+    make up ``class_share`` of a batch's groups; ``probe_counted``: the probe groups that count
+    (:func:`probe`); ``init``: the encoder to start from (its weights are copied); ``parts``: a window's
+    vector is the mean of each of this many consecutive parts (:func:`part_means`), in training and
+    in the probe."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = MotionEncoder(config)
+    if init is not None:
+        encoder = MotionEncoder(init.config)
+        encoder.load_state_dict(init.state_dict())
+    groups = programs + (classes or [])
+    chance = None
+    if classes and programs:
+        chance = np.r_[np.full(len(programs), (1 - class_share) / len(programs)),
+                       np.full(len(classes), class_share / len(classes))]
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
     stream = MotionStream(encoder)
     initial = trainable_copy(encoder)
     best, best_state, history, started = -1.0, None, [], time.time()
+    if init is not None:   # where fine-tuning starts: kept when no step does better
+        best, best_state = probe(stream, probe_set, probe_counted, parts), {k: v.clone() for k, v in encoder.state_dict().items()}
+        history.append({"step": 0, "probe_1nn": round(best, 4)})
+        log(history[-1])
     for step in range(1, steps + 1):
         encoder.train()
-        chosen = rng.choice(len(programs), size=batch, replace=False)
-        pairs = [rng.choice(len(programs[k]), size=2, replace=False) for k in chosen]
+        chosen = rng.choice(len(groups), size=min(batch, len(groups)), replace=False, p=chance)
+        pairs = [rng.choice(len(groups[k]), size=2, replace=False) for k in chosen]
         length = int(rng.integers(window[0], window[1] + 1))
-        a = _windows([programs[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng)
-        b = _windows([programs[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng)
-        vectors = F.normalize(encoder(torch.cat([a, b])).mean(dim=2), dim=1)
-        loss = info_nce(vectors[:batch], vectors[batch:], temperature)
+        a = _windows([groups[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng)
+        b = _windows([groups[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng)
+        vectors = part_means(encoder(torch.cat([a, b])), parts)
+        loss = info_nce(vectors[:len(chosen)], vectors[len(chosen):], temperature)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
         if step % probe_every == 0 or step == steps:
-            accuracy = probe(stream, probe_set)
+            accuracy = probe(stream, probe_set, probe_counted, parts)
             history.append({"step": step, "loss": round(loss.item(), 4), "probe_1nn": round(accuracy, 4),
                             "weights_moved": weights_moved(initial, trainable_copy(encoder)),
                             "seconds": round(time.time() - started, 1)})
