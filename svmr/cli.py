@@ -337,7 +337,16 @@ def _has_audio(path: str) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m svmr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_training_commands(sub)
+    _add_evaluate_command(sub)
+    _add_gallery_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub) -> None:
+    """``extract``, ``build-benchmark``, ``extract-benchmark``, the real-footage sets' builders and
+    ``calibrate``."""
     p = sub.add_parser("extract", help="features of one video (prints frames/s)")
     p.add_argument("video")
     p.add_argument("--start", type=float, default=0.0)
@@ -397,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="checkpoints/match_calibration.json")
     p.set_defaults(func=cmd_calibrate)
 
+
+def _add_training_commands(sub) -> None:
+    """``train-motion`` and ``train``."""
     p = sub.add_parser("train-motion", help="pretrain the motion encoder on random motion programs (contrastive)")
     p.add_argument("--out", default="checkpoints/motion_encoder.safetensors")
     p.add_argument("--programs", type=int, default=2000, help="random motion programs (classes)")
@@ -449,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage1 two-branch models: train only the CTC filters (with --init pca)")
     p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate_command(sub) -> None:
+    """``evaluate``: the real-footage tables and the paper's tables."""
     p = sub.add_parser("evaluate", help="real-footage tables (every model) and the paper's tables on a benchmark's "
                                         "test split")
     p.add_argument("--benchmark", help="procedural or other built benchmark (with features)")
@@ -470,6 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the markdown here")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_gallery_commands(sub) -> None:
+    """What users run: ``index``, ``search`` (both scripted by outside evaluations: options are only
+    ever added) and ``trim``."""
     from .backends import BACKENDS
     from .gallery import FEATURE_PRECISIONS
     from .device import DEVICE_CHOICES
@@ -535,7 +554,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .mp4")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
     p.set_defaults(func=cmd_trim)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
