@@ -65,7 +65,7 @@ def soft_nms(proposals: np.ndarray, sigma: float = 0.4, top_k: int = 100, min_sc
 class PostProcessing:
     """How maps become proposals: Gaussian soft-NMS as the paper writes it (every overlap decays)
     or gated as BMN's code (:data:`BMN_GATE`); optionally BMN's start/end filter (only proposals
-    whose start and end are TEM peaks, :func:`~svmr.models.relocalization.boundary_mask`). The
+    whose start and end are TEM peaks, :func:`boundary_mask`). The
     score stays ``M_C · M_R``."""
     gate: tuple[float, float] | None = None
     boundary_filter: bool = False
@@ -77,3 +77,25 @@ class PostProcessing:
 
 #: the paper's post-processing (what the app and ``search`` use)
 PAPER_POSTPROCESSING = PostProcessing()
+
+
+def boundary_candidates(probabilities: np.ndarray) -> np.ndarray:
+    """BMN's post-processing filter on one boundary curve ``(T,)``: steps that are a local peak
+    or above half the curve's maximum, plus the first step (for starts; pass the reversed curve
+    for ends to get the last). Returns ``(T,)`` bool."""
+    keep = probabilities > 0.5 * probabilities.max()
+    keep[1:-1] |= (probabilities[1:-1] > probabilities[:-2]) & (probabilities[1:-1] > probabilities[2:])
+    keep[0] = True
+    return keep
+
+
+def boundary_mask(probabilities: np.ndarray, max_duration: int | None = None) -> np.ndarray:
+    """``(T, D)`` bool: proposals ``(s, d)`` whose start step s and end step s + d are both
+    candidates (:func:`boundary_candidates`) of the ``(2, T)`` start / end curves."""
+    starts = boundary_candidates(probabilities[0])
+    ends = boundary_candidates(probabilities[1][::-1])[::-1]
+    length = probabilities.shape[1]
+    durations = np.arange(max_duration or length)
+    end_steps = np.arange(length)[:, None] + durations[None, :]
+    inside = end_steps < length
+    return starts[:, None] & inside & ends[np.minimum(end_steps, length - 1)]

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from svmr.checkpoints import load_checkpoint, save_checkpoint
-from svmr.models.relocalization import (FUSIONS, ReLocalizationNetwork, Stage2Config, boundary_candidates,
-                                        boundary_loss, boundary_mask, boundary_targets, gt_iou_map,
-                                        proposal_loss)
+from svmr.models.relocalization import FUSIONS, ReLocalizationNetwork, Stage2Config
+from svmr.postprocess import boundary_candidates, boundary_mask
+from svmr.train.bmn_targets import boundary_loss, boundary_targets, gt_iou_map, proposal_loss
 
 SMALL = dict(feature_dim=16, length=20, num_bins=4, channels=8, hidden_3d=12, hidden_2d=8)
 

@@ -74,7 +74,7 @@ def map_moments(model: torch.nn.Module, query: torch.Tensor, reference: np.ndarr
     m_c, m_r = (m[0].float().cpu().numpy() for m in model.maps_from_encodings(query, f_r))
     keep = None
     if post.boundary_filter and getattr(model, "tem", None) is not None:
-        from ..models.relocalization import boundary_mask
+        from ..postprocess import boundary_mask
 
         keep = boundary_mask(model.boundary_probabilities(f_r)[0].float().cpu().numpy(), m_c.shape[1])
     kept = soft_nms(map_proposals(m_c, m_r, duration, keep), sigma=0.4, top_k=top_k, gate=post.gate,

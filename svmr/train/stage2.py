@@ -18,10 +18,10 @@ from .. import evaluation as E
 from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, features_config
 from ..models import video_reloc
-from ..models.relocalization import (ReLocalizationNetwork, Stage2Config, boundary_loss, boundary_targets,
-                                     gt_iou_map, proposal_loss)
+from ..models.relocalization import ReLocalizationNetwork, Stage2Config
 from ..models.tan2d import Tan2dConfig, VideoQueryTAN, scaled_iou_loss
 from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_labels
+from .bmn_targets import boundary_loss, boundary_targets, gt_iou_map, proposal_loss
 from ..pipelines.networks import map_moments
 from ..postprocess import PAPER_POSTPROCESSING, PostProcessing
 from .loop import fit
