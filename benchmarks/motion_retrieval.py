@@ -56,7 +56,9 @@ class WindowCosines:
             spans.append(window_means(sequence.features, sequence.rate, self.retriever.seconds)[1] / sequence.rate)
         self.appearance, self.motion = np.concatenate(appearance), np.concatenate(motion)
         self.owner, self.spans = np.concatenate(owner), np.concatenate(spans)
+        #: where each reference's windows begin and end in the rows
         self.bounds = np.r_[0, np.flatnonzero(np.diff(self.owner)) + 1]
+        self.ends = np.r_[self.bounds[1:], len(self.owner)]
 
     def split(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw ``(N, C + k·D)`` stage-1 vectors → the two streams' unit rows."""
@@ -111,8 +113,7 @@ def main() -> None:
         kinds = collections.Counter()
         for query, row, cosines in zip(queries, scores, fused):
             top = int(row.argmax())
-            best = windows.bounds[top] + int(cosines[windows.bounds[top]:windows.bounds[top + 1] if top + 1 < len(
-                windows.bounds) else None].argmax())
+            best = windows.bounds[top] + int(cosines[windows.bounds[top]:windows.ends[top]].argmax())
             kinds[top_window_kind(query, references[data.reference_ids[top]], windows.spans[best])] += 1
         print(json.dumps({"split": args.split, "encoder": stream.key, "parts": args.parts, "motion_weight": weight,
                           "queries": len(queries), **{k: metrics[k] for k in ("HR@1", "HR@10", "mAP@10")},

@@ -153,9 +153,8 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     in the probe."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    encoder = MotionEncoder(config)
+    encoder = MotionEncoder(init.config if init is not None else config)
     if init is not None:
-        encoder = MotionEncoder(init.config)
         encoder.load_state_dict(init.state_dict())
     groups = programs + (classes or [])
     chance = None
