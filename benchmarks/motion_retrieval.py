@@ -35,10 +35,6 @@ from svmr.train.stage1 import retrieval_metrics  # noqa: E402
 SETS = "data/own-clips,data/footage-set-ext,data/semantic-set"
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
-
-
 class WindowCosines:
     """Every window of every reference, each stream apart: appearance ``(W, C)`` and motion
     ``(W, k·D)`` unit rows (each part unit, scaled by 1/√k), their reference and span in seconds."""
@@ -46,8 +42,10 @@ class WindowCosines:
     def __init__(self, data: BenchmarkFeatures, motion_mean: np.ndarray, parts: int):
         refs = list(data.references.values())
         self.statistics = FrameStatistics.from_sums([f.sum(axis=1) for f in refs], [f.shape[1] for f in refs])
-        self.retriever = WindowRetrieval(space=StepSpace(self.statistics.mean, motion_mean, 1.0, parts))
-        self.motion_mean, self.parts, self.data = motion_mean, parts, data
+        #: motion only (weight 1): the search's fusion gives each stream's unit rows (:meth:`split`)
+        self.space = StepSpace(self.statistics.mean, motion_mean, 1.0, parts)
+        self.retriever = WindowRetrieval(space=self.space)
+        self.data = data
         appearance, motion, owner, spans = [], [], [], []
         for k, ref in enumerate(data.reference_ids):
             sequence = data.sequence("references", ref)
@@ -61,12 +59,12 @@ class WindowCosines:
         self.ends = np.r_[self.bounds[1:], len(self.owner)]
 
     def split(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw ``(N, C + k·D)`` stage-1 vectors → the two streams' unit rows."""
-        channels, dim = len(self.statistics.mean), len(self.motion_mean)
-        motion = [unit(vectors[:, channels + j * dim:channels + (j + 1) * dim] - self.motion_mean)
-                  for j in range(self.parts)]
-        return (unit(vectors[:, :channels] - self.statistics.mean).astype(np.float32),
-                (np.concatenate(motion, axis=1) / np.sqrt(self.parts)).astype(np.float32))
+        """Raw ``(N, C + k·D)`` stage-1 vectors → the two streams' unit rows, as the search's own
+        fusion makes them (:meth:`~svmr.models.semantic.StepSpace.fuse` at motion weight 0, then 1)."""
+        channels, centre = len(self.statistics.mean), self.statistics.mean
+        appearance = self.space.with_weight(0.0).fuse(vectors[:, :channels].T, None, centre=centre).T
+        motion = self.space.fuse(vectors[:, :channels].T, vectors[:, channels:].T, centre=centre).T[:, channels:]
+        return appearance.astype(np.float32), motion.astype(np.float32)
 
     def query(self, query_id: str) -> tuple[np.ndarray, np.ndarray]:
         a, m = self.split(self.retriever.query_vector(self.data.sequence("queries", query_id))[None])
