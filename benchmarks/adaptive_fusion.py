@@ -21,7 +21,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from svmr.data.datasets import BenchmarkFeatures  # noqa: E402
-from svmr.models.alignment import FrameStatistics, window_means  # noqa: E402
+from svmr.features.statistics import FrameStatistics  # noqa: E402
+from svmr.models.alignment import window_means  # noqa: E402
 from svmr.models.semantic import StepSpace  # noqa: E402
 from svmr.train.stage1 import retrieval_metrics  # noqa: E402
 

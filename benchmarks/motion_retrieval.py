@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from svmr.calibrate import background  # noqa: E402
 from svmr.data.datasets import BenchmarkFeatures  # noqa: E402
-from svmr.models.alignment import FrameStatistics, WindowRetrieval, window_means  # noqa: E402
+from svmr.features.statistics import FrameStatistics  # noqa: E402
+from svmr.models.alignment import WindowRetrieval, window_means  # noqa: E402
 from svmr.models.motion_encoder import use_encoder  # noqa: E402
 from svmr.models.semantic import StepSpace  # noqa: E402
 from svmr.train.stage1 import retrieval_metrics  # noqa: E402

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 import sys
 import time
 
@@ -37,11 +36,9 @@ def build(root: str, count: int) -> Gallery:
     originals = [gallery.add(path, extractor) for path in map(footage_path, SOURCES) if path]
     for k in range(len(gallery), count):
         entry = originals[k % len(originals)]
-        copy = dataclasses.replace(entry, id=f"{entry.id}_{k:03d}")
-        if not gallery.is_current(copy.id):     # absent, or copied before small frames or the motion stream existed
-            shutil.copyfile(gallery.feature_path(entry.id), gallery.feature_path(copy.id))
-            gallery.videos[copy.id] = copy
-    gallery._save()
+        copy = dataclasses.replace(entry, id=f"{entry.id}_{k:03d}")    # shares the original's feature files
+        if not gallery.is_current(copy.id):     # absent, or listed before small frames or the motion stream existed
+            gallery.add_entry(copy)
     return gallery
 
 

@@ -236,12 +236,6 @@ class Gallery:
         self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
         self._journal_offset, self._journal_lines = 0, 0
 
-    def _save(self) -> None:
-        """Write the in-memory list as the snapshot (after changing ``videos`` directly)."""
-        with self._locked():
-            self._write_snapshot()
-            self.version += 1
-
     def feature_path(self, video_id: str) -> str:
         """The feature file of a listed video (each version of a video has its own file, so an
         entry never points at features of another version, even after a crash mid-update)."""
@@ -315,6 +309,12 @@ class Gallery:
                 if stale not in kept and os.path.exists(stale):
                     os.remove(stale)
         return entry
+
+    def add_entry(self, entry: GalleryVideo) -> None:
+        """List a video whose feature files are already under ``features/`` (a benchmark's copies of
+        an indexed video under other ids), committed as :meth:`add` commits."""
+        with self._locked():
+            self._commit({"add": asdict(entry)})
 
     def _describe_regions(self, path: str, extractor: FeatureExtractor, info: V.VideoInfo, tracker: RegionTracker,
                           stem: str) -> list[dict]:

@@ -258,7 +258,7 @@ def _best_copy(moments: list[Moment]) -> float:
 def _offset(found, seconds: float):
     """A localizer's output for a view starting ``seconds`` into its video, moved to the video's time."""
     if seconds:
-        found.moments[:, :2] += seconds
+        found.spans[:] += seconds
         found.starts = found.starts + seconds
     return found
 
@@ -268,7 +268,7 @@ def _copy_score(found) -> float:
     if found.copy_probability is None or not len(found.moments):
         return -1.0
     copies = found.copy_probability >= 0.5
-    return float(found.moments[copies, 2].max()) if copies.any() else -1.0
+    return float(found.scores[copies].max()) if copies.any() else -1.0
 
 
 def inside_video(start: float, end: float, duration: float) -> tuple[float, float]:

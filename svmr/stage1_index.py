@@ -26,7 +26,7 @@ from .features import FeatureSequence
 from .files import write_json
 from .backends import ExactBackend, SearchBackend, backend_class, open_backend, resolve_backend
 from .gallery import Gallery
-from .models.alignment import FrameStatistics
+from .features.statistics import FrameStatistics
 
 #: videos read and added per committed batch while a persisted index catches up
 SYNC_BATCH = 256

@@ -26,7 +26,7 @@ from .backends import ExactBackend
 from .checkpoints import load_checkpoint
 from .data.benchmark import Benchmark, reference_path
 from .data.datasets import BenchmarkFeatures, features_config
-from .models.alignment import FrameStatistics
+from .features.statistics import FrameStatistics
 from .models.baselines import training_free_pair
 from .pipelines import build_pipeline
 from .pipelines.networks import map_moments

@@ -56,4 +56,4 @@ def test_graph_search_and_evaluation_localize_alike(tiny_benchmark):
         prepared = localizer.prepare_query(_sequence(data.queries[query.id], 1.0), None)
         found = localizer.localize(prepared, _sequence(data.references[ref], duration), duration, None, 5)
         np.testing.assert_array_equal(found.moments[:, :2], evaluated[:, :2])
-        np.testing.assert_allclose(found.moments[:, 2], (evaluated[:, 2] + 1) / 2)
+        np.testing.assert_allclose(found.scores, (evaluated[:, 2] + 1) / 2)

@@ -6,7 +6,8 @@ import torch
 
 from svmr.data.motion_programs import MotionProgram, render_instance
 from svmr.features import FeatureSequence
-from svmr.models.alignment import FrameStatistics, WindowRetrieval
+from svmr.features.statistics import FrameStatistics
+from svmr.models.alignment import WindowRetrieval
 from svmr.models.motion_encoder import (MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of,
                                         use_encoder)
 from svmr.models.semantic import SimilarWindows, StepSpace

@@ -3,7 +3,7 @@
 Training-free, on the extractor's per-step features (no statistics from procedural video):
 
 * **Frame descriptors.** Every step is centred with the *gallery's* mean feature and L2
-  normalized (:class:`FrameStatistics`). ImageNet features are all positive (after ReLU and
+  normalized (:class:`~svmr.features.statistics.FrameStatistics`). ImageNet features are all positive (after ReLU and
   pooling), so raw cosines of unrelated frames sit near 0.8; centring puts them near 0 and
   makes a cosine a measure of what two frames share beyond "a video frame". The step's change
   from the previous step (L2 normalized, weight ``β = 0.5``) is appended, so what moves in a
@@ -48,37 +48,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..features.statistics import FrameStatistics
+
 #: stage-1 window lengths in seconds (stride: half a window)
 WINDOW_SECONDS = (2.0, 4.0, 8.0, 16.0)
 #: stage-2 durations relative to the query's length
 DURATION_SCALES = tuple(2.0 ** (k / 4) for k in range(-4, 5))
-
-
-@dataclass
-class FrameStatistics:
-    """The gallery's mean feature ``(C,)``, from per-video sums (so adding or removing a video
-    updates it without reading the others)."""
-
-    mean: np.ndarray
-    change_weight: float = 0.5   # β
-
-    @classmethod
-    def from_sums(cls, sums: list[np.ndarray], counts: list[int]) -> "FrameStatistics":
-        total = np.sum(sums, axis=0) if sums else None
-        count = max(1, int(np.sum(counts)))
-        return cls((total / count).astype(np.float32) if total is not None else np.zeros(0, np.float32))
-
-    def descriptors(self, features: np.ndarray) -> np.ndarray:
-        """``(C, L)`` raw features → unit-norm step descriptors ``(2C, L)``: the centred step and
-        ``β`` × its change from the previous step (the first step uses the second's change)."""
-        appearance = _unit_columns(features - self.mean[:, None])
-        change = np.diff(features, axis=1)
-        change = np.concatenate([change[:, :1], change], axis=1) if change.shape[1] else np.zeros_like(features)
-        return _unit_columns(np.concatenate([appearance, self.change_weight * _unit_columns(change)]))
-
-
-def _unit_columns(x: np.ndarray) -> np.ndarray:
-    return (x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-6)).astype(np.float32)
 
 
 def window_means(features: np.ndarray, rate: float, seconds=WINDOW_SECONDS) -> tuple[np.ndarray, np.ndarray]:
@@ -181,12 +156,20 @@ class WindowRetrieval:
         return (1.0 + np.clip(cosine, -1.0, 1.0)) / 2
 
 
+#: the columns of a localizer's moment rows: ``(start_s, end_s, score, M_C, M_R)``
+START, END, SCORE, CONFIDENCE, REGRESSION = range(5)
+#: a moment row's ``(start_s, end_s)``
+SPAN = slice(START, END + 1)
+
+
 @dataclass
 class Alignment:
     """A localizer's output for one reference video.
 
     Attributes:
-        moments: rows ``(start_s, end_s, score, confidence, regression)``, best first.
+        moments: ``(K, 5)`` rows ``(start_s, end_s, score, confidence, regression)``, best first
+            (columns :data:`START`, :data:`END`, :data:`SCORE`, :data:`CONFIDENCE`, :data:`REGRESSION`;
+            the properties below name them).
         m_c, m_r: ``(S, D)`` maps over start × duration (``M_C`` and ``M_R``).
         starts, durations: ``(S,)`` and ``(D,)`` seconds: the maps' axes.
         motion: ``(K,)`` each moment's motion match ``M_V`` in [0, 1] (:mod:`svmr.models.motion`),
@@ -205,6 +188,26 @@ class Alignment:
     matches: list[str] | None = None
     copy_probability: np.ndarray | None = None
     similarity: np.ndarray | None = None
+
+    @property
+    def spans(self) -> np.ndarray:
+        """``(K, 2)`` each moment's ``(start_s, end_s)`` (a view: writing it moves the moments)."""
+        return self.moments[:, SPAN]
+
+    @property
+    def scores(self) -> np.ndarray:
+        """``(K,)`` each moment's score."""
+        return self.moments[:, SCORE]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """``(K,)`` each moment's ``M_C``."""
+        return self.moments[:, CONFIDENCE]
+
+    @property
+    def regression(self) -> np.ndarray:
+        """``(K,)`` each moment's ``M_R``."""
+        return self.moments[:, REGRESSION]
 
 
 def path_similarities(similarity: np.ndarray, starts: np.ndarray, duration: float) -> np.ndarray:
@@ -299,7 +302,7 @@ class AlignmentLocalizer:
         """Moments of ``reference`` like ``query``.
 
         Args:
-            query, reference: step descriptors ``(C, Lq)`` and ``(C, Lr)`` (:meth:`FrameStatistics.descriptors`).
+            query, reference: step descriptors ``(C, Lq)`` and ``(C, Lr)`` (:meth:`~svmr.features.statistics.FrameStatistics.descriptors`).
             rate: steps per second (both).
         """
         from ..postprocess import soft_nms

@@ -36,7 +36,8 @@ import numpy as np
 
 from .. import checkpoints as C
 from ..evaluation import shorter_overlap, tiou
-from .alignment import DURATION_SCALES, _unit_columns, part_bounds
+from ..features.statistics import unit_columns
+from .alignment import DURATION_SCALES, part_bounds
 from .motion_encoder import bundled_stream, motion_of
 
 
@@ -104,21 +105,21 @@ class StepSpace:
 
     def appearance_steps(self, features: np.ndarray) -> np.ndarray:
         """``(C, L)`` raw features → ``(C, L)`` unit steps."""
-        return _unit_columns(features - self.mean[:, None])
+        return unit_columns(features - self.mean[:, None])
 
     def fuse(self, appearance: np.ndarray, motion: np.ndarray | None, centre: np.ndarray | None = None) -> np.ndarray:
         """Raw ``(C, N)`` appearance columns and ``(k·D, N)`` motion columns (span means: the k
         parts' means one under the other) → ``(C [+ k·D], N)`` unit fused columns whose dot products
         are the weighted cosines; a missing motion stream counts as no evidence (zeros).
         ``centre``: the appearance's centre instead of the fixed background (stage 1: the gallery's)."""
-        unit = _unit_columns(appearance - (self.mean if centre is None else centre)[:, None])
+        unit = unit_columns(appearance - (self.mean if centre is None else centre)[:, None])
         if self.motion_mean is None:
             return unit
         dim, parts = len(self.motion_mean), self.motion_parts
         if motion is None:
             moving = np.zeros((parts * dim, unit.shape[1]), np.float32)
         else:
-            moving = np.concatenate([_unit_columns(motion[j * dim:(j + 1) * dim] - self.motion_mean[:, None])
+            moving = np.concatenate([unit_columns(motion[j * dim:(j + 1) * dim] - self.motion_mean[:, None])
                                      for j in range(parts)])
         weights = np.float32(np.sqrt(1 - self.motion_weight)), np.float32(np.sqrt(self.motion_weight / parts))
         return np.concatenate([weights[0] * unit, weights[1] * moving])
@@ -130,7 +131,7 @@ class StepSpace:
             return Steps.single(appearance)
         motion = motion_of(sequence)
         moving = (np.zeros((len(self.motion_mean), appearance.shape[1]), np.float32) if motion is None
-                  else _unit_columns(motion - self.motion_mean[:, None]))
+                  else unit_columns(motion - self.motion_mean[:, None]))
         return Steps((appearance, moving), (1 - self.motion_weight, self.motion_weight), (1, self.motion_parts))
 
     def save(self, path: str) -> None:

@@ -6,10 +6,13 @@ those thresholds and the motion stream's pretraining (:mod:`svmr.models.alignmen
 :mod:`svmr.models.match`)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..features import FeatureSequence
-from ..models.alignment import Alignment, AlignmentLocalizer, FrameStatistics, WindowRetrieval
+from ..features.statistics import FrameStatistics
+from ..models.alignment import SPAN, Alignment, AlignmentLocalizer, WindowRetrieval
 from ..models.match import MatchCalibration
 from ..models.motion_encoder import bundled_stream
 from ..models.motion import MotionCheck
@@ -53,19 +56,30 @@ class FrameAlignment:
         found = self.localizer.localize(descriptors, statistics.descriptors(reference.features), reference.rate, top_k)
         if check is None or reference.small_frames is None or not len(found.moments):
             return found
-        moments, motion = found.moments, np.zeros(len(found.moments))
-        for k in range(min(len(moments), self.motion_checks)):
-            start, end = moments[k, :2] * reference.rate
+        motion = np.zeros(len(found.moments))
+        for k in range(min(len(motion), self.motion_checks)):
+            start, end = found.spans[k] * reference.rate
             motion[k] = max(0.0, check.score(reference.small_frames, start, end))
-        own = 1 - (1 - moments[:, 3] * moments[:, 4]) * (1 - motion)
+        own = 1 - (1 - found.confidence * found.regression) * (1 - motion)
         # soft-NMS again on the new scores, so an overlapping moment stays below the one it overlaps
-        kept = soft_nms(np.column_stack([moments[:, :2], own, moments[:, 3:5], motion]), sigma=0.4, top_k=top_k)
+        kept = soft_nms(np.column_stack([found.spans, own, found.confidence, found.regression, motion]),
+                        sigma=0.4, top_k=top_k)
         found.moments, found.motion = kept[:, :5], kept[:, 5]
         return found
 
 
 #: the lowest score of a copy; every other moment scores below it
 COPY_FLOOR = 0.5
+
+
+class Kept(NamedTuple):
+    """A moment :class:`CopyOrSimilar` keeps, with its label and evidence."""
+
+    row: np.ndarray              # (start_s, end_s, score, M_C, M_R)
+    match: str                   # copy, partial copy, similar, weak
+    copy_probability: float
+    similarity: float
+    motion: float                # M_V
 
 
 class CopyOrSimilar:
@@ -104,42 +118,43 @@ class CopyOrSimilar:
         steps = self.space.steps(reference)
         if found.motion is None:
             found.motion = np.zeros(len(found.moments))
-        p_copy = self.calibration.copy_probability(found.moments[:, 3], found.motion, found.moments[:, 4])
+        p_copy = self.calibration.copy_probability(found.confidence, found.motion, found.regression)
         copies = self._copies(found, p_copy, query_steps, steps, reference.rate)
         kept = copies + self._similar(found, p_copy, query_steps, steps, reference.rate, copies, top_k - len(copies))
-        # each kept moment: (row (5,), label, P(copy), similarity, M_V)
-        found.moments = np.array([m[0] for m in kept], np.float64).reshape(-1, 5)
-        found.matches = [m[1] for m in kept]
-        found.copy_probability, found.similarity, found.motion = (np.array([m[k] for m in kept], np.float64)
-                                                                  for k in (2, 3, 4))
+        found.moments = np.array([m.row for m in kept], np.float64).reshape(-1, 5)
+        found.matches = [m.match for m in kept]
+        found.copy_probability = np.array([m.copy_probability for m in kept], np.float64)
+        found.similarity = np.array([m.similarity for m in kept], np.float64)
+        found.motion = np.array([m.motion for m in kept], np.float64)
         return found
 
     def _copies(self, found: Alignment, p_copy: np.ndarray, query_steps: np.ndarray, steps: np.ndarray,
-                rate: float) -> list[tuple]:
+                rate: float) -> list[Kept]:
         """The alignment's moments with ``P(copy) ≥ 0.5``, best first, scored at least :data:`COPY_FLOOR`."""
         kept = []
         for k in np.flatnonzero(p_copy >= 0.5):
             start, end, score, confidence, regression = found.moments[k]
             partial = (end - start) * rate < query_steps.length / 2
-            kept.append((np.array([start, end, max(score, COPY_FLOOR), confidence, regression]),
-                         self.calibration.label(p_copy[k], 0.0, partial), float(p_copy[k]),
-                         self.windows.similarity(query_steps, steps, start * rate, end * rate), float(found.motion[k])))
+            kept.append(Kept(np.array([start, end, max(score, COPY_FLOOR), confidence, regression]),
+                             self.calibration.label(p_copy[k], 0.0, partial), float(p_copy[k]),
+                             self.windows.similarity(query_steps, steps, start * rate, end * rate),
+                             float(found.motion[k])))
         return kept
 
     def _similar(self, found: Alignment, p_copy: np.ndarray, query_steps: np.ndarray, steps: np.ndarray,
-                 rate: float, copies: list[tuple], count: int) -> list[tuple]:
+                 rate: float, copies: list[Kept], count: int) -> list[Kept]:
         """At most ``count`` moments that are not copies, by similarity: the similar windows, and the
         alignment's moments at least half as long as the query (where it follows a diagonal, its
         bounds are the better ones); none overlaps a copy, none repeats a better one
         (:meth:`~svmr.models.semantic.SimilarWindows.redundant`). Each takes ``M_C``, ``M_R``, ``M_V``
         and ``P(copy)`` from the alignment's moment it is (or the first it overlaps), 0 without one."""
-        moments = found.moments
+        spans = found.spans
         candidates = [(cosine, start / rate, end / rate, None) for start, end, cosine in
                       self.windows.localize(query_steps, steps, count + len(copies)).moments]
-        candidates += [(self.windows.similarity(query_steps, steps, *(moments[k, :2] * rate)), *moments[k, :2], k)
-                       for k in range(len(moments))
-                       if p_copy[k] < 0.5 and (moments[k, 1] - moments[k, 0]) * rate >= query_steps.length / 2]
-        kept, taken = [], [tuple(c[0][:2]) for c in copies]
+        candidates += [(self.windows.similarity(query_steps, steps, *(spans[k] * rate)), *spans[k], k)
+                       for k in range(len(spans))
+                       if p_copy[k] < 0.5 and (spans[k, 1] - spans[k, 0]) * rate >= query_steps.length / 2]
+        kept, taken = [], [tuple(c.row[SPAN]) for c in copies]
         for cosine, start, end, k in sorted(candidates, key=lambda c: -c[0]):
             if len(kept) >= count:
                 break
@@ -148,12 +163,13 @@ class CopyOrSimilar:
             if touches_copy or self.windows.redundant(span, taken[len(copies):]):
                 continue
             if k is None:
-                touching = np.flatnonzero(tiou(span, moments[:, :2])[0] > 0) if len(moments) else []
+                touching = np.flatnonzero(tiou(span, spans)[0] > 0) if len(spans) else []
                 k = int(touching[0]) if len(touching) else None
             confidence, regression, motion, probability = (
-                (moments[k, 3], moments[k, 4], found.motion[k], p_copy[k]) if k is not None else (0.0, 0.0, 0.0, 0.0))
-            kept.append((np.array([start, end, (1 + cosine) / 4, confidence, regression]),
-                         self.calibration.label(0.0, cosine), float(probability), float(cosine), float(motion)))
+                (found.confidence[k], found.regression[k], found.motion[k], p_copy[k]) if k is not None
+                else (0.0, 0.0, 0.0, 0.0))
+            kept.append(Kept(np.array([start, end, (1 + cosine) / 4, confidence, regression]),
+                             self.calibration.label(0.0, cosine), float(probability), float(cosine), float(motion)))
             taken.append(span)
         return kept
 

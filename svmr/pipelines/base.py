@@ -24,7 +24,8 @@ import torch
 
 from ..checkpoints import REPO_CHECKPOINTS
 from ..features import FeatureSequence
-from ..models.alignment import Alignment, FrameStatistics
+from ..features.statistics import FrameStatistics
+from ..models.alignment import Alignment
 
 DEFAULT_PIPELINE = "align"
 Ranking = Literal["stage1", "best_moment"]

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from ..features import FeatureSequence
-from ..models.alignment import Alignment, FrameStatistics
+from ..features.statistics import FrameStatistics
+from ..models.alignment import Alignment
 from ..postprocess import PAPER_POSTPROCESSING, PostProcessing, map_proposals, soft_nms
 
 
