@@ -2,7 +2,8 @@
 
 Layout of a gallery folder::
 
-    gallery.json           extractor configuration and one entry per video (a snapshot, atomic)
+    gallery.json           format number (:mod:`svmr.formats`), extractor configuration, feature precision
+                           and one entry per video (a snapshot, atomic)
     journal.jsonl          changes since the snapshot, one JSON line each: {"add": entry} / {"remove": id}
     features/<id>.<digest>.npz   the video's feature sequence, float16 or 8-bit (written atomically)
     features/<id>.<digest>.r<k>.npz   the k-th picture found inside its pictures, described apart
@@ -34,6 +35,7 @@ from .features import ExtractorConfig, FeatureExtractor, FeatureSequence
 from .features.extractor import file_digest
 from .features.regions import RegionTracker
 from .files import process_alive, write_json
+from .formats import GALLERY_FORMAT, migrate_gallery, migrate_gallery_entry
 from .models.motion_encoder import bundled_stream
 
 
@@ -48,7 +50,7 @@ class GalleryVideo:
     steps: int
     digest: str
     added: float
-    features: str = ""     # its feature file under features/ ("" in older galleries: <id>.npz)
+    features: str = ""     # its feature file under features/
     #: a damaged file's lost stretches and truncation (:class:`svmr.decodable.Damage` as JSON);
     #: empty for an intact file
     damage: dict = field(default_factory=dict)
@@ -136,12 +138,15 @@ class Gallery:
         self._journal_offset = 0      # bytes of the journal applied
         self._journal_lines = 0
         self._longest = (None, 0.0)   # (version, longest duration): longest_s's cache
+        self._read_format = GALLERY_FORMAT   # the format of the snapshot read and its journal's lines
         with self._locked():
             if not os.path.exists(self._manifest):
                 self.config = config or ExtractorConfig()
                 self.feature_precision = feature_precision or "float16"
                 self._write_snapshot()
             self._reload()
+            if self._read_format < GALLERY_FORMAT:      # written by an older version: stored migrated
+                self._write_snapshot()
 
     @property
     def _manifest(self) -> str:
@@ -166,8 +171,9 @@ class Gallery:
         with open(self._manifest) as handle:
             data = json.load(handle)
             stat = os.fstat(handle.fileno())
+        data, self._read_format = migrate_gallery(data, self._manifest)
         self.config = ExtractorConfig.from_dict(data["extractor"])
-        self.feature_precision = data.get("storage", {}).get("features", "float16")
+        self.feature_precision = data["storage"]["features"]
         self.videos = {k: GalleryVideo(**v) for k, v in data["videos"].items()}
         self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
         self._journal_offset, self._journal_lines = 0, 0
@@ -190,7 +196,7 @@ class Gallery:
                 continue
             self._journal_lines += 1
             if "add" in record:
-                self.videos[record["add"]["id"]] = GalleryVideo(**record["add"])
+                self.videos[record["add"]["id"]] = GalleryVideo(**migrate_gallery_entry(record["add"], self._read_format))
             elif "remove" in record:
                 self.videos.pop(record["remove"], None)
             applied = True
@@ -228,10 +234,12 @@ class Gallery:
     def _write_snapshot(self) -> None:
         """Fold everything into ``gallery.json`` and empty the journal (replaying a journal over a
         snapshot that already holds it changes nothing, so a kill between the two is harmless)."""
-        write_json(self._manifest, {"extractor": asdict(self.config), "storage": {"features": self.feature_precision},
+        write_json(self._manifest, {"format": GALLERY_FORMAT, "extractor": asdict(self.config),
+                                    "storage": {"features": self.feature_precision},
                                     "videos": {k: asdict(v) for k, v in self.videos.items()}}, indent=1)
         if os.path.exists(self._journal):
             os.truncate(self._journal, 0)
+        self._read_format = GALLERY_FORMAT
         stat = os.stat(self._manifest)
         self._snapshot_id = (stat.st_ino, stat.st_mtime_ns)
         self._journal_offset, self._journal_lines = 0, 0
@@ -239,8 +247,7 @@ class Gallery:
     def feature_path(self, video_id: str) -> str:
         """The feature file of a listed video (each version of a video has its own file, so an
         entry never points at features of another version, even after a crash mid-update)."""
-        entry = self.videos.get(video_id)
-        return os.path.join(self.root, "features", entry.features if entry and entry.features else f"{video_id}.npz")
+        return os.path.join(self.root, "features", self.videos[video_id].features)
 
     def features(self, video_id: str) -> FeatureSequence:
         return FeatureSequence.load(self.feature_path(video_id))

@@ -24,6 +24,7 @@ import numpy as np
 
 from .features import FeatureSequence
 from .files import write_json
+from .formats import INDEX_FORMAT, migrate_index_state
 from .backends import ExactBackend, SearchBackend, backend_class, open_backend, resolve_backend
 from .gallery import Gallery
 from .features.statistics import FrameStatistics
@@ -153,11 +154,11 @@ class Stage1Index:
     def _sync_persisted(self) -> None:
         os.makedirs(self.folder, exist_ok=True)
         where = (self.milvus_uri or "") if self.backend_class.at_uri else ""
-        state = {"uri": where, "mean": None, "videos": {}}
+        state = {"format": INDEX_FORMAT, "uri": where, "mean": None, "videos": {}}
         if os.path.exists(self._state_path()):
             with open(self._state_path()) as handle:
-                saved = json.load(handle)
-            if saved.get("uri", "") == where:          # another Milvus database holds none of it
+                saved = migrate_index_state(json.load(handle), self._state_path())
+            if saved["uri"] == where:                  # another Milvus database holds none of it
                 state = saved
         if not state["mean"]:
             state["mean"] = self._gallery_mean().tolist()

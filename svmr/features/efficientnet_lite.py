@@ -114,4 +114,4 @@ class EfficientNetLite0TSM(nn.Module):
 @register("efficientnet_lite0_tsm")
 def _from_checkpoint(config: dict) -> EfficientNetLite0TSM:
     """Builder for fine-tuned weights (``python -m svmr train backbone``)."""
-    return EfficientNetLite0TSM(fold_div=config.get("fold_div", 8), pretrained=False)
+    return EfficientNetLite0TSM(fold_div=config["fold_div"], pretrained=False)

@@ -221,7 +221,7 @@ def build_backbone(config: ExtractorConfig) -> torch.nn.Module:
             from ..checkpoints import load_checkpoint
 
             model, meta = load_checkpoint(config.checkpoint_path())
-            if meta["config"].get("fold_div", 8) != config.fold_div:
+            if meta["config"]["fold_div"] != config.fold_div:
                 raise ValueError(f"{config.checkpoint} was trained with fold_div {meta['config']['fold_div']}")
             return model
         return EfficientNetLite0TSM(fold_div=config.fold_div, pretrained=True)
