@@ -10,7 +10,7 @@ import time
 from svmr import clips
 from svmr import video as V
 from svmr.features import FeatureSequence
-from svmr.search import query_features
+from svmr.query import query_features
 
 from .extraction import extractor
 from .sessions import Session

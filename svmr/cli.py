@@ -158,6 +158,7 @@ def cmd_calibrate(args) -> int:
 def cmd_train_motion(args) -> int:
     import torch
 
+    from .device import resolve_device
     from .models.motion_encoder import MotionStream
     from .train.motion import (class_instances, probe_classes, program_instances, train_motion_encoder,
                                training_classes)
@@ -172,7 +173,8 @@ def cmd_train_motion(args) -> int:
     init = MotionStream.load(args.init).encoder if args.init else None
     stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
                                           log=log, classes=classes, class_share=args.class_share,
-                                          probe_counted=counted, init=init, lr=args.lr, parts=args.parts)
+                                          probe_counted=counted, init=init, lr=args.lr, parts=args.parts,
+                                          device=resolve_device(args.device))
     probed = (f"the {len(probe_set) - len(learned)} validation classes' instances, each against all "
               f"{len(probe_set)} training and validation classes'" if learned else
               f"the procedural benchmark's {len(probe_set)} training and validation classes")
@@ -190,12 +192,14 @@ def cmd_train_motion(args) -> int:
 
 def cmd_train(args) -> int:
     from .data.datasets import BenchmarkFeatures
+    from .device import resolve_device
 
     command = "python -m svmr " + " ".join(sys.argv[1:])
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     # the trainers' own signatures hold the defaults; only what was given is passed on
     given = {name: value for name, value in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size))
              if value is not None}
+    given["device"] = resolve_device(args.device)
     if args.model == "backbone":
         from .train.backbone import save_backbone
 
@@ -426,6 +430,7 @@ def _add_training_commands(sub) -> None:
     p.add_argument("--init", default=None, help="start from this encoder (.safetensors) instead of random weights")
     p.add_argument("--parts", type=int, default=1,
                    help="a window's vector: the means of this many consecutive parts (as stage 1 compares spans)")
+    _add_training_device(p)
     p.set_defaults(func=cmd_train_motion)
 
     p = sub.add_parser("train", help="train a model on a built benchmark's features")
@@ -459,7 +464,16 @@ def _add_training_commands(sub) -> None:
                    help="stage1 two-branch models: start the projections at the features' principal components")
     p.add_argument("--freeze-projection", action="store_true",
                    help="stage1 two-branch models: train only the CTC filters (with --init pca)")
+    _add_training_device(p)
     p.set_defaults(func=cmd_train)
+
+
+def _add_training_device(p) -> None:
+    from .device import DEVICE_CHOICES
+
+    p.add_argument("--device", default="cpu",
+                   help=f"where the network trains: {', '.join(DEVICE_CHOICES)} or cuda:N (default cpu, where the "
+                        "bundled checkpoints were trained; a GPU gives other, equally valid, weights)")
 
 
 def _add_evaluate_command(sub) -> None:

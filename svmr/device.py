@@ -31,3 +31,19 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
                              f"numbered from 0.")
         return device
     raise ValueError(f"--device {name}: choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N).")
+
+
+def network_device(network: torch.nn.Module) -> torch.device:
+    """Where a network runs: its first parameter's (or buffer's) device; the CPU for one with neither
+    (e.g. the sliding-window baseline)."""
+    tensor = next(network.parameters(), None)
+    if tensor is None:
+        tensor = next(network.buffers(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+def place(network: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
+    """``network`` moved to ``device``, or left untouched when it is there already (moving an LSTM,
+    even where it is, re-packs its weights and changes its results in the last bits)."""
+    device = torch.device(device)
+    return network if network_device(network) == device else network.to(device)

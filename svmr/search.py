@@ -26,9 +26,10 @@ from .features.regions import picture_regions
 from .gallery import Gallery
 from .models.match import verdict
 from .pipelines import DEFAULT_PIPELINE, Pipeline, build_pipeline
+from .query import ClipQuery, Query, as_query, check_query_length
 from .stage1_index import Stage1Index
 
-__all__ = ["Moment", "VideoHit", "SearchResult", "Searcher", "check_query_length", "query_damage", "query_features"]
+__all__ = ["Moment", "VideoHit", "SearchResult", "Searcher", "query_damage"]
 
 
 @dataclass
@@ -84,28 +85,6 @@ class SearchResult:
         return out
 
 
-def check_query_length(seconds: float, longest: float, rate: float) -> None:
-    """Raises ValueError when a query of ``seconds`` is longer than the longest gallery video
-    (``longest`` seconds; one feature step of slack at ``rate`` steps per second)."""
-    if seconds > longest + 1 / rate:
-        raise ValueError(f"The query ({seconds:.1f} s) is longer than every video in the gallery "
-                         f"(longest {longest:.1f} s): choose a shorter clip.")
-
-
-def query_features(extractor: FeatureExtractor, path: str, start: float, end: float | None, longest: float,
-                   progress=None) -> FeatureSequence:
-    """Features of ``[start, end)`` of the query file; the range is checked against the file and
-    against a gallery whose longest video lasts ``longest`` seconds before the (slow) extraction,
-    so a query that cannot fit fails at once.
-
-    Raises:
-        VideoError: unusable file or range; ValueError: the clip is longer than every gallery video.
-    """
-    start, end = V.check_range(V.probe(path), start, end)
-    check_query_length(end - start, longest, extractor.config.rate)
-    return extractor.extract(path, start, end, progress=progress)
-
-
 def query_damage(path: str) -> str:
     """What a damaged query file lost, as one sentence ("" when it read whole): the damage found
     while its clip was read (the file is read through its decodable copy from then on)."""
@@ -138,11 +117,11 @@ class Searcher:
             self._extractor = FeatureExtractor(self.gallery.config)
         return self._extractor
 
-    def query_features(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None) -> FeatureSequence:
-        """The query clip's features (:func:`query_features` against this gallery)."""
-        if isinstance(query, FeatureSequence):
-            return query
-        return query_features(self.extractor, query, start, end, self.gallery.longest_s())
+    def query_features(self, query: str | FeatureSequence | Query, start: float = 0.0,
+                       end: float | None = None) -> FeatureSequence:
+        """The features the pipeline compares for a query (:meth:`Pipeline.encode_query` against this
+        gallery; a path: ``[start, end)`` of that file)."""
+        return self.pipeline.encode_query(as_query(query, start, end), lambda: self.extractor, self.gallery.longest_s())
 
     def _localize(self, prepared, video, statistics, top_k: int):
         """Stage 2 on one video: on its whole pictures, then, with a pipeline that searches regions
@@ -162,13 +141,14 @@ class Searcher:
                 best, region = found, list(entry["box"])
         return best, region
 
-    def search(self, query: str | FeatureSequence, start: float = 0.0, end: float | None = None,
+    def search(self, query: str | FeatureSequence | Query, start: float = 0.0, end: float | None = None,
                top_videos: int = 10, moments_per_video: int = 5, min_score: float = -1.0,
                source: str | None = None, read_region=None) -> SearchResult:
         """Find the gallery videos most similar to the query clip and localize the moments.
 
         Args:
-            query: a video file (its ``[start, end)`` is the query clip) or precomputed features.
+            query: a :mod:`~svmr.query` object, a video file (its ``[start, end)`` is the query clip)
+                or precomputed features.
             source: the file precomputed features were read from (a file query is its own): with a
                 pipeline that searches regions, its pictures are looked at for a picture inside
                 them when the whole clip finds no copy.
@@ -180,13 +160,14 @@ class Searcher:
         if not len(self.gallery):
             raise ValueError("The gallery is empty: add videos before searching.")
         started = time.perf_counter()
-        sequence = self.query_features(query, start, end)
+        query = as_query(query, start, end, source)
+        sequence = self.query_features(query)
         timings = {"query_features_s": time.perf_counter() - started}
         check_query_length(sequence.length / sequence.rate, self.gallery.longest_s(), sequence.rate)
         moments, hits, labels = self._search(sequence, top_videos, moments_per_video, min_score, timings)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": self.pipeline.config}
-        path = query if isinstance(query, str) else source
+        path = query.source
         if path and self.pipeline.regions and _best_copy(moments) < 0:
             mark = time.perf_counter()
             read = read_region or self.extractor.extract_region
@@ -198,7 +179,7 @@ class Searcher:
                     query_info["region"] = [round(x, 4) for x in region]
             timings["query_regions_s"] = time.perf_counter() - mark
         timings["total_s"] = time.perf_counter() - started
-        damage = query_damage(query) if isinstance(query, str) else ""
+        damage = query_damage(query.path) if isinstance(query, ClipQuery) else ""
         if damage:
             query_info["damage"] = damage
         return SearchResult(moments, hits, {k: round(v, 4) for k, v in timings.items()}, query_info,

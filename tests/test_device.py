@@ -54,3 +54,17 @@ def test_the_paper_pipeline_gives_the_same_moments_on_the_gpu(bikes, tmp_path):
     assert [(m.video, round(m.start, 2), round(m.end, 2)) for m in cpu.moments] == \
            [(m.video, round(m.start, 2), round(m.end, 2)) for m in gpu.moments]
     assert gpu.query["pipeline"]["device"] == "cuda"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run where the device tool lends one)")
+@pytest.mark.parametrize("method", ["attn_prod", "none"])
+def test_the_paper_stage_2_trains_on_the_gpu(tiny_benchmark, tmp_path, method):
+    from svmr.checkpoints import load_checkpoint
+    from svmr.train.stage2 import train_stage2
+
+    meta = train_stage2(tiny_benchmark, str(tmp_path), fusion=method, steps=4, batch_size=2, eval_every=2,
+                        log=lambda *_: None, device="cuda")
+    assert meta["history"][-1]["weights_moved"] > 0
+    model, _ = load_checkpoint(str(tmp_path / f"stage2_{method}.safetensors"))
+    assert all(tensor.device.type == "cpu" for tensor in model.state_dict().values())

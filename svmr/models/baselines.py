@@ -48,7 +48,7 @@ class SlidingWindowLocalizer(Standardized):
     def maps_from_encodings(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, C)``, ``(B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``: window-mean cosine in [0, 1]."""
         cumulative = F.pad(f_r.cumsum(dim=-1), (1, 0))                       # (B, C, T+1)
-        steps = torch.arange(self.length)
+        steps = torch.arange(self.length, device=f_r.device)
         ends = steps[:, None] + steps[None, :] + 1                             # (T, D) exclusive end
         valid = ends <= self.length
         ends_c = ends.clamp(max=self.length)

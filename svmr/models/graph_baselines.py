@@ -82,7 +82,7 @@ class VideoLevelLSTM(Standardized):
     def encode(self, sequences: list[torch.Tensor]) -> torch.Tensor:
         padded, mask = standardized_steps(self, sequences, self.config.steps)
         outputs = self.lstm(padded.transpose(1, 2))[0]                                   # (B, T, d)
-        last = outputs[torch.arange(len(sequences)), mask.sum(1) - 1]                    # the last real step
+        last = outputs[torch.arange(len(sequences), device=mask.device), mask.sum(1) - 1]   # the last real step
         return F.normalize(last, dim=1)
 
     def forward(self, queries: list[torch.Tensor], clips: list[torch.Tensor]) -> torch.Tensor:

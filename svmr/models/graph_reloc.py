@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import network_device
 from .registry import register
 from .normalization import Standardized
 
@@ -79,7 +80,8 @@ def standardized_steps(model: Standardized, sequences: list[torch.Tensor], steps
     """Raw ``(C_o, L)`` sequences → standardized, resampled / zero-padded ``(B, C_o, T)`` and the
     real-step masks ``(B, T)`` (padding is zero after standardization)."""
     resampled, real = zip(*(to_steps((s - model.mean[:, None]) / model.std[:, None], steps) for s in sequences))
-    mask = torch.arange(steps)[None, :] < torch.tensor(real)[:, None]
+    device = sequences[0].device
+    mask = torch.arange(steps, device=device)[None, :] < torch.tensor(real, device=device)[:, None]
     return torch.stack(resampled) * mask[:, None, :], mask
 
 
@@ -208,9 +210,10 @@ def score_proposals(model: GraphReLocalization, query: np.ndarray, reference: np
     """Every proposal (rows ``(start_s, end_s, ...)``) scored with the query: scores ``(P,)`` in
     [−1, 1] and regression offsets ``(P, 2)``."""
     model.eval()
-    clips = [clip(reference, duration, s, e) for s, e in proposals[:, :2]]
-    scores, offsets = model([torch.from_numpy(query)] * len(clips), clips)
-    return scores.numpy(), offsets
+    device = network_device(model)
+    clips = [clip(reference, duration, s, e).to(device) for s, e in proposals[:, :2]]
+    scores, offsets = model([torch.from_numpy(query).to(device)] * len(clips), clips)
+    return scores.cpu().numpy(), offsets.cpu()
 
 
 def pick_and_refine(proposals: np.ndarray, scores: np.ndarray, offsets: torch.Tensor, duration: float,

@@ -107,7 +107,7 @@ class MotionStream:
         """The weights (safetensors) and ``<path minus .safetensors>.json`` (config + record)."""
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in self.encoder.state_dict().items()}, path)
+        save_file({k: v.contiguous().cpu() for k, v in self.encoder.state_dict().items()}, path)
         with open(path[:-len(".safetensors")] + ".json", "w") as handle:
             json.dump({"config": asdict(self.encoder.config), **record}, handle, indent=1)
         for file in (path, path[:-len(".safetensors")] + ".json"):

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import network_device
 from .registry import register
 from ..evaluation import tiou
 from .normalization import Standardized
@@ -128,7 +129,8 @@ def group_actionness(actionness: np.ndarray, thresholds=THRESHOLDS, tolerances=T
 def tag_proposals(scorer: ActionnessScorer, features: np.ndarray, duration: float) -> np.ndarray:
     """TAG proposals of one reference: rows ``(start_s, end_s, score)``, best first."""
     scorer.eval()
-    curve = scorer(torch.from_numpy(features)[None])[0].numpy()
+    device = network_device(scorer)
+    curve = scorer(torch.from_numpy(features)[None].to(device))[0].cpu().numpy()
     steps = group_actionness(curve)
     scale = duration / features.shape[1]
     return np.concatenate([steps[:, :2] * scale, steps[:, 2:]], axis=1)

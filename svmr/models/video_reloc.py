@@ -75,7 +75,8 @@ class CrossGatedMatching(Standardized):
         logits = self.step_logits(h_q, h_r)
         p_start, p_end = torch.sigmoid(logits[..., 0]), torch.sigmoid(logits[..., 1])
         n = self.config.length
-        ends = (torch.arange(n)[:, None] + torch.arange(n)[None, :]).clamp(max=n - 1)   # (T, D)
+        steps = torch.arange(n, device=logits.device)
+        ends = (steps[:, None] + steps[None, :]).clamp(max=n - 1)                       # (T, D)
         m_c = p_start[:, :, None] * p_end[:, ends] * self.valid
         return m_c, self.valid.float().expand_as(m_c)
 

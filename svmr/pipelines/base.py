@@ -26,6 +26,7 @@ from ..checkpoints import REPO_CHECKPOINTS
 from ..features import FeatureSequence
 from ..features.statistics import FrameStatistics
 from ..models.alignment import Alignment
+from ..query import ClipQuery, FeatureQuery, Query, query_features
 
 DEFAULT_PIPELINE = "align"
 Ranking = Literal["stage1", "best_moment"]
@@ -79,6 +80,8 @@ class Pipeline:
         regions: search the pictures found inside gallery videos' pictures too
             (:meth:`~svmr.gallery.Gallery.views`): stage 1 stores their vectors with their video's,
             stage 2 localizes in each and keeps a region's moments where they are a better copy.
+        query_kinds: the kinds of :mod:`~svmr.query` object it searches with (``clip``: a stretch of
+            a video, or its features).
     """
 
     name: str
@@ -88,10 +91,29 @@ class Pipeline:
     rerank_pool: int = 0
     config: dict = field(default_factory=dict)
     regions: bool = False
+    query_kinds: tuple[str, ...] = ("clip",)
 
     def __post_init__(self):
         if self.ranking not in ("stage1", "best_moment"):
             raise ValueError(f"unknown ranking {self.ranking!r}: stage1 or best_moment")
+
+    def encode_query(self, query: Query, extractor: Callable[[], Any], longest_s: float) -> FeatureSequence:
+        """The features the retriever and the localizer compare for ``query``: a clip's, extracted by
+        ``extractor()`` (called only when needed) after its range is checked against the file and
+        against a gallery whose longest video lasts ``longest_s``.
+
+        Raises:
+            ValueError: a kind of query this pipeline does not take (or a clip longer than every video);
+            VideoError: an unusable file or range.
+        """
+        if query.kind not in self.query_kinds:
+            raise ValueError(f"The {self.name} model searches with {' or '.join(self.query_kinds)} queries, "
+                             f"not {query.kind} queries.")
+        if isinstance(query, FeatureQuery):
+            return query.sequence
+        if isinstance(query, ClipQuery):
+            return query_features(extractor(), query.path, query.start, query.end, longest_s)
+        raise TypeError(f"no encoding for {type(query).__name__} (kind {query.kind!r})")
 
     def candidates(self, top_videos: int) -> int:
         """How many stage-1 videos stage 2 localizes when ``top_videos`` are asked for."""

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import network_device
 from ..features import FeatureSequence
 from ..features.statistics import FrameStatistics
 from ..models.alignment import Alignment
@@ -70,7 +71,7 @@ def map_moments(model: torch.nn.Module, query: torch.Tensor, reference: np.ndarr
         up to ``top_k`` rows ``(start_s, end_s, M_C · M_R after soft-NMS, M_C, M_R)`` and the
         ``T × T`` maps over the reference resized to ``T`` steps.
     """
-    device = next(model.parameters(), torch.empty(0)).device
+    device = network_device(model)
     f_r = model.encode_reference(torch.from_numpy(np.ascontiguousarray(reference))[None].to(device))
     m_c, m_r = (m[0].float().cpu().numpy() for m in model.maps_from_encodings(query, f_r))
     keep = None

@@ -90,7 +90,9 @@ def random_windows(clips: list[np.ndarray], indices: np.ndarray, length: int,
 def pooled_features(model: ClipClassifier, clips: list[np.ndarray]) -> torch.Tensor:
     """Each whole clip through the backbone, mean-pooled and L2-normalized: ``(N, 1280)``."""
     model.eval()
-    return F.normalize(torch.stack([model.clip_features(torch.from_numpy(c)[None])[0].mean(0) for c in clips]), dim=1)
+    device = model.pixel_mean.device
+    return F.normalize(torch.stack([model.clip_features(torch.from_numpy(c)[None].to(device))[0].mean(0).cpu()
+                                    for c in clips]), dim=1)
 
 
 def class_retrieval_map(embeddings: torch.Tensor, labels: list[str]) -> dict:
@@ -112,8 +114,9 @@ def class_retrieval_map(embeddings: torch.Tensor, labels: list[str]) -> dict:
 
 def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length: int = 12, lr: float = 3e-5,
                       eval_every: int = 250, seed: int = 0, train_from_block: int = 6,
-                      config: ExtractorConfig = ExtractorConfig(), log=print) -> tuple[EfficientNetLite0TSM, dict]:
-    """Fine-tune on the train split, select by val class-retrieval mAP.
+                      config: ExtractorConfig = ExtractorConfig(), log=print,
+                      device: str | torch.device = "cpu") -> tuple[EfficientNetLite0TSM, dict]:
+    """Fine-tune on the train split on ``device``, select by val class-retrieval mAP.
 
     Returns:
         ``(backbone with the best weights, metrics)``; metrics hold the val (and test) retrieval
@@ -126,12 +129,13 @@ def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length:
     val_clips, val_labels = load_clips(root, "val", config)
     log(f"[backbone] decoded {len(train_clips)} train / {len(val_clips)} val clips ({time.time() - started:.0f} s)")
     classes = sorted(set(train_labels))
-    targets = torch.tensor([classes.index(label) for label in train_labels])
-    model = ClipClassifier(len(classes), config.fold_div, train_from_block).to(memory_format=torch.channels_last)
+    device = torch.device(device)
+    targets = torch.tensor([classes.index(label) for label in train_labels], device=device)
+    model = ClipClassifier(len(classes), config.fold_div, train_from_block).to(device, memory_format=torch.channels_last)
 
     def step() -> dict:
         chosen = rng.integers(0, len(train_clips), batch_size)
-        batch = torch.from_numpy(random_windows(train_clips, chosen, length, rng))
+        batch = torch.from_numpy(random_windows(train_clips, chosen, length, rng)).to(device)
         logits = model(batch)
         loss = F.cross_entropy(logits, targets[chosen])
         return {"loss": loss, "acc": (logits.argmax(1) == targets[chosen]).float().mean()}
@@ -153,10 +157,10 @@ def finetune_backbone(root: str, steps: int = 1500, batch_size: int = 6, length:
                "settings": {"steps": steps, "batch_size": batch_size, "length": length, "lr": lr,
                             "lr_scale": lr_scale, "train_from_block": train_from_block, "seed": seed}}
     with torch.no_grad():
-        pretrained = ClipClassifier(1, config.fold_div)
+        pretrained = ClipClassifier(1, config.fold_div).to(device)
         metrics["test_before"] = class_retrieval_map(pooled_features(pretrained, test_clips), test_labels)
     log(f"[backbone] val after {after} test before {metrics['test_before']} after {metrics['test']}")
-    return model.backbone.eval(), metrics
+    return model.backbone.cpu().eval(), metrics
 
 
 def save_backbone(root: str, out: str, name: str = "backbone_motion", command: str = "", **kw) -> str:

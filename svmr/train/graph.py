@@ -28,7 +28,8 @@ from ..models.graph_baselines import VideoLevelConfig, VideoLevelLSTM, chance_to
 from ..models.graph_reloc import (GraphReLocalization, GraphRelocConfig, clip, graph_moments, regression_loss,
                                   regression_targets, triplet_loss)
 from ..models.tag import ActionnessConfig, ActionnessScorer, actionness_labels, actionness_loss, tag_proposals
-from .loop import fit
+from ..device import network_device, place
+from .loop import fit, to_device
 from .stage2 import evaluation_pairs
 
 #: a proposal generator: reference id → rows ``(start_s, end_s, score)``
@@ -56,16 +57,19 @@ def actionness_targets(data: BenchmarkFeatures, reference, classes: set[str]) ->
 
 def train_actionness(benchmark: str, out: str, steps: int = 600, batch_size: int = 16, lr: float = 1e-3,
                      seed: int = 0, eval_every: int = 100, key: str | None = None,
-                     data: BenchmarkFeatures | None = None, command: str | None = None, log=print) -> dict:
-    """Train TAG's actionness scorer on the train classes' moments; select by balanced accuracy on
-    the val classes' moments against background."""
+                     data: BenchmarkFeatures | None = None, command: str | None = None, log=print,
+                     device: str | torch.device = "cpu") -> dict:
+    """Train TAG's actionness scorer on the train classes' moments, on ``device``; select by balanced
+    accuracy on the val classes' moments against background."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
+    device = torch.device(device)
     model = ActionnessScorer(ActionnessConfig(feature_dim=data.feature_dim))
     model.set_normalization(*data.normalization("train"))
+    place(model, device)
     train_classes, val_classes = set(data.benchmark.classes["train"]), set(data.benchmark.classes["val"])
-    targets = {r.id: actionness_targets(data, r, train_classes) for r in data.benchmark.references}
+    targets = {r.id: to_device(actionness_targets(data, r, train_classes), device) for r in data.benchmark.references}
     val_targets = {r.id: actionness_targets(data, r, val_classes)
                    for r in [r for r in data.benchmark.references if r.labels & val_classes][:200]}
     val_refs = list(val_targets)
@@ -77,7 +81,7 @@ def train_actionness(benchmark: str, out: str, steps: int = 600, batch_size: int
             labels, weights = targets[ref]
             keep = weights > 0
             if keep.any():
-                logits = model.logits(torch.from_numpy(data.references[ref])[None])[0]
+                logits = model.logits(torch.from_numpy(data.references[ref])[None].to(device))[0]
                 losses.append(actionness_loss(logits[keep], labels[keep]))
         return {"loss": torch.stack(losses).mean()}
 
@@ -85,7 +89,7 @@ def train_actionness(benchmark: str, out: str, steps: int = 600, batch_size: int
         hits = {1: [], 0: []}
         for ref in val_refs:
             labels, weights = val_targets[ref]
-            predicted = model(torch.from_numpy(data.references[ref])[None])[0] > 0.5
+            predicted = model(torch.from_numpy(data.references[ref])[None].to(device))[0].cpu() > 0.5
             for value in (0, 1):
                 chosen = (labels == value) & (weights > 0)
                 hits[value] += (predicted[chosen] == bool(value)).tolist()
@@ -121,8 +125,10 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
                 graphs: int = 3, steps: int = 3000, batch_size: int = 32, lr: float = 1e-4,
                 regression_lr: float = 0.1, seed: int = 0, eval_every: int = 250, key: str | None = None,
                 data: BenchmarkFeatures | None = None, command: str | None = None, name: str | None = None,
-                weight_decay: float = 5e-3, normalize: bool = False, mask_padding: bool = False, log=print) -> dict:
-    """Train the graph re-localization model (or its CNN ablation); select by val mAP@1 averaged
+                weight_decay: float = 5e-3, normalize: bool = False, mask_padding: bool = False, log=print,
+                device: str | torch.device = "cpu") -> dict:
+    """Train the graph re-localization model (or its CNN ablation) on ``device`` (TAG's proposals
+    are made once, on the CPU); select by val mAP@1 averaged
     over seed 001's thresholds. Writes ``<out>/<name>.safetensors`` (default ``graph_<n>x<k>``
     or ``graph_cnn``). ``weight_decay``: λ of the triplet loss's ``λ‖θ‖²`` (seed 001: 5e-3);
     ``normalize``, ``mask_padding``: the adjacency options of :class:`GraphRelocConfig`."""
@@ -133,6 +139,8 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
                                                  convolution=convolution, normalize=normalize,
                                                  mask_padding=mask_padding))
     model.set_normalization(*data.normalization("train"))
+    device = torch.device(device)
+    place(model, device)
     scorer = load_checkpoint(actionness)[0]
     log(f"[graph] TAG proposals of {len(data.reference_ids)} references")
     proposals = reference_proposals(data, scorer)
@@ -155,11 +163,13 @@ def train_graph(benchmark: str, out: str, actionness: str, convolution: str = "g
     def step() -> dict:
         batch = [triplet() for _ in range(batch_size)]
         queries, positives, negatives, spans, truths = zip(*batch)
-        score_p, offsets = model(list(queries), list(positives))
-        score_n, _ = model(list(queries), list(negatives))
+        queries, positives, negatives = to_device((list(queries), list(positives), list(negatives)), device)
+        score_p, offsets = model(queries, positives)
+        score_n, _ = model(queries, negatives)
         tri = triplet_loss(score_p, score_n, model.triplet_parameters(), weight_decay=weight_decay)
-        reg = regression_loss(offsets, regression_targets(torch.tensor(np.array(spans), dtype=torch.float32),
-                                                          torch.tensor(np.array(truths), dtype=torch.float32)))
+        targets = regression_targets(torch.tensor(np.array(spans), dtype=torch.float32),
+                                     torch.tensor(np.array(truths), dtype=torch.float32))
+        reg = regression_loss(offsets, targets.to(device))
         return {"loss": tri + reg, "triplet": tri.detach(), "regression": reg.detach()}
 
     def validate() -> dict:
@@ -209,14 +219,16 @@ def chance_top1_tious(pairs: list[tuple], proposals: Proposals, seed: int = 0, d
 def train_video_level(benchmark: str, out: str, steps: int = 2000, batch_size: int = 32, lr: float = 1e-3,
                       margin: float = 0.2, seed: int = 0, eval_every: int = 250, key: str | None = None,
                       actionness: str | None = None, data: BenchmarkFeatures | None = None,
-                      command: str | None = None, log=print) -> dict:
-    """Train the video-level LSTM baseline: clips of the query's reference with tIoU > 0.8 (positives)
-    and < 0.2 (negatives) with its moment, ranked by cosine with a margin."""
+                      command: str | None = None, log=print, device: str | torch.device = "cpu") -> dict:
+    """Train the video-level LSTM baseline on ``device``: clips of the query's reference with tIoU >
+    0.8 (positives) and < 0.2 (negatives) with its moment, ranked by cosine with a margin."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
+    device = torch.device(device)
     model = VideoLevelLSTM(VideoLevelConfig(feature_dim=data.feature_dim))
     model.set_normalization(*data.normalization("train"))
+    place(model, device)
     train_queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
     scorer = load_checkpoint(actionness)[0] if actionness else None
     val_pairs = evaluation_pairs(data, "val", 1, seed)
@@ -242,6 +254,7 @@ def train_video_level(benchmark: str, out: str, steps: int = 2000, batch_size: i
             queries.append(torch.from_numpy(data.queries[query.id]))
             positives.append(clip(features, duration, *window(duration, truth, True)))
             negatives.append(clip(features, duration, *window(duration, truth, False)))
+        queries, positives, negatives = to_device((queries, positives, negatives), device)
         loss = torch.clamp(margin - model(queries, positives) + model(queries, negatives), min=0).mean()
         return {"loss": loss}
 
@@ -270,8 +283,9 @@ def video_level_top1_tious(model: VideoLevelLSTM, data: BenchmarkFeatures, pairs
         if not len(candidates):
             out.append(0.0)
             continue
-        clips = [clip(data.references[ref], data.durations[ref], s, e) for s, e in candidates[:, :2]]
-        scores = model([torch.from_numpy(data.queries[query.id])] * len(clips), clips)
+        device = network_device(model)
+        clips = [clip(data.references[ref], data.durations[ref], s, e).to(device) for s, e in candidates[:, :2]]
+        scores = model([torch.from_numpy(data.queries[query.id]).to(device)] * len(clips), clips)
         out.append(float(E.tiou(candidates[int(scores.argmax()), :2], truth).max()))
     return out
 

@@ -13,7 +13,8 @@ import torch
 def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[], dict], select: str,
         steps: int, lr: float, eval_every: int, name: str, log=print,
         lr_scale: dict[str, float] | None = None, validate_first: bool = False) -> tuple[list[dict], float]:
-    """Train ``model`` for ``steps`` optimizer steps.
+    """Train ``model`` for ``steps`` optimizer steps, where its parameters are (the trainer puts the
+    model on its device, and ``step`` its batches: :func:`to_device`).
 
     Args:
         step: computes one batch's losses (``{"loss": tensor, ...}``) in training mode.
@@ -66,6 +67,17 @@ def fit(model: torch.nn.Module, step: Callable[[], dict], validate: Callable[[],
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     return history, time.time() - started
+
+
+def to_device(value, device: torch.device):
+    """``value`` with every tensor in it (also inside lists, tuples and dicts) moved to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(item, device) for item in value)
+    if isinstance(value, dict):
+        return {key: to_device(item, device) for key, item in value.items()}
+    return value
 
 
 def trainable_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:

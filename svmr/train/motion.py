@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import place
 from ..data.benchmark import split_classes
 from ..data.motion_programs import render_clip, render_program
 from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
@@ -134,7 +135,7 @@ def probe(stream: MotionStream, probe_set: list[list[np.ndarray]], counted: list
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     """Symmetric InfoNCE of unit ``(B, D)`` rows, row ``k`` of ``a`` matching row ``k`` of ``b``."""
     logits = a @ b.T / temperature
-    target = torch.arange(len(a))
+    target = torch.arange(len(a), device=a.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
@@ -143,8 +144,9 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
                          temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig = MotionEncoderConfig(),
                          probe_every: int = 250, log=print, classes: list[list[np.ndarray]] | None = None,
                          class_share: float = 0.5, probe_counted: list[int] | None = None,
-                         init: MotionEncoder | None = None, parts: int = 1) -> tuple[MotionStream, dict]:
-    """Contrastive training; returns the encoder at its best probe and the training record.
+                         init: MotionEncoder | None = None, parts: int = 1,
+                         device: str | torch.device = "cpu") -> tuple[MotionStream, dict]:
+    """Contrastive training on ``device``; returns the encoder at its best probe and the training record.
 
     ``classes``: instances of labelled classes, sampled as groups beside the programs so that they
     make up ``class_share`` of a batch's groups; ``probe_counted``: the probe groups that count
@@ -156,6 +158,8 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     encoder = MotionEncoder(init.config if init is not None else config)
     if init is not None:
         encoder.load_state_dict(init.state_dict())
+    device = torch.device(device)
+    place(encoder, device)
     groups = programs + (classes or [])
     chance = None
     if classes and programs:
@@ -163,7 +167,7 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
                        np.full(len(classes), class_share / len(classes))]
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
-    stream = MotionStream(encoder)
+    stream = MotionStream(encoder, device=device)
     initial = trainable_copy(encoder)
     best, best_state, history, started = -1.0, None, [], time.time()
     if init is not None:   # where fine-tuning starts: kept when no step does better
@@ -175,8 +179,8 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
         chosen = rng.choice(len(groups), size=min(batch, len(groups)), replace=False, p=chance)
         pairs = [rng.choice(len(groups[k]), size=2, replace=False) for k in chosen]
         length = int(rng.integers(window[0], window[1] + 1))
-        a = _windows([groups[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng)
-        b = _windows([groups[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng)
+        a = _windows([groups[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng).to(device)
+        b = _windows([groups[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng).to(device)
         vectors = part_means(encoder(torch.cat([a, b])), parts)
         loss = info_nce(vectors[:len(chosen)], vectors[len(chosen):], temperature)
         optimizer.zero_grad()
@@ -192,5 +196,5 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
             if accuracy > best:
                 best, best_state = accuracy, {k: v.clone() for k, v in encoder.state_dict().items()}
     encoder.load_state_dict(best_state)
-    return MotionStream(encoder), {"probe_1nn": round(best, 4), "history": history,
+    return MotionStream(encoder, device=device), {"probe_1nn": round(best, 4), "history": history,
                                    "seconds": round(time.time() - started, 1)}

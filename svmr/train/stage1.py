@@ -19,7 +19,8 @@ from ..checkpoints import save_checkpoint
 from ..data.datasets import BenchmarkFeatures, Stage1Pairs, features_config
 from ..models.retrieval import (OneBranchEncoder, Stage1Config, TwoBranchAutoEncoder, arcface_loss, max_cosine_scores,
                                 init_from_pca, resize_features, stage1_loss, triplet_loss)
-from .loop import fit
+from ..device import network_device, place
+from .loop import fit, to_device
 
 #: The paper's Table 1 configurations.
 VARIANTS = {
@@ -40,16 +41,18 @@ def stack_queries(queries: list[torch.Tensor], length: int) -> torch.Tensor:
 @torch.no_grad()
 def retrieval_scores(model: TwoBranchAutoEncoder, data: BenchmarkFeatures, split: str,
                      references: torch.Tensor | None = None) -> tuple[list, np.ndarray]:
-    """Stage-1 scores of every query of ``split`` against every reference: ``(Q, R)``."""
+    """Stage-1 scores of every query of ``split`` against every reference: ``(Q, R)`` (on the
+    model's device)."""
     model.eval()
+    device = network_device(model)
     if references is None:
         references = data.resized_references(model.config.reference_length)
-    e_r = torch.cat([model.encode_reference(references[i:i + 256]) for i in range(0, len(references), 256)])
+    e_r = torch.cat([model.encode_reference(references[i:i + 256].to(device)) for i in range(0, len(references), 256)])
     queries = data.benchmark.queries_of(split)
     feats = [torch.from_numpy(data.queries[q.id]) for q in queries]
-    e_q = torch.cat([model.encode_query(stack_queries(feats[i:i + 512], model.config.query_length))
+    e_q = torch.cat([model.encode_query(stack_queries(feats[i:i + 512], model.config.query_length).to(device))
                      for i in range(0, len(feats), 512)])
-    return queries, max_cosine_scores(e_q, e_r).numpy()
+    return queries, max_cosine_scores(e_q, e_r).cpu().numpy()
 
 
 def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray,
@@ -76,8 +79,8 @@ def retrieval_metrics(data: BenchmarkFeatures, queries: list, scores: np.ndarray
 def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int = 3000, batch_size: int = 64,
                  lr: float = 1e-3, seed: int = 0, eval_every: int = 250, key: str | None = None,
                  data: BenchmarkFeatures | None = None, command: str | None = None, init: str = "random",
-                 freeze_projection: bool = False, log=print) -> dict:
-    """Train one stage-1 variant; returns its metadata (config, metrics, timings).
+                 freeze_projection: bool = False, log=print, device: str | torch.device = "cpu") -> dict:
+    """Train one stage-1 variant on ``device``; returns its metadata (config, metrics, timings).
 
     ``init="pca"`` starts the projections at the training features' principal components
     (:func:`~svmr.models.retrieval.init_from_pca`) instead of PyTorch's random init;
@@ -102,11 +105,13 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
             if ".project." in name:
                 parameter.requires_grad_(False)
     pairs = Stage1Pairs(data, "train", config.reference_length, config.num_embeddings, seed=seed)
+    device = torch.device(device)
+    place(model, device)
 
     def step() -> dict:
         queries, references, labels = pairs.batch(batch_size)
-        outputs = model(stack_queries(queries, config.query_length), references)
-        return stage1_loss(outputs, labels, use_reconstruction=use_reconstruction)
+        queries, references, labels = to_device((stack_queries(queries, config.query_length), references, labels), device)
+        return stage1_loss(model(queries, references), labels, use_reconstruction=use_reconstruction)
 
     def validate() -> dict:
         return retrieval_metrics(data, *retrieval_scores(model, data, "val", pairs.references))
@@ -137,8 +142,9 @@ def train_stage1(benchmark: str, out: str, variant: str = "ctc_ae", steps: int =
 
 def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int = 3000, batch_size: int = 64,
                      lr: float = 1e-3, seed: int = 0, eval_every: int = 250, key: str | None = None,
-                     data: BenchmarkFeatures | None = None, command: str | None = None, log=print) -> dict:
-    """Train a one-branch baseline (``loss`` = "triplet" or "arcface") with the same data."""
+                     data: BenchmarkFeatures | None = None, command: str | None = None, log=print,
+                     device: str | torch.device = "cpu") -> dict:
+    """Train a one-branch baseline (``loss`` = "triplet" or "arcface") with the same data, on ``device``."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
@@ -146,6 +152,8 @@ def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int
     train_classes = data.benchmark.classes["train"]
     model = OneBranchEncoder(config, num_classes=len(train_classes) if loss == "arcface" else 0)
     model.set_normalization(*data.normalization("train"))
+    device = torch.device(device)
+    place(model, device)
     references = data.resized_references(config.reference_length)
     index = {r: i for i, r in enumerate(data.reference_ids)}
     queries = [q for q in data.benchmark.queries_of("train") if data.positives(q)]
@@ -157,7 +165,7 @@ def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int
     def query_batch(size: int) -> tuple[list, torch.Tensor]:
         chosen = [queries[rng.integers(len(queries))] for _ in range(size)]
         feats = stack_queries([torch.from_numpy(data.queries[q.id]) for q in chosen], config.query_length)
-        return chosen, model.encode_query(feats)
+        return chosen, model.encode_query(feats.to(device))
 
     def step() -> dict:
         if loss == "triplet":
@@ -169,14 +177,14 @@ def train_one_branch(benchmark: str, out: str, loss: str = "triplet", steps: int
                 while (neg := data.reference_ids[rng.integers(len(data.reference_ids))]) in data.positives(query):
                     pass
                 negative.append(index[neg])
-            e_p = model.encode_reference(references[positive])[..., 0]
-            e_n = model.encode_reference(references[negative])[..., 0]
+            e_p = model.encode_reference(references[positive].to(device))[..., 0]
+            e_n = model.encode_reference(references[negative].to(device))[..., 0]
             return {"loss": triplet_loss(e_q, e_p, e_n)}
         chosen, e_q = query_batch(batch_size // 2)
         picks = [labelled_refs[rng.integers(len(labelled_refs))] for _ in range(batch_size - len(chosen))]
-        e_r = model.encode_reference(references[[i for i, _ in picks]])[..., 0]
+        e_r = model.encode_reference(references[[i for i, _ in picks]].to(device))[..., 0]
         labels = torch.tensor([class_index[q.label] for q in chosen]
-                              + [labels[rng.integers(len(labels))] for _, labels in picks])
+                              + [labels[rng.integers(len(labels))] for _, labels in picks], device=device)
         return {"loss": arcface_loss(torch.cat([e_q, e_r]), model.classes, labels)}
 
     def validate() -> dict:

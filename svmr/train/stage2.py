@@ -24,7 +24,8 @@ from ..models.video_reloc import CrossGatedMatching, VideoRelocConfig, boundary_
 from .bmn_targets import boundary_loss, boundary_targets, gt_iou_map, proposal_loss
 from ..pipelines.networks import map_moments
 from ..postprocess import PAPER_POSTPROCESSING, PostProcessing
-from .loop import fit
+from ..device import network_device, place
+from .loop import fit, to_device
 
 
 def evaluation_pairs(data: BenchmarkFeatures, split: str, per_query: int, seed: int = 0) -> list[tuple]:
@@ -44,7 +45,8 @@ def localize(model: ReLocalizationNetwork, data: BenchmarkFeatures, query_id: st
              top_k: int = 100, post: PostProcessing = PAPER_POSTPROCESSING) -> np.ndarray:
     """Soft-NMS'd proposals ``(K, 5)`` rows ``(start_s, end_s, score, m_c, m_r)`` for one pair:
     the search's own stage 2 (:func:`~svmr.pipelines.networks.map_moments`)."""
-    query = model.encode_query(torch.from_numpy(data.queries[query_id])[None])
+    device = network_device(model)
+    query = model.encode_query(torch.from_numpy(data.queries[query_id])[None].to(device))
     return map_moments(model, query, data.references[ref_id], data.durations[ref_id], top_k, post).moments
 
 
@@ -84,34 +86,37 @@ def _iou_targets(batch: list[tuple[list, float]], length: int) -> torch.Tensor:
     return torch.stack([gt_iou_map(segments, duration, length) for segments, duration in batch])
 
 
-def _build(method: str, feature_dim: int, generator: torch.Generator):
+def _build(method: str, feature_dim: int, generator: torch.Generator, device: torch.device):
     """``(model, checkpoint kind, config, map length, loss(model, f_c, f_r, batch))`` for a
-    stage-2 method; ``batch`` lists ``(positive segments, duration)`` per item."""
+    stage-2 method, the model on ``device``; ``batch`` lists ``(positive segments, duration)`` per
+    item (its targets are made on the CPU and moved to ``device``)."""
     if method == "tan2d":
         config = Tan2dConfig(feature_dim=feature_dim)
-        model = VideoQueryTAN(config)
+        model = place(VideoQueryTAN(config), device)
 
         def loss(model, f_c, f_r, batch):
             scores, _ = model.maps_from_encodings(f_c, f_r)
-            return {"loss": scaled_iou_loss(scores, _iou_targets(batch, config.clips), model.valid.float())}
+            return {"loss": scaled_iou_loss(scores, _iou_targets(batch, config.clips).to(device), model.valid.float())}
         return model, "tan2d", config, config.clips, loss
     if method == "video_reloc":
         config = VideoRelocConfig(feature_dim=feature_dim)
-        model = CrossGatedMatching(config)
+        model = place(CrossGatedMatching(config), device)
 
         def loss(model, f_c, f_r, batch):
-            labels = torch.stack([boundary_labels(segments, duration, config.length) for segments, duration in batch])
+            labels = torch.stack([boundary_labels(segments, duration, config.length)
+                                  for segments, duration in batch]).to(device)
             return {"loss": video_reloc.boundary_loss(model.step_logits(f_c, f_r), labels)}
         return model, "video_reloc", config, config.length, loss
     config = Stage2Config(feature_dim=feature_dim, fusion=method)
-    model = ReLocalizationNetwork(config)
-    valid = model.bm.valid_mask()
+    model = place(ReLocalizationNetwork(config), device)
+    valid = model.bm.valid_mask().to(device)
 
     def loss(model, f_c, f_r, batch):
         m_c, m_r = model.maps_from_encodings(f_c, f_r)
-        losses = proposal_loss(m_c, m_r, _iou_targets(batch, config.length), valid, generator=generator)
+        losses = proposal_loss(m_c, m_r, _iou_targets(batch, config.length).to(device), valid, generator=generator)
         if model.tem is not None:     # the paper: temporal and proposal evaluation losses jointly (BMN's sum)
-            targets = torch.stack([boundary_targets(segments, duration, config.length) for segments, duration in batch])
+            targets = torch.stack([boundary_targets(segments, duration, config.length)
+                                   for segments, duration in batch]).to(device)
             tem = boundary_loss(model.boundary_probabilities(f_r), targets)
             losses = {**losses, "loss": losses["loss"] + tem, "tem": tem.detach()}
         return losses
@@ -121,13 +126,14 @@ def _build(method: str, feature_dim: int, generator: torch.Generator):
 def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int = 3000, batch_size: int = 8,
                  lr: float = 1e-3, seed: int = 0, eval_every: int = 250, val_pairs_per_query: int = 1,
                  key: str | None = None, data: BenchmarkFeatures | None = None, command: str | None = None,
-                 log=print) -> dict:
-    """Train one stage-2 method (an ATLN fusion, ``"none"`` for BMN, or ``"tan2d"``)."""
+                 log=print, device: str | torch.device = "cpu") -> dict:
+    """Train one stage-2 method (an ATLN fusion, ``"none"`` for BMN, or ``"tan2d"``) on ``device``."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = data or BenchmarkFeatures(benchmark, key)
     generator = torch.Generator().manual_seed(seed)
-    model, kind, config, length, loss_fn = _build(fusion, data.feature_dim, generator)
+    device = torch.device(device)
+    model, kind, config, length, loss_fn = _build(fusion, data.feature_dim, generator, device)
     model.set_normalization(*data.normalization("train"))
     references = data.resized_references(length)
     index = {r: i for i, r in enumerate(data.reference_ids)}
@@ -144,8 +150,8 @@ def train_stage2(benchmark: str, out: str, fusion: str = "attn_prod", steps: int
             queries.append(torch.from_numpy(data.queries[query.id]))
             refs.append(references[index[ref]])
             batch.append(([tuple(s) for s in positives[ref]], data.durations[ref]))
-        f_c = torch.cat([model.encode_query(q[None]) for q in queries])
-        return loss_fn(model, f_c, model.encode_reference(torch.stack(refs)), batch)
+        f_c = torch.cat([model.encode_query(q[None]) for q in to_device(queries, device)])
+        return loss_fn(model, f_c, model.encode_reference(torch.stack(refs).to(device)), batch)
 
     select = "AR@1" if top_k == 1 else "AUC"
     history, train_seconds = fit(model, step, lambda: localization_metrics(model, data, val_pairs, top_k), select,
