@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -18,6 +19,11 @@ from .extraction import extractor
 
 SESSIONS_ROOT = os.path.join(tempfile.gettempdir(), "svmr_sessions")
 
+#: the sessions' galleries this server process has open, by folder (a :class:`Session` is a plain
+#: value the page's state may copy; the open gallery, with its lock and journal position, stays here)
+_OPEN: dict[str, Gallery] = {}
+_OPEN_LOCK = threading.Lock()
+
 
 @dataclass
 class Session:
@@ -27,7 +33,17 @@ class Session:
 
     @property
     def gallery(self) -> Gallery:
-        return Gallery(os.path.join(self.root, "gallery"), ExtractorConfig())
+        """The session's gallery: opened once per server process and brought up to date on each use
+        (what a worker process added is read from its journal); opened anew when its folder was
+        deleted meanwhile (the visitor's page closed)."""
+        folder = os.path.join(self.root, "gallery")
+        with _OPEN_LOCK:
+            gallery = _OPEN.get(folder)
+            if gallery is None or not os.path.exists(os.path.join(folder, "gallery.json")):
+                gallery = _OPEN[folder] = Gallery(folder, ExtractorConfig())
+                return gallery
+        gallery.refresh()
+        return gallery
 
     def add(self, upload: str, progress=None) -> str:
         """Copy an upload into the session and index it; returns the video id.
@@ -77,6 +93,8 @@ class Session:
 
     def close(self) -> None:
         """Delete the session: its videos, their decodable copies (:mod:`svmr.decodable`), features."""
+        with _OPEN_LOCK:
+            _OPEN.pop(os.path.join(self.root, "gallery"), None)
         folder = os.path.join(self.root, "videos")
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
             decodable.remove_copy(os.path.join(folder, name))
@@ -106,6 +124,8 @@ def drop_session(session_hash: str | None) -> None:
 def clear_sessions() -> int:
     """Delete every session folder left by an earlier run of the server (at start-up); returns
     how many there were."""
+    with _OPEN_LOCK:
+        _OPEN.clear()
     if not os.path.isdir(SESSIONS_ROOT):
         return 0
     folders = os.listdir(SESSIONS_ROOT)
