@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from svmr.backends import faiss_ivf  # noqa: E402
 from svmr.search import Searcher  # noqa: E402
-from svmr.tables import COPY_SET_KEYS, SIMILAR_SET_KEYS, real_footage_scores, set_gallery  # noqa: E402
+from svmr.scoring import COPY_SET_KEYS, SIMILAR_SET_KEYS, real_footage_scores, set_gallery  # noqa: E402
 
 SETS = ("data/own-clips", "data/footage-set-ext", "data/semantic-set", "data/reshare-set")
 

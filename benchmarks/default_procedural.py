@@ -4,9 +4,9 @@
 
 For each weight ``w`` of the motion stream (:class:`~svmr.models.semantic.StepSpace`, with the
 bundled backgrounds; ``w = 0``: appearance only, as before the motion stream), the default's
-stage 1 as the search runs it (:func:`svmr.tables.align_retrieval_scores`: HR@1, HR@10, mAP@10 of
+stage 1 as the search runs it (:func:`svmr.scoring.align_retrieval_scores`: HR@1, HR@10, mAP@10 of
 the split's queries over all 1,100 references) and, with ``--stage2``, its stage 2 on the same
-query–reference pairs as the stage-2 tables (:func:`svmr.tables.align_proposals`: AR@1, AR@10,
+query–reference pairs as the stage-2 tables (:func:`svmr.scoring.align_proposals`: AR@1, AR@10,
 AR@100, AUC). Tune on ``val``; ``test`` holds the classes no choice may look at. Needs only the
 split's queries and the references extracted (``python -m svmr extract-benchmark``).
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from svmr.data.datasets import BenchmarkFeatures  # noqa: E402
 from svmr.models.semantic import RETRIEVAL_MOTION_PARTS, SIMILAR_MOTION_PARTS, SIMILAR_MOTION_WEIGHT  # noqa: E402
 from svmr.pipelines.align import build_align  # noqa: E402
-from svmr.tables import align_proposals, align_retrieval_scores  # noqa: E402
+from svmr.scoring import align_proposals, align_retrieval_scores  # noqa: E402
 from svmr.train.stage1 import retrieval_metrics  # noqa: E402
 from svmr.train.stage2 import evaluation_pairs, proposal_metrics  # noqa: E402
 

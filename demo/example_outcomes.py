@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from svmr.evaluation import inside_share
 from svmr.search import Searcher
-from svmr.tables import top_moment_tiou
+from svmr.scoring import top_moment_tiou
 
 #: the example source whose moments are judged by lying inside a labelled span
 SIMILAR_SOURCE = "similar moments"

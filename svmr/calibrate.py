@@ -43,7 +43,7 @@ def _evidence_searcher(set_dir: str, space):
     from .pipelines.align import RERANK_POOL, FrameAlignment
     from .pipelines.base import Pipeline
     from .search import Searcher
-    from .tables import set_gallery
+    from .scoring import set_gallery
 
     bench, gallery, extractor = set_gallery(set_dir)
     pipeline = Pipeline("align-evidence", WindowRetrieval(space=space.with_weight(RETRIEVAL_MOTION_WEIGHT, RETRIEVAL_MOTION_PARTS)), FrameAlignment(centre=space.mean), ranking="best_moment",
@@ -77,7 +77,7 @@ def background(set_dirs: list[str]):
     """The :class:`~svmr.models.semantic.StepSpace` of every gallery video of the sets."""
     from .models.motion_encoder import motion_of
     from .models.semantic import StepSpace
-    from .tables import set_gallery
+    from .scoring import set_gallery
 
     features, motions = [], []
     for folder in set_dirs:

@@ -42,7 +42,7 @@ def test_default_pipeline_rows_on_a_benchmark(tiny_benchmark):
     from svmr.data.datasets import BenchmarkFeatures
     from svmr.features.statistics import FrameStatistics
     from svmr.pipelines import build_pipeline
-    from svmr.tables import align_proposals, align_retrieval_scores
+    from svmr.scoring import align_proposals, align_retrieval_scores
     from svmr.train.stage2 import evaluation_pairs
 
     data = BenchmarkFeatures(tiny_benchmark)

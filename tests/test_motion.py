@@ -11,7 +11,7 @@ from svmr.models.motion import MotionCheck, crop_boxes, crop_resize, motion_maps
 from svmr.models.motion_encoder import bundled_stream
 from svmr.pipelines.align import FrameAlignment
 from svmr.search import Searcher
-from svmr.tables import top_moment_tiou
+from svmr.scoring import top_moment_tiou
 
 
 def test_crop_resize_averages_the_box_like_opencv():

@@ -8,7 +8,7 @@ from svmr.data.benchmark import Benchmark
 from svmr.data.footage import footage_path
 from svmr.data.footage_set import letterbox
 from svmr.data.own_clips import build_own_clips, draw_clips
-from svmr.tables import reference_path
+from svmr.data.benchmark import reference_path
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_similar_set_scores_through_evaluate(tmp_path, sample_video):
     """The demo's similar-moments part as a set: the default's top moment lies inside the span of
     the query's kind, is at least half the query, and is not called a copy."""
     from svmr.data.semantic_set import DEMO_GALLERY, DEMO_QUERIES, build_semantic_set
-    from svmr.tables import SIMILAR_SET_KEYS, real_footage_scores, set_gallery
+    from svmr.scoring import SIMILAR_SET_KEYS, real_footage_scores, set_gallery
 
     for name in {n for _, parts in DEMO_GALLERY for n, *_ in parts} | {q[1] for q in DEMO_QUERIES}:
         sample_video(name)
