@@ -43,7 +43,7 @@ def network_device(network: torch.nn.Module) -> torch.device:
 
 
 def place(network: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
-    """``network`` moved to ``device``, or left untouched when it is there already (moving an LSTM,
-    even where it is, re-packs its weights and changes its results in the last bits)."""
+    """``network`` moved to ``device``, or left untouched when it is there already (``.to()`` on an
+    LSTM re-registers its flat weights even where they are: a move with nothing to move is skipped)."""
     device = torch.device(device)
     return network if network_device(network) == device else network.to(device)
