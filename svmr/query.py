@@ -2,8 +2,9 @@
 
 Every pipeline today searches with a stretch of a video: :class:`ClipQuery` (a file and a range),
 or :class:`FeatureQuery` (that stretch's features computed elsewhere, e.g. in the app's worker
-process). Each query class names its ``kind``; a pipeline lists the kinds it takes
-(:attr:`~svmr.pipelines.Pipeline.query_kinds`) and encodes a query itself
+process). Each query class names its ``kind`` and its ``source`` (the file it was read from, whose
+pictures are looked into for a picture inside them; None for a query no file holds); a pipeline
+lists the kinds it takes (:attr:`~svmr.pipelines.Pipeline.query_kinds`) and encodes a query itself
 (:meth:`~svmr.pipelines.Pipeline.encode_query`), so an image or a text query is a new class here
 and a pipeline that lists its kind and encodes it — the searcher and the other pipelines unchanged.
 """

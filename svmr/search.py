@@ -167,7 +167,7 @@ class Searcher:
         moments, hits, labels = self._search(sequence, top_videos, moments_per_video, min_score, timings)
         query_info = {"start": float(sequence.times[0]), "end": float(sequence.times[-1] + 1 / sequence.rate),
                       "steps": sequence.length, "pipeline": self.pipeline.config}
-        path = getattr(query, "source", None)      # a query read from a file (a text query would have none)
+        path = query.source
         if path and self.pipeline.regions and _best_copy(moments) < 0:
             mark = time.perf_counter()
             read = read_region or self.extractor.extract_region

@@ -20,6 +20,7 @@ class TextQuery:
 
     text: str
     kind: ClassVar[str] = "text"
+    source: ClassVar[None] = None
 
 
 @pytest.fixture(scope="module")

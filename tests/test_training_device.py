@@ -69,14 +69,13 @@ def test_stage2_trains_on_its_device(tiny_benchmark, data, tmp_path, monkeypatch
 def test_seed_001s_models_train_on_their_device(tiny_benchmark, data, tmp_path, monkeypatch):
     from svmr.train import graph
 
-    actionness = graph.train_actionness(tiny_benchmark, str(tmp_path), steps=2, eval_every=2, data=data,
-                                        log=lambda *_: None)                   # TAG's proposals: on the CPU
+    graph.train_actionness(tiny_benchmark, str(tmp_path), steps=2, eval_every=2, data=data,
+                           log=lambda *_: None)          # the scorer TAG's proposals come from, trained on the CPU
     monkeypatch.setattr(graph, "fit", one_step)
     for train in (lambda *a, **k: graph.train_graph(*a, str(tmp_path / "actionness.safetensors"), **k),
                   lambda *a, **k: graph.train_video_level(*a, actionness=str(tmp_path / "actionness.safetensors"), **k)):
         with pytest.raises(Validated):
             train(tiny_benchmark, str(tmp_path / "out"), batch_size=4, data=data, log=lambda *_: None, device=META)
-    assert actionness["metrics"]["val"]
 
 
 def test_the_motion_encoder_trains_on_its_device(monkeypatch):
