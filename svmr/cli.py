@@ -156,12 +156,13 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_train_motion(args) -> int:
+    import numpy as np
     import torch
 
     from .device import resolve_device
     from .models.motion_encoder import MotionStream
-    from .train.motion import (class_instances, probe_classes, program_instances, train_motion_encoder,
-                               training_classes)
+    from .train.motion import (class_factors, class_instances, probe_classes, program_factors, program_instances,
+                               train_motion_encoder, training_classes)
 
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     torch.manual_seed(args.seed)
@@ -171,16 +172,18 @@ def cmd_train_motion(args) -> int:
     classes = class_instances(learned, args.class_instances, seed=args.seed + 2) if learned else None
     counted = list(range(len(learned), len(probe_set))) if learned else None
     init = MotionStream.load(args.init).encoder if args.init else None
+    factors = np.concatenate([program_factors(args.programs, args.seed), class_factors(learned)])
     stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
                                           log=log, classes=classes, class_share=args.class_share,
                                           probe_counted=counted, init=init, lr=args.lr, parts=args.parts,
-                                          device=resolve_device(args.device))
+                                          device=resolve_device(args.device), factors=factors,
+                                          factor_weight=args.factor_weight)
     probed = (f"the {len(probe_set) - len(learned)} validation classes' instances, each against all "
               f"{len(probe_set)} training and validation classes'" if learned else
               f"the procedural benchmark's {len(probe_set)} training and validation classes")
     record = {"command": "python -m svmr " + " ".join(sys.argv[1:]), "data_seed": args.seed,
               "programs": args.programs, "instances": args.instances, "steps": args.steps, "batch": args.batch,
-              "lr": args.lr, "parts": args.parts, "init": os.path.basename(args.init) if args.init else None,
+              "lr": args.lr, "parts": args.parts, "factor_weight": args.factor_weight, "init": os.path.basename(args.init) if args.init else None,
               "class_instances": args.class_instances, "class_share": args.class_share if learned else 0.0,
               "learned_classes": learned,
               "probe": f"clip-level 1-NN, {args.probe_instances} instances of each class; counted over {probed} "
@@ -430,6 +433,9 @@ def _add_training_commands(sub) -> None:
     p.add_argument("--init", default=None, help="start from this encoder (.safetensors) instead of random weights")
     p.add_argument("--parts", type=int, default=1,
                    help="a window's vector: the means of this many consecutive parts (as stage 1 compares spans)")
+    p.add_argument("--factor-weight", type=float, default=0.0,
+                   help="also learn to read how the object changes (size, turning, blinking; and the training "
+                        "classes' trajectories) from a window's vector, at this share of the loss (0: not)")
     _add_training_device(p)
     p.set_defaults(func=cmd_train_motion)
 

@@ -11,8 +11,9 @@ from svmr.models.alignment import WindowRetrieval
 from svmr.models.motion_encoder import (MotionEncoder, MotionEncoderConfig, MotionStream, bundled_stream, motion_of,
                                         use_encoder)
 from svmr.models.semantic import SimilarWindows, StepSpace
-from svmr.train.motion import (class_instances, info_nce, nearest_neighbour_accuracy, part_means, probe,
-                               train_motion_encoder, training_classes, trainable_copy)
+from svmr.train.motion import (FactorHeads, class_factors, class_instances, info_nce, nearest_neighbour_accuracy,
+                               part_means, probe, program_factors, program_seeds, train_motion_encoder,
+                               training_classes, trainable_copy)
 
 
 def test_programs_and_instances_are_drawn_from_their_seeds():
@@ -185,3 +186,30 @@ def test_motion_parts_make_the_order_of_what_moves_count():
         k = list(durations).index(12)
         assert window[0, k] == pytest.approx(1.0, abs=1e-4) and window[12, k] == pytest.approx(reversed_match, abs=1e-4)
     assert StepSpace(np.zeros(3), np.zeros(2), 0.5, 2).key != StepSpace(np.zeros(3), np.zeros(2), 0.5, 1).key
+
+
+def test_factor_labels_of_programs_and_benchmark_classes():
+    """``--factor-weight``: a program's labels are how its object changes (size, turning, blinking),
+    a benchmark class's are its modulation read the same way, and its trajectory."""
+    assert [tuple(row[:3]) for row in program_factors(5, 7)] == [MotionProgram.draw(s).factors() for s in program_seeds(5, 7)]
+    assert (program_factors(5, 7)[:, 3] == -1).all()          # a program's path is none of the benchmark's
+    assert class_factors(["fall+grow", "hold+blink", "orbit_cw+spin", "zigzag+shrink", "rise+steady"]).tolist() == [
+        [1, 0, 0, 3], [0, 0, 1, 0], [0, 1, 0, 5], [2, 0, 0, 8], [0, 0, 0, 4]]
+
+
+def test_factor_heads_ignore_unknown_labels_and_join_the_loss():
+    torch.manual_seed(0)
+    heads = FactorHeads(8)
+    vectors = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    labels = torch.tensor([[0, 1, 0, -1], [3, 0, 1, -1], [1, 1, 1, -1], [2, 0, 0, -1], [0, 0, 0, -1], [1, 0, 1, -1]])
+    by_hand = sum(torch.nn.functional.cross_entropy(heads.heads[k](vectors), labels[:, k]) for k in range(3)) / 3
+    assert heads.loss(vectors, labels).item() == pytest.approx(by_hand.item(), rel=1e-5)
+    programs = [[render_instance(MotionProgram.draw(k), 100 * k + i) for i in range(2)] for k in range(4)]
+    config = MotionEncoderConfig(channels=(8, 8, 16, 16), dim=16)
+    losses = []
+    for weight in (0.0, 1.0):
+        _, record = train_motion_encoder(programs, programs[:2], steps=2, batch=4, window=(8, 8), probe_every=2,
+                                         config=config, log=lambda _: None, factors=program_factors(4, 0),
+                                         factor_weight=weight)
+        losses.append(record["history"][-1]["loss"])
+    assert losses[1] > losses[0] + 0.5      # the heads' cross-entropy (about ln 4, ln 2, ln 2 at the start) is in it

@@ -30,6 +30,10 @@ import numpy as np
 from ..models.motion import small_frames
 from .synthetic import Appearance, Pose, _rng, draw_object, make_scene, scene_frame
 
+#: a program's size modulations; with turning and blinking, the factors :meth:`MotionProgram.factors` names
+SCALE_KINDS = ("none", "grow", "shrink", "pulse")
+#: how many values each factor takes: size modulation, turning, blinking
+FACTOR_SIZES = (len(SCALE_KINDS), 2, 2)
 RENDER_SIZE = 64          # pixels, square; reduced to the index's 32-pixel small frames
 STEP_RATE = 4.0           # frames per second (the index's feature steps)
 DURATION_RANGE = (2.5, 8.0)
@@ -88,11 +92,16 @@ class MotionProgram:
         moving = rng.random()
         x_terms = terms() if moving > 0.1 else ()
         y_terms = terms() if moving < 0.9 else ()
-        scale_kind = str(rng.choice(["none", "none", "grow", "shrink", "pulse"]))
+        scale_kind = str(rng.choice(["none", "none", "grow", "shrink", "pulse"]))  # of SCALE_KINDS
         return cls(x_terms, y_terms, (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7))),
                    scale_kind, float(rng.uniform(0.4, 1.0)), float(rng.choice([1, 2, 3])),
                    0.0 if rng.random() < 0.6 else float(rng.choice([-1, 1]) * rng.uniform(0.2, 1.0)),
                    float(rng.uniform(0.6, 2.0)) if rng.random() < 0.2 else 0.0, float(rng.uniform(0.4, 0.7)))
+
+    def factors(self) -> tuple[int, int, int]:
+        """How the object changes, as labels the encoder may learn to read (:data:`FACTOR_SIZES`):
+        its size (0 none, 1 grow, 2 shrink, 3 pulse), whether it turns, whether it blinks."""
+        return SCALE_KINDS.index(self.scale_kind), int(self.spin != 0), int(self.blink_period > 0)
 
     def pose(self, t: float, duration: float, anchor: tuple[float, float], speed: float) -> Pose:
         """Where and how the object is ``t`` seconds into an instance of ``duration`` seconds."""

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from ..device import place
 from ..data.benchmark import split_classes
-from ..data.motion_programs import render_clip, render_program
-from ..data.synthetic import CLASS_ORDER, Appearance, _rng, class_pose
+from ..data.motion_programs import FACTOR_SIZES, MotionProgram, render_clip, render_program
+from ..data.synthetic import CLASS_ORDER, TRAJECTORIES, Appearance, _rng, class_pose
 from ..models.alignment import part_bounds
 from ..models.motion_encoder import MotionEncoder, MotionEncoderConfig, MotionStream
 from .loop import trainable_copy, weights_moved
@@ -47,7 +47,7 @@ def program_instances(programs: int, instances: int, seed: int, cache: str | Non
             frames, lengths = data["frames"], data["lengths"]
         clips = np.split(frames, np.cumsum(lengths)[:-1])
         return [clips[k * instances:(k + 1) * instances] for k in range(programs)]
-    seeds = [seed * 1_000_003 + k for k in range(programs)]
+    seeds = program_seeds(programs, seed)
     if workers > 1:
         import multiprocessing as mp
 
@@ -60,6 +60,36 @@ def program_instances(programs: int, instances: int, seed: int, cache: str | Non
         flat = [clip for program in out for clip in program]
         np.savez(path, frames=np.concatenate(flat), lengths=np.array([len(c) for c in flat]))
     return out
+
+
+def program_seeds(programs: int, seed: int) -> list[int]:
+    """The seed each of ``programs`` programs is drawn from (:func:`program_instances`' order)."""
+    return [seed * 1_000_003 + k for k in range(programs)]
+
+
+#: the factors an encoder may be taught to read (:func:`program_factors`, :func:`class_factors`):
+#: size modulation, turning, blinking, and the benchmark's trajectory
+FACTOR_HEADS = FACTOR_SIZES + (len(TRAJECTORIES),)
+#: a benchmark modulation as the programs' factors (size modulation, turning, blinking)
+MODULATION_FACTORS = {"steady": (0, 0, 0), "grow": (1, 0, 0), "shrink": (2, 0, 0), "spin": (0, 1, 0),
+                      "blink": (0, 0, 1)}
+
+
+def program_factors(programs: int, seed: int) -> np.ndarray:
+    """``(programs, 4)`` factor labels of the programs :func:`program_instances` renders: how the
+    object changes (:meth:`~svmr.data.motion_programs.MotionProgram.factors`); no trajectory (−1: a
+    program's path is its own, not one of the benchmark's)."""
+    return np.array([MotionProgram.draw(s).factors() + (-1,) for s in program_seeds(programs, seed)], np.int64)
+
+
+def class_factors(labels: list[str]) -> np.ndarray:
+    """``(K, 4)`` factor labels of the benchmark's classes ``labels``: their modulation as the
+    programs' factors, and their trajectory."""
+    rows = []
+    for label in labels:
+        trajectory, modulation = label.split("+")
+        rows.append(MODULATION_FACTORS[modulation] + (TRAJECTORIES.index(trajectory),))
+    return np.array(rows, np.int64).reshape(-1, len(FACTOR_HEADS))
 
 
 def class_instances(labels: list[str], instances: int, seed: int) -> list[list[np.ndarray]]:
@@ -139,20 +169,38 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tens
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
+class FactorHeads(torch.nn.Module):
+    """Linear read-outs of :data:`FACTOR_HEADS` from a window's unit ``(N, D)`` vector: teaching the
+    encoder to say *how* an object changes (size, turning, blinking) and not only where it goes."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(dim, size) for size in FACTOR_HEADS)
+
+    def loss(self, vectors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the heads; ``labels`` ``(N, 4)``, −1 ignored."""
+        losses = [F.cross_entropy(head(vectors), labels[:, k], ignore_index=-1)
+                  for k, head in enumerate(self.heads) if bool((labels[:, k] >= 0).any())]
+        return torch.stack(losses).mean()
+
+
 def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[np.ndarray]], steps: int = 1500,
                          batch: int = 64, window: tuple[int, int] = (8, 16), lr: float = 2e-3,
                          temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig = MotionEncoderConfig(),
                          probe_every: int = 250, log=print, classes: list[list[np.ndarray]] | None = None,
                          class_share: float = 0.5, probe_counted: list[int] | None = None,
                          init: MotionEncoder | None = None, parts: int = 1,
-                         device: str | torch.device = "cpu") -> tuple[MotionStream, dict]:
+                         device: str | torch.device = "cpu", factors: np.ndarray | None = None,
+                         factor_weight: float = 0.0) -> tuple[MotionStream, dict]:
     """Contrastive training on ``device``; returns the encoder at its best probe and the training record.
 
     ``classes``: instances of labelled classes, sampled as groups beside the programs so that they
     make up ``class_share`` of a batch's groups; ``probe_counted``: the probe groups that count
     (:func:`probe`); ``init``: the encoder to start from (its weights are copied); ``parts``: a window's
     vector is the mean of each of this many consecutive parts (:func:`part_means`), in training and
-    in the probe."""
+    in the probe; ``factors``: ``(G, 4)`` labels of every group (programs first, then classes;
+    :data:`FACTOR_HEADS`, −1 where unknown), read from a window's unit vector by linear heads whose
+    cross-entropy, times ``factor_weight``, joins the loss (the heads are not kept)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = MotionEncoder(init.config if init is not None else config)
@@ -165,7 +213,9 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     if classes and programs:
         chance = np.r_[np.full(len(programs), (1 - class_share) / len(programs)),
                        np.full(len(classes), class_share / len(classes))]
-    optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
+    heads = FactorHeads(encoder.config.dim).to(device) if factor_weight > 0 and factors is not None else None
+    learned = list(encoder.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    optimizer = torch.optim.AdamW(learned, lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
     stream = MotionStream(encoder, device=device)
     initial = trainable_copy(encoder)
@@ -181,8 +231,12 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
         length = int(rng.integers(window[0], window[1] + 1))
         a = _windows([groups[k][i] for k, (i, _) in zip(chosen, pairs)], length, rng).to(device)
         b = _windows([groups[k][j] for k, (_, j) in zip(chosen, pairs)], length, rng).to(device)
-        vectors = part_means(encoder(torch.cat([a, b])), parts)
+        steps_out = encoder(torch.cat([a, b]))
+        vectors = part_means(steps_out, parts)
         loss = info_nce(vectors[:len(chosen)], vectors[len(chosen):], temperature)
+        if heads is not None:
+            labels = torch.from_numpy(np.concatenate([factors[chosen], factors[chosen]])).to(device)
+            loss = loss + factor_weight * heads.loss(F.normalize(steps_out.mean(dim=2), dim=1), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
