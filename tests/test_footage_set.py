@@ -11,16 +11,40 @@ from svmr.data.footage import footage_path
 from svmr.data.footage_set import build_footage_set, letterbox, transform_frame
 
 
+#: the extended set's longer side here (the evaluation's: ``OUT_SIDE``, 480): a quarter of the pixels to write
+SMALL_SIDE = 240
+
+
+@pytest.fixture(scope="module")
+def extended_set(tmp_path_factory, vtest, bikes):
+    out = tmp_path_factory.mktemp("footage")
+    build_footage_set(str(out), seed=0, extended=True, side=SMALL_SIDE)
+    return out
+
+
 @pytest.fixture(scope="module", params=[False, True], ids=["demo-set", "extended-set"])
-def footage_set(request, tmp_path_factory, vtest, bikes, demo_gallery):
+def footage_set(request, demo_gallery, extended_set):
     """The demo's set is the one the demo gallery was built with (``build_footage_set(…, seed=0)``,
-    read only here); the extended set is built."""
-    if not request.param:
-        out = pathlib.Path(demo_gallery.root) / "footage"
-    else:
-        out = tmp_path_factory.mktemp("footage")
-        build_footage_set(str(out), seed=0, extended=True)
+    read only here); the extended set is built smaller than the evaluation's (the manifest does not
+    depend on the size: :func:`test_the_size_changes_no_annotation`)."""
+    out = extended_set if request.param else pathlib.Path(demo_gallery.root) / "footage"
     return out, Benchmark.load(str(out / "manifest.json"))
+
+
+def test_the_size_changes_no_annotation(demo_gallery, extended_set):
+    """The extended set begins with the demo's part, drawn from the same seed: written at 240 pixels
+    here and at 480 for the demo, its references' pieces, the demo queries' moments and their transforms
+    are the same."""
+    demo = Benchmark.load(str(pathlib.Path(demo_gallery.root) / "footage" / "manifest.json"))
+    small = Benchmark.load(str(extended_set / "manifest.json"))
+    assert V.probe(str(extended_set / "references" / "ref_vtest1.mp4")).width == SMALL_SIDE
+    assert V.probe(str(pathlib.Path(demo_gallery.root) / "footage" / "references" / "ref_vtest1.mp4")).width == 480
+    extended, demo_queries = {r.id: r for r in small.references}, {q.id for q in demo.queries}
+    for ref in demo.references:
+        # the extended set's own clips cut from a host's file are annotated where the host replays them too
+        mine = [seg for seg in extended[ref.id].segments if seg.label in demo_queries]
+        assert (extended[ref.id].pieces, mine) == (ref.pieces, ref.segments), ref.id
+    assert {k: v for k, v in small.info["transforms"].items() if k in demo.info["transforms"]} == demo.info["transforms"]
 
 
 def _gray(frame, size=(64, 48)):

@@ -123,13 +123,15 @@ def _require(name: str) -> str:
     return path
 
 
-def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> dict:
+def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False, side: int = OUT_SIDE) -> dict:
     """Write ``queries/``, ``references/`` (H.264) and ``manifest.json`` into ``out_dir``.
 
     Args:
         extended: also the :data:`EXTRA_QUERY_CLIPS` and :data:`EXTRA_REFERENCES` (the evaluation's
             set; the app's demo gallery uses the first part only). The first part is the same
             either way.
+        side: the longer side of every written video, pixels (the manifest does not depend on it;
+            a smaller one writes faster)
     """
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(out_dir, "queries"), exist_ok=True)
@@ -138,13 +140,13 @@ def build_footage_set(out_dir: str, seed: int = 0, extended: bool = False) -> di
     clips = {qid: (name, start, end) for qid, name, start, end in query_clips}
     queries = []
     for qid, (name, start, end) in clips.items():
-        write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=OUT_SIDE)
+        write_clip(_require(name), os.path.join(out_dir, "queries", f"{qid}.mp4"), start, end, max_side=side)
         queries.append(Query(qid, name, start, end, qid, "test"))
     references, transforms = [], {}
     for rid, host, h_start, h_end, inserted in REFERENCES + (EXTRA_REFERENCES if extended else ()):
         info = V.probe(_require(host))
         fps = info.fps
-        scale = OUT_SIDE / max(info.width, info.height)
+        scale = side / max(info.width, info.height)
         size = (int(info.width * scale) // 2 * 2, int(info.height * scale) // 2 * 2)
         # insertion points inside the host range, in host time, sorted
         cuts = sorted(float(rng.uniform(h_start + 0.5, h_end - 0.5)) for _ in inserted)
