@@ -46,16 +46,26 @@ class SlidingWindowLocalizer(Standardized):
         return resize_features(self._normalize(reference), self.length)
 
     def maps_from_encodings(self, f_c: torch.Tensor, f_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C)``, ``(B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``: window-mean cosine in [0, 1]."""
-        cumulative = F.pad(f_r.cumsum(dim=-1), (1, 0))                       # (B, C, T+1)
+        """``(B, C)``, ``(B, C, T)`` → ``(M_C, M_R)`` ``(B, T, D)``: window-mean cosine in [0, 1].
+
+        The window ``[s, s + d + 1)``'s sum is never formed (``B × C × T × D`` numbers): its dot
+        product with the query is a difference of the cumulative sum of ``f_r[:, :, t] · f_c``,
+        and its squared norm a difference of the 2-D cumulative sum of the Gram matrix
+        ``f_r[:, :, t] · f_r[:, :, t']`` (float64), so the cosine costs one ``T × T`` product."""
         steps = torch.arange(self.length, device=f_r.device)
         ends = steps[:, None] + steps[None, :] + 1                             # (T, D) exclusive end
         valid = ends <= self.length
         ends_c = ends.clamp(max=self.length)
-        sums = cumulative[:, :, ends_c] - cumulative[:, :, steps[:, None].expand_as(ends_c)]
-        means = sums / (steps[None, :] + 1).float()                            # (B, C, T, D)
-        cos = F.cosine_similarity(means, f_c[:, :, None, None], dim=1)
-        m_c = ((cos + 1) / 2) * valid
+        starts = steps[:, None].expand_as(ends_c)
+        r = f_r.double()
+        dots = F.pad(torch.einsum("bct,bc->bt", r, f_c.double()).cumsum(dim=-1), (1, 0))    # (B, T+1)
+        gram = F.pad((r.transpose(1, 2) @ r).cumsum(dim=1).cumsum(dim=2), (1, 0, 1, 0))     # (B, T+1, T+1)
+        window_dot = dots[:, ends_c] - dots[:, starts]                                       # (B, T, D)
+        norm_sq = gram[:, ends_c, ends_c] - gram[:, starts, ends_c] - gram[:, ends_c, starts] + gram[:, starts, starts]
+        query_norm = f_c.double().norm(dim=1)[:, None, None]
+        eps = 1e-8 * (steps[None, :] + 1).double()                                           # cosine_similarity's, on the sum
+        cos = window_dot / (norm_sq.clamp(min=0).sqrt().clamp(min=eps) * query_norm.clamp(min=1e-8))
+        m_c = ((cos.float() + 1) / 2) * valid
         return m_c, valid.float().expand_as(m_c)
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
