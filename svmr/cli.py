@@ -160,7 +160,9 @@ def cmd_train_motion(args) -> int:
     import torch
 
     from .device import resolve_device
-    from .models.motion_encoder import MotionStream
+    from dataclasses import replace
+
+    from .models.motion_encoder import MotionEncoderConfig, MotionStream
     from .train.motion import (class_factors, class_instances, probe_classes, program_factors, program_instances,
                                train_motion_encoder, training_classes)
 
@@ -172,11 +174,15 @@ def cmd_train_motion(args) -> int:
     classes = class_instances(learned, args.class_instances, seed=args.seed + 2) if learned else None
     counted = list(range(len(learned), len(probe_set))) if learned else None
     init = MotionStream.load(args.init).encoder if args.init else None
+    config = None
+    if args.dilations:
+        config = replace(init.config if init is not None else MotionEncoderConfig(),
+                         dilations=tuple(int(d) for d in args.dilations.split(",")))
     factors = np.concatenate([program_factors(args.programs, args.seed), class_factors(learned)])
     stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
                                           log=log, classes=classes, class_share=args.class_share,
                                           probe_counted=counted, init=init, lr=args.lr, parts=args.parts,
-                                          device=resolve_device(args.device), factors=factors,
+                                          device=resolve_device(args.device), factors=factors, config=config,
                                           factor_weight=args.factor_weight)
     probed = (f"the {len(probe_set) - len(learned)} validation classes' instances, each against all "
               f"{len(probe_set)} training and validation classes'" if learned else
@@ -433,6 +439,9 @@ def _add_training_commands(sub) -> None:
     p.add_argument("--init", default=None, help="start from this encoder (.safetensors) instead of random weights")
     p.add_argument("--parts", type=int, default=1,
                    help="a window's vector: the means of this many consecutive parts (as stage 1 compares spans)")
+    p.add_argument("--dilations", default=None,
+                   help="each layer's dilation in time, comma-separated (e.g. 1,1,2,4: a longer reach; with --init "
+                        "its weights are reused)")
     p.add_argument("--factor-weight", type=float, default=0.0,
                    help="also learn to read how the object changes (size, turning, blinking; and the training "
                         "classes' trajectories) from a window's vector, at this share of the loss (0: not)")

@@ -25,9 +25,12 @@ def test_programs_and_instances_are_drawn_from_their_seeds():
     assert first.shape != other.shape or not np.array_equal(first, other)
 
 
-def test_a_video_is_encoded_the_same_in_chunks_as_in_one_pass():
+@pytest.mark.parametrize("dilations", [(1, 1, 1, 1), (1, 1, 2, 4)])
+def test_a_video_is_encoded_the_same_in_chunks_as_in_one_pass(dilations):
+    """Also with dilations in time: the chunks' margins follow the longer reach."""
     torch.manual_seed(0)
-    encoder = MotionEncoder(MotionEncoderConfig(channels=(4, 8, 8, 8), dim=16))
+    encoder = MotionEncoder(MotionEncoderConfig(channels=(4, 8, 8, 8), dim=16, dilations=dilations))
+    assert encoder.reach == sum(dilations)
     with torch.no_grad():                                 # non-trivial batch-norm statistics
         for norm in encoder.modules():
             if isinstance(norm, torch.nn.BatchNorm3d):
@@ -95,6 +98,17 @@ def test_part_means_by_hand():
     assert part_means(steps, 2)[0].tolist() == pytest.approx([2 ** -0.5, 0, 0, 2 ** -0.5])
     # one part: the unit mean of all four steps, (4, 4) / 4 → (1, 1) / √2
     assert part_means(steps, 1)[0].tolist() == pytest.approx([2 ** -0.5, 2 ** -0.5])
+
+
+def test_a_dilated_encoder_is_saved_and_loaded_with_its_dilations(tmp_path):
+    torch.manual_seed(4)
+    encoder = MotionEncoder(MotionEncoderConfig(channels=(4, 8, 8, 8), dim=16, dilations=(1, 1, 2, 4))).eval()
+    path = str(tmp_path / "dilated.safetensors")
+    MotionStream(encoder).save(path, {})
+    loaded = MotionStream.load(path)
+    assert loaded.encoder.config == encoder.config and loaded.encoder.reach == 8
+    frames = np.random.default_rng(1).integers(0, 255, (30, 32, 32), dtype=np.uint8)
+    np.testing.assert_allclose(loaded.encode(frames), MotionStream(encoder).encode(frames), atol=1e-6)
 
 
 def test_a_candidate_encoder_stands_in_for_the_bundled_one_and_gives_it_back(tmp_path):

@@ -37,6 +37,8 @@ class MotionEncoderConfig:
     channels: tuple[int, ...] = (16, 32, 64, 96)
     dim: int = 128              # output vector per step
     frame_size: int = 32
+    #: each layer's dilation in time (steps): a longer reach for slow changes at the same cost
+    dilations: tuple[int, ...] = (1, 1, 1, 1)
 
 
 class MotionEncoder(nn.Module):
@@ -46,17 +48,18 @@ class MotionEncoder(nn.Module):
         super().__init__()
         self.config = config
         layers, width = [], 2
-        for k, channels in enumerate(config.channels):
+        dilations = tuple(config.dilations) + (1,) * (len(config.channels) - len(config.dilations))
+        for k, (channels, dilation) in enumerate(zip(config.channels, dilations)):
             spatial = 2 if k < 3 else 1
-            layers += [nn.Conv3d(width, channels, (3, 3, 3), stride=(1, spatial, spatial), padding=1,
-                                 bias=False),
+            layers += [nn.Conv3d(width, channels, (3, 3, 3), stride=(1, spatial, spatial), padding=(dilation, 1, 1),
+                                 dilation=(dilation, 1, 1), bias=False),
                        nn.BatchNorm3d(channels), nn.ReLU(inplace=True)]
             width = channels
         self.body = nn.Sequential(*layers)
         side = config.frame_size // 8
         self.head = nn.Conv1d(width * side * side, config.dim, 1)
         #: steps either side of a step that reach its vector
-        self.reach = len(config.channels)
+        self.reach = sum(dilations)
 
     @staticmethod
     def standardize(frames: torch.Tensor) -> torch.Tensor:
@@ -122,7 +125,7 @@ class MotionStream:
         path = C.bundled_path(path, ENCODER_FILE)
         with open(path[:-len(".safetensors")] + ".json") as handle:
             config = json.load(handle)["config"]
-        encoder = MotionEncoder(MotionEncoderConfig(**{**config, "channels": tuple(config["channels"])}))
+        encoder = MotionEncoder(MotionEncoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
         encoder.load_state_dict(load_file(path))
         return cls(encoder, device=device, key=C.sha256(path)[:16])
 

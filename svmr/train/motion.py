@@ -186,7 +186,7 @@ class FactorHeads(torch.nn.Module):
 
 def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[np.ndarray]], steps: int = 1500,
                          batch: int = 64, window: tuple[int, int] = (8, 16), lr: float = 2e-3,
-                         temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig = MotionEncoderConfig(),
+                         temperature: float = 0.1, seed: int = 0, config: MotionEncoderConfig | None = None,
                          probe_every: int = 250, log=print, classes: list[list[np.ndarray]] | None = None,
                          class_share: float = 0.5, probe_counted: list[int] | None = None,
                          init: MotionEncoder | None = None, parts: int = 1,
@@ -198,12 +198,13 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     make up ``class_share`` of a batch's groups; ``probe_counted``: the probe groups that count
     (:func:`probe`); ``init``: the encoder to start from (its weights are copied); ``parts``: a window's
     vector is the mean of each of this many consecutive parts (:func:`part_means`), in training and
-    in the probe; ``factors``: ``(G, 4)`` labels of every group (programs first, then classes;
+    in the probe; ``config``: the network (default: ``init``'s, else the default one; with ``init``, one
+    whose weights have the same shapes, e.g. other dilations); ``factors``: ``(G, 4)`` labels of every group (programs first, then classes;
     :data:`FACTOR_HEADS`, −1 where unknown), read from a window's unit vector by linear heads whose
     cross-entropy, times ``factor_weight``, joins the loss (the heads are not kept)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    encoder = MotionEncoder(init.config if init is not None else config)
+    encoder = MotionEncoder(config or (init.config if init is not None else MotionEncoderConfig()))
     if init is not None:
         encoder.load_state_dict(init.state_dict())
     device = torch.device(device)
