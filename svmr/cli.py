@@ -156,12 +156,12 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_train_motion(args) -> int:
+    from dataclasses import replace
+
     import numpy as np
     import torch
 
     from .device import resolve_device
-    from dataclasses import replace
-
     from .models.motion_encoder import MotionEncoderConfig, MotionStream
     from .train.motion import (class_factors, class_instances, probe_classes, program_factors, program_instances,
                                train_motion_encoder, training_classes)
@@ -189,7 +189,8 @@ def cmd_train_motion(args) -> int:
               f"the procedural benchmark's {len(probe_set)} training and validation classes")
     record = {"command": "python -m svmr " + " ".join(sys.argv[1:]), "data_seed": args.seed,
               "programs": args.programs, "instances": args.instances, "steps": args.steps, "batch": args.batch,
-              "lr": args.lr, "parts": args.parts, "factor_weight": args.factor_weight, "init": os.path.basename(args.init) if args.init else None,
+              "lr": args.lr, "parts": args.parts, "factor_weight": args.factor_weight,
+              "init": os.path.basename(args.init) if args.init else None,
               "class_instances": args.class_instances, "class_share": args.class_share if learned else 0.0,
               "learned_classes": learned,
               "probe": f"clip-level 1-NN, {args.probe_instances} instances of each class; counted over {probed} "

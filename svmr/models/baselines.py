@@ -61,7 +61,8 @@ class SlidingWindowLocalizer(Standardized):
         dots = F.pad(torch.einsum("bct,bc->bt", r, f_c.double()).cumsum(dim=-1), (1, 0))    # (B, T+1)
         gram = F.pad((r.transpose(1, 2) @ r).cumsum(dim=1).cumsum(dim=2), (1, 0, 1, 0))     # (B, T+1, T+1)
         window_dot = dots[:, ends_c] - dots[:, starts]                                       # (B, T, D)
-        norm_sq = gram[:, ends_c, ends_c] - gram[:, starts, ends_c] - gram[:, ends_c, starts] + gram[:, starts, starts]
+        norm_sq = (gram[:, ends_c, ends_c] - gram[:, starts, ends_c] - gram[:, ends_c, starts]
+                   + gram[:, starts, starts])
         query_norm = f_c.double().norm(dim=1)[:, None, None]
         eps = 1e-8 * (steps[None, :] + 1).double()                                           # cosine_similarity's, on the sum
         cos = window_dot / (norm_sq.clamp(min=0).sqrt().clamp(min=eps) * query_norm.clamp(min=1e-8))

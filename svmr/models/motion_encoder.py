@@ -125,7 +125,8 @@ class MotionStream:
         path = C.bundled_path(path, ENCODER_FILE)
         with open(path[:-len(".safetensors")] + ".json") as handle:
             config = json.load(handle)["config"]
-        encoder = MotionEncoder(MotionEncoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
+        config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}   # JSON lists
+        encoder = MotionEncoder(MotionEncoderConfig(**config))
         encoder.load_state_dict(load_file(path))
         return cls(encoder, device=device, key=C.sha256(path)[:16])
 

@@ -198,10 +198,11 @@ def train_motion_encoder(programs: list[list[np.ndarray]], probe_set: list[list[
     make up ``class_share`` of a batch's groups; ``probe_counted``: the probe groups that count
     (:func:`probe`); ``init``: the encoder to start from (its weights are copied); ``parts``: a window's
     vector is the mean of each of this many consecutive parts (:func:`part_means`), in training and
-    in the probe; ``config``: the network (default: ``init``'s, else the default one; with ``init``, one
-    whose weights have the same shapes, e.g. other dilations); ``factors``: ``(G, 4)`` labels of every group (programs first, then classes;
-    :data:`FACTOR_HEADS`, −1 where unknown), read from a window's unit vector by linear heads whose
-    cross-entropy, times ``factor_weight``, joins the loss (the heads are not kept)."""
+    in the probe; ``config``: the network (default: ``init``'s, else the default one; with ``init``,
+    one whose weights have the same shapes, e.g. other dilations); ``factors``: ``(G, 4)`` labels of
+    every group (programs first, then classes; :data:`FACTOR_HEADS`, −1 where unknown), read from a
+    window's unit vector by linear heads whose cross-entropy, times ``factor_weight``, joins the loss
+    (the heads are not kept)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = MotionEncoder(config or (init.config if init is not None else MotionEncoderConfig()))
