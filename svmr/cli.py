@@ -178,7 +178,8 @@ def cmd_train_motion(args) -> int:
     if args.dilations:
         config = replace(init.config if init is not None else MotionEncoderConfig(),
                          dilations=tuple(int(d) for d in args.dilations.split(",")))
-    factors = np.concatenate([program_factors(args.programs, args.seed), class_factors(learned)])
+    factors = (np.concatenate([program_factors(args.programs, args.seed), class_factors(learned)])
+               if args.factor_weight > 0 else None)
     stream, record = train_motion_encoder(programs, probe_set, steps=args.steps, batch=args.batch, seed=args.seed,
                                           log=log, classes=classes, class_share=args.class_share,
                                           probe_counted=counted, init=init, lr=args.lr, parts=args.parts,

@@ -92,7 +92,7 @@ class MotionProgram:
         moving = rng.random()
         x_terms = terms() if moving > 0.1 else ()
         y_terms = terms() if moving < 0.9 else ()
-        scale_kind = str(rng.choice(["none", "none", "grow", "shrink", "pulse"]))  # of SCALE_KINDS
+        scale_kind = str(rng.choice(["none", *SCALE_KINDS]))        # "none" twice as likely
         return cls(x_terms, y_terms, (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7))),
                    scale_kind, float(rng.uniform(0.4, 1.0)), float(rng.choice([1, 2, 3])),
                    0.0 if rng.random() < 0.6 else float(rng.choice([-1, 1]) * rng.uniform(0.2, 1.0)),
